@@ -1,0 +1,85 @@
+# Helpers shared by the unit files: raw sockets for protocol tests, and
+# small conveniences over the client.
+
+# A raw socket to the current server, non-blocking, binary.
+proc raw_connect {} {
+    set fd [socket $::srv::cur(host) $::srv::cur(port)]
+    fconfigure $fd -translation binary -blocking 0 -buffering none
+    return $fd
+}
+
+proc raw_send {fd bytes} {
+    puts -nonewline $fd $bytes
+    flush $fd
+}
+
+# Read whatever the server sends until it closes the connection or has been
+# quiet for QUIET ms (at most TOTAL ms overall). Returns {bytes closed}.
+proc raw_read_until_quiet {fd {quiet 300} {total 5000}} {
+    set buf ""
+    set deadline [expr {[clock milliseconds] + $total}]
+    set last [clock milliseconds]
+    while {[clock milliseconds] < $deadline} {
+        if {[catch {read $fd} chunk]} { return [list $buf 1] }
+        if {$chunk ne ""} {
+            append buf $chunk
+            set last [clock milliseconds]
+            continue
+        }
+        if {[eof $fd]} { return [list $buf 1] }
+        if {[clock milliseconds] - $last > $quiet} break
+        after 5
+    }
+    return [list $buf 0]
+}
+
+# Read until BYTES bytes arrived or the connection closed, bounded by TOTAL ms.
+proc raw_read_n {fd n {total 10000}} {
+    set buf ""
+    set deadline [expr {[clock milliseconds] + $total}]
+    while {[string length $buf] < $n && [clock milliseconds] < $deadline} {
+        if {[catch {read $fd} chunk]} break
+        if {$chunk eq ""} {
+            if {[eof $fd]} break
+            after 2
+            continue
+        }
+        append buf $chunk
+    }
+    return $buf
+}
+
+# True when the server has closed FD (reads EOF within TOTAL ms).
+proc raw_closed {fd {total 3000}} {
+    lassign [raw_read_until_quiet $fd $total $total] buf closed
+    return $closed
+}
+
+proc raw_close {fd} { catch {close $fd} }
+
+# The server still serves a fresh client.
+proc assert_server_alive {} {
+    set c [new_client]
+    set reply [$c ping]
+    $c close
+    assert_equal $reply PONG
+}
+
+# Value of FIELD in an INFO reply.
+proc info_field {info field} {
+    foreach line [split $info "\r\n"] {
+        if {[string match "$field:*" $line]} {
+            return [string range $line [string length $field]+1 end]
+        }
+    }
+    return ""
+}
+
+# Run CODE with a fresh client in variable NAME, closing it afterwards.
+proc with_client {name code} {
+    upvar 1 $name c
+    set c [new_client]
+    set rc [catch {uplevel 1 $code} msg opts]
+    catch {$c close}
+    return -options $opts $msg
+}
