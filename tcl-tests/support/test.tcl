@@ -115,3 +115,9 @@ proc wait_for_condition {count delay cond {failmsg "condition never met"}} {
 proc assert_sorted_equal {value expected} {
     assert_equal [lsort $value] [lsort $expected]
 }
+
+proc assert_no_match {pattern value} {
+    if {[string match $pattern $value]} {
+        error "Expected '$value' not to match '$pattern'"
+    }
+}

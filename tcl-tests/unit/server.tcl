@@ -1,0 +1,272 @@
+# Server commands: INFO, CONFIG, COMMAND, TIME, unknown commands, SHUTDOWN
+# and SIGTERM.
+
+start_server {tags {server}} {
+    test {Unknown command error text} {
+        assert_equal [r rawcmd nosuchcmd] "-ERR unknown command 'nosuchcmd', with args beginning with: \r\n"
+        assert_equal [r rawcmd nosuchcmd a "b c"] "-ERR unknown command 'nosuchcmd', with args beginning with: 'a' 'b c' \r\n"
+    }
+
+    test {Unknown command names are cut at 128 bytes} {
+        set name [string repeat x 200]
+        assert_equal [r rawcmd $name] "-ERR unknown command '[string repeat x 128]', with args beginning with: \r\n"
+    }
+
+    test {An empty multibulk command is ignored} {
+        set fd [raw_connect]
+        raw_send $fd "*0\r\nPING\r\n"
+        lassign [raw_read_until_quiet $fd 200 2000] buf closed
+        raw_close $fd
+        assert_equal $buf "+PONG\r\n"
+    }
+
+    test {INFO has the sections Redis tools read} {
+        set info [r info]
+        foreach section {Server Clients Memory Stats CPU Keyspace} {
+            assert_match "*# $section\r\n*" $info
+        }
+        foreach field {
+            redis_version redis_mode process_id tcp_port uptime_in_seconds uptime_in_days hz
+            connected_clients blocked_clients maxclients
+            used_memory used_memory_human used_memory_rss used_memory_peak maxmemory
+            total_connections_received total_commands_processed instantaneous_ops_per_sec
+            rejected_connections expired_keys evicted_keys keyspace_hits keyspace_misses
+            used_cpu_sys used_cpu_user
+        } {
+            assert_match "*\r\n$field:*" $info
+        }
+        assert_equal [info_field $info tcp_port] [srv port]
+        assert_equal [info_field $info redis_mode] standalone
+    }
+
+    test {INFO of one section} {
+        set info [r info clients]
+        assert_match "# Clients\r\nconnected_clients:*" $info
+        assert_no_match "*# Server*" $info
+        assert_equal [r info nosuchsection] ""
+    }
+
+    test {INFO sections are case-insensitive and can be combined} {
+        set info [r info SERVER memory]
+        assert_match "*# Server\r\n*# Memory\r\n*" $info
+        assert_no_match "*# Clients*" $info
+    }
+
+    test {INFO keyspace} {
+        r flushall
+        assert_equal [r info keyspace] "# Keyspace\r\n"
+        r mset a 1 b 2
+        r expire a 100
+        assert_match "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=*\r\n" [r info keyspace]
+    }
+
+    test {INFO stats counts hits and misses} {
+        r config resetstat
+        r set a 1
+        r get a
+        r get a
+        r get nokey
+        set info [r info stats]
+        assert_equal [info_field $info keyspace_hits] 2
+        assert_equal [info_field $info keyspace_misses] 1
+    }
+
+    test {INFO commandstats} {
+        r config resetstat
+        r set a 1
+        r set a 2
+        r get a
+        set info [r info commandstats]
+        assert_match "*cmdstat_set:calls=2,usec=*,usec_per_call=*,rejected_calls=0,failed_calls=0\r\n*" $info
+        assert_match "*cmdstat_get:calls=1,*" $info
+    }
+
+    test {INFO commandstats counts failed and rejected calls} {
+        r config resetstat
+        catch {r set a}
+        catch {r incr nonint_key_x}
+        r set s abc
+        catch {r incr s}
+        set info [r info commandstats]
+        assert_match "*cmdstat_set:calls=1,*rejected_calls=1,failed_calls=0*" $info
+        assert_match "*cmdstat_incr:calls=2,*rejected_calls=0,failed_calls=1*" $info
+    }
+
+    test {INFO connected_clients follows connections} {
+        set before [info_field [r info clients] connected_clients]
+        set c [new_client]
+        $c ping
+        assert_equal [info_field [r info clients] connected_clients] [expr {$before + 1}]
+        $c close
+        wait_for_condition 50 20 {[info_field [r info clients] connected_clients] == $before}
+    }
+
+    test {CONFIG GET of single options and patterns} {
+        assert_equal [r config get port] [list port [srv port]]
+        assert_equal [r config get databases] {databases 1}
+        assert_equal [r config get proto-max-bulk-len] {proto-max-bulk-len 536870912}
+        assert_equal [r config get client-query-buffer-limit] {client-query-buffer-limit 1073741824}
+        assert_equal [r config get maxclients] {maxclients 10000}
+        assert_equal [r config get timeout] {timeout 0}
+        assert_equal [r config get bind] {bind 127.0.0.1}
+        assert_equal [r config get nosuchoption] {}
+        assert_equal [r rawcmd config get nosuchoption] "*0\r\n"
+        set d [r config get *max*bulk*]
+        assert_equal [dict get $d proto-max-bulk-len] 536870912
+    }
+
+    test {CONFIG GET with several patterns} {
+        set d [r config get port timeout]
+        assert_equal [lsort [dict keys $d]] {port timeout}
+    }
+
+    test {CONFIG SET and GET round trip} {
+        assert_equal [r config set timeout 300] OK
+        assert_equal [r config get timeout] {timeout 300}
+        r config set timeout 0
+        assert_equal [r config set maxclients 5000] OK
+        assert_equal [r config get maxclients] {maxclients 5000}
+        r config set maxclients 10000
+        r config set hz 20
+        assert_equal [r config get hz] {hz 20}
+        r config set hz 10
+    }
+
+    test {CONFIG SET with memory units} {
+        r config set proto-max-bulk-len 1mb
+        assert_equal [r config get proto-max-bulk-len] {proto-max-bulk-len 1048576}
+        r config set proto-max-bulk-len 512mb
+        assert_equal [r config get proto-max-bulk-len] {proto-max-bulk-len 536870912}
+    }
+
+    test {CONFIG SET errors} {
+        assert_error {ERR Unknown option or number of arguments for CONFIG SET - 'nosuchoption'} {r config set nosuchoption 1}
+        assert_error {ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer} {r config set timeout abc}
+        assert_error {ERR CONFIG SET failed (possibly related to argument 'port') - argument must be between 0 and 65535 inclusive} {r config set port 70000}
+        assert_error {ERR wrong number of arguments for 'config|set' command} {r config set timeout}
+        assert_error {ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer} {r config set hz x}
+    }
+
+    test {CONFIG SET of several options at once} {
+        assert_equal [r config set timeout 10 hz 15] OK
+        assert_equal [r config get timeout] {timeout 10}
+        assert_equal [r config get hz] {hz 15}
+        r config set timeout 0 hz 10
+    }
+
+    test {CONFIG SET databases is refused at runtime} {
+        assert_error {ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config} {r config set databases 16}
+    }
+
+    test {CONFIG RESETSTAT clears the counters} {
+        r get a
+        assert_equal [r config resetstat] OK
+        set info [r info stats]
+        assert_equal [info_field $info keyspace_hits] 0
+        assert_equal [info_field $info keyspace_misses] 0
+    }
+
+    test {CONFIG with an unknown subcommand} {
+        assert_error {ERR unknown subcommand 'foo'. Try CONFIG HELP.} {r config foo}
+        assert_error {ERR wrong number of arguments for 'config' command} {r config}
+    }
+
+    test {TIME} {
+        lassign [r time] s us
+        assert_range $s [expr {[clock seconds] - 2}] [expr {[clock seconds] + 2}]
+        assert_range $us 0 999999
+        assert_match "*2\r\n\$*\r\n*\r\n\$*\r\n*\r\n" [r rawcmd time]
+    }
+
+    test {COMMAND COUNT} {
+        assert {[r command count] > 40}
+    }
+
+    test {COMMAND INFO of string and key commands} {
+        set get [lindex [r command info get] 0]
+        assert_equal [lrange $get 0 1] {get 2}
+        assert_match "*readonly*" [lindex $get 2]
+        assert_equal [lrange $get 3 5] {1 1 1}
+        set set [lindex [r command info set] 0]
+        assert_equal [lrange $set 0 1] {set -3}
+        assert_match "*write*" [lindex $set 2]
+        set mset [lindex [r command info mset] 0]
+        assert_equal [lrange $mset 0 5] {mset -3 {write denyoom} 1 -1 2}
+        assert_equal [lrange [lindex [r command info ping] 0] 0 1] {ping -1}
+    }
+
+    test {COMMAND INFO of an unknown command is a null} {
+        assert_equal [r rawcmd command info nosuchcmd] "*1\r\n\$-1\r\n"
+    }
+
+    test {COMMAND DOCS has what redis-cli needs for hints} {
+        set docs [r command docs set]
+        assert_equal [lindex $docs 0] set
+        set d [lindex $docs 1]
+        foreach f {summary since group complexity arguments} {
+            assert {[dict exists $d $f]} "missing $f"
+        }
+        assert_equal [dict get $d group] string
+        set args [dict get $d arguments]
+        assert_equal [dict get [lindex $args 0] name] key
+        assert_equal [dict get [lindex $args 0] type] key
+    }
+
+    test {COMMAND without arguments lists every command} {
+        set all [r command]
+        assert_equal [llength $all] [r command count]
+        set names {}
+        foreach c $all { lappend names [lindex $c 0] }
+        foreach n {get set del expire scan hello client config info} {
+            assert {$n in $names} "$n missing"
+        }
+    }
+
+    test {Every issue command is known to COMMAND INFO} {
+        foreach n {
+            get set setnx setex psetex getset getdel getex mget mset msetnx incr decr
+            incrby decrby incrbyfloat append strlen getrange setrange del unlink exists
+            type keys scan randomkey rename renamenx expire pexpire expireat pexpireat
+            ttl pttl expiretime pexpiretime persist touch object dbsize flushdb flushall
+            select ping echo quit reset hello auth client command config info time shutdown
+        } {
+            assert_equal [lindex [lindex [r command info $n] 0] 0] $n
+        }
+    }
+}
+
+start_server {tags {server}} {
+    test {SHUTDOWN stops the server} {
+        set pid [srv pid]
+        catch {r shutdown}
+        wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SHUTDOWN"
+        server_stopped_on_purpose
+    }
+}
+
+start_server {tags {server}} {
+    test {SHUTDOWN NOSAVE stops the server} {
+        set pid [srv pid]
+        catch {r shutdown nosave}
+        wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SHUTDOWN NOSAVE"
+        server_stopped_on_purpose
+    }
+}
+
+start_server {tags {server}} {
+    test {SIGTERM stops the server} {
+        set pid [srv pid]
+        exec kill -TERM $pid
+        wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SIGTERM"
+        server_stopped_on_purpose
+    }
+}
+
+start_server {tags {server}} {
+    test {SIGINT stops the server} {
+        set pid [srv pid]
+        exec kill -INT $pid
+        wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SIGINT"
+        server_stopped_on_purpose
+    }
+}
