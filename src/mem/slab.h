@@ -85,5 +85,7 @@ int slab_class_count(const struct slab *s);
 /* Fills *out for class i in [0, slab_class_count()); ERR_INVALID if not. */
 int slab_class_stats(const struct slab *s, int i, struct slab_class_stats *out);
 void slab_totals(const struct slab *s, struct slab_totals *out);
+/* slab_totals().used in O(1), for the maxmemory check on every write. */
+size_t slab_used_bytes(const struct slab *s);
 
 #endif
