@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Clients layer: real client programs against a freshly started
+# $BUILD/raftcache-server: redis-cli, redis-benchmark (smoke), redis-py and
+# hiredis (tests/clients/hiredis_check, built by `make programs`). One count
+# per check; skipped checks (a client missing here) are listed, not counted.
+# SERVER_BIN overrides the binary (e.g. /usr/bin/redis-server to check the
+# checks themselves). Ends "clients: N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+BUILD="${BUILD:-build}"
+SERVER_BIN="${SERVER_BIN:-$BUILD/raftcache-server}"
+. tests/clients/common.sh
+
+dir="$BUILD/test-logs/clients.$$"
+out="$dir/checks.out"
+mkdir -p "$dir"
+: >"$out"
+
+if [ -x "$SERVER_BIN" ] && start_server "$dir"; then
+    port=$SERVER_PORT
+else
+    echo "FAIL server_start: $SERVER_BIN did not answer PING (see $dir/server.log)" | tee -a "$out"
+    stop_server
+    port=1
+fi
+
+run() { timeout -k 5 "$1" "${@:2}" 2>&1 | tee -a "$out"; }
+run 60 bash tests/clients/redis_cli.sh "$port"
+run 120 bash tests/clients/benchmark.sh "$port"
+if [ -x /usr/bin/python3 ]; then
+    run 60 /usr/bin/python3 tests/clients/redis_py.py "$port"
+else
+    echo "SKIP redis_py: /usr/bin/python3 missing" | tee -a "$out"
+fi
+if [ -x "$BUILD/tests/clients/hiredis_check" ]; then
+    run 60 "$BUILD/tests/clients/hiredis_check" "$port"
+else
+    echo "FAIL hiredis_check: $BUILD/tests/clients/hiredis_check not built" | tee -a "$out"
+fi
+
+if [ -n "${SERVER_PID:-}" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "FAIL server_alive: the server exited during the checks (see $dir/server.log)" | tee -a "$out"
+    SERVER_PID=""
+fi
+stop_server
+
+p=$(grep -c '^PASS ' "$out")
+f=$(grep -c '^FAIL ' "$out")
+s=$(grep -c '^SKIP ' "$out")
+[ "$s" -gt 0 ] && echo "($s skipped)"
+[ "$f" -eq 0 ] && rm -rf "$dir"
+echo "clients: $p passed, $f failed"
+[ "$f" -eq 0 ]
