@@ -370,8 +370,9 @@ typedef void (*store_reap_cb)(void *ctx, const struct store_entry *e,
 
 /* Redis' adaptive active expire cycle: samples up to 20 volatile keys,
  * handles those expired at now_ms, and repeats while more than 25% of a
- * sample had expired, until `budget` keys were sampled. In REPORT mode the
- * keys stay (and are reported again by a later cycle until deleted).
+ * sample had expired, until `budget` keys were sampled or one pass over
+ * the volatile index was made. In REPORT mode the keys stay (and are
+ * reported again by a later cycle until deleted).
  * Returns the number of expired keys found. */
 size_t store_expire_cycle(struct store *st, uint64_t now_ms, size_t budget,
                           enum store_reap_mode mode, store_reap_cb cb,

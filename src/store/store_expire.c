@@ -2,7 +2,7 @@
  * activeExpireCycle over our volatile-key index: sample up to 20 volatile
  * keys, reap the expired ones, repeat while more than 25% of a sample had
  * expired, within a work budget the caller gives (we cannot read the
- * clock). The LRU/LFU field is Redis' 24 bits (evict.c): an LRU clock in
+ * clock), and at most one pass over the index. The LRU/LFU field is Redis' 24 bits (evict.c): an LRU clock in
  * seconds, or 16 bits of minutes and an 8-bit logarithmic counter. */
 #include "store/store_internal.h"
 
@@ -125,6 +125,10 @@ size_t store_expire_cycle(struct store *st, uint64_t now_ms, size_t budget,
     size_t sampled = 0, total = 0;
     store__see_now(st, now_ms);
     st->stats.expire_cycles++;
+    /* At most one pass over the index per cycle: in REPORT mode the keys
+     * stay, and must not be reported twice by one cycle. */
+    if (budget > st->vol_count)
+        budget = st->vol_count;
     while (st->vol_count > 0 && sampled < budget) {
         size_t n = EXPIRE_SAMPLE;
         if (n > st->vol_count)
