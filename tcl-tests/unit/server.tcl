@@ -237,6 +237,7 @@ start_server {tags {server}} {
 
 start_server {tags {server}} {
     test {SHUTDOWN stops the server} {
+        assert_equal [r ping] PONG
         set pid [srv pid]
         catch {r shutdown}
         wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SHUTDOWN"
@@ -246,6 +247,7 @@ start_server {tags {server}} {
 
 start_server {tags {server}} {
     test {SHUTDOWN NOSAVE stops the server} {
+        assert_equal [r ping] PONG
         set pid [srv pid]
         catch {r shutdown nosave}
         wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SHUTDOWN NOSAVE"
@@ -255,6 +257,7 @@ start_server {tags {server}} {
 
 start_server {tags {server}} {
     test {SIGTERM stops the server} {
+        assert_equal [r ping] PONG
         set pid [srv pid]
         exec kill -TERM $pid
         wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SIGTERM"
@@ -264,6 +267,7 @@ start_server {tags {server}} {
 
 start_server {tags {server}} {
     test {SIGINT stops the server} {
+        assert_equal [r ping] PONG
         set pid [srv pid]
         exec kill -INT $pid
         wait_for_condition 50 100 {![::srv::alive $pid]} "server still running after SIGINT"
