@@ -3,6 +3,7 @@
  * malloc/free, so production code pays one predictable branch and tests
  * can swap in a failing allocator. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem/mem.h"
 
@@ -29,6 +30,16 @@ void *mem_alloc(const struct mem_allocator *a, size_t size)
     if (a == NULL)
         return malloc(size);
     return a->malloc_fn(a->ctx, size);
+}
+
+void *mem_calloc(const struct mem_allocator *a, size_t size)
+{
+    if (a == NULL)
+        return calloc(1, size);
+    void *p = a->malloc_fn(a->ctx, size);
+    if (p != NULL)
+        memset(p, 0, size);
+    return p;
 }
 
 void mem_free(const struct mem_allocator *a, void *p)

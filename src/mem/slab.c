@@ -137,12 +137,13 @@ void slab_destroy(struct slab *s)
     mem_free(s->alloc, s);
 }
 
-/* Sizes above the largest class round up to 1/8 of their power of two:
- * at most 12.5% waste, and an APPEND loop reallocates geometrically. */
+/* Sizes above the largest class round up to a multiple of 1/8 of the
+ * largest power of two not above them: at most 12.5% waste, and an APPEND
+ * loop reallocates geometrically. */
 static size_t large_size(size_t size)
 {
     size_t pow2 = 1;
-    while (pow2 < size)
+    while (pow2 * 2 <= size)
         pow2 <<= 1;
     size_t step = pow2 / 8;
     return (size + step - 1) / step * step;

@@ -69,10 +69,9 @@ static uint64_t next_power(uint64_t n)
  * else the rehash target. Returns 0 or ERR_NOMEM (nothing changed). */
 static int dict_resize_to(struct dict *d, uint64_t size)
 {
-    struct dict_node **t = mem_alloc(d->alloc, size * sizeof(*t));
+    struct dict_node **t = mem_calloc(d->alloc, size * sizeof(*t));
     if (t == NULL)
         return ERR_NOMEM;
-    memset(t, 0, size * sizeof(*t));
     if (d->table[0] == NULL) {
         d->table[0] = t;
         d->size[0] = size;
