@@ -103,6 +103,18 @@ start_server {tags {connection}} {
         $c close
     }
 
+    test {RESP3 sets in COMMAND INFO, maps in COMMAND DOCS} {
+        set c [new_client]
+        $c hello 3
+        assert_match "*1\r\n*10\r\n\$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n*" \
+            [$c rawcmd command info get]
+        assert_equal [$c rawcmd command docs get] "%1\r\n\$3\r\nget\r\n%5\r\n\$7\r\nsummary\r\n\$22\r\nGet the value of a key\r\n\$5\r\nsince\r\n\$5\r\n1.0.0\r\n\$5\r\ngroup\r\n\$6\r\nstring\r\n\$10\r\ncomplexity\r\n\$4\r\nO(1)\r\n\$9\r\narguments\r\n*1\r\n%3\r\n\$4\r\nname\r\n\$3\r\nkey\r\n\$4\r\ntype\r\n\$3\r\nkey\r\n\$14\r\nkey_spec_index\r\n:0\r\n"
+        assert_equal [$c rawcmd type nokey] "+none\r\n"
+        assert_equal [$c rawcmd scan 0 match nomatch*] "*2\r\n\$1\r\n0\r\n*0\r\n"
+        assert_match "*resp=3*" [$c client info]
+        $c close
+    }
+
     test {RESP3 INFO and CLIENT INFO are verbatim strings} {
         set c [new_client]
         $c hello 3

@@ -204,6 +204,21 @@ start_server {tags {protocol}} {
         assert {$got eq [string repeat "+PONG\r\n" 10000]}
     }
 
+    test {A client that reads its replies late still gets all of them} {
+        r set big10k [string repeat z 10000]
+        set fd [raw_connect]
+        fconfigure $fd -blocking 1
+        puts -nonewline $fd [string repeat "*2\r\n\$3\r\nGET\r\n\$6\r\nbig10k\r\n" 1000]
+        flush $fd
+        fconfigure $fd -blocking 0
+        after 500
+        assert_equal [r ping] PONG
+        set one "\$10000\r\n[string repeat z 10000]\r\n"
+        set got [raw_read_n $fd [expr {1000 * [string length $one]}] 30000]
+        raw_close $fd
+        assert {$got eq [string repeat $one 1000]} "replies differ"
+    }
+
     test {A slow client sending byte by byte does not block others} {
         r del slowkey
         set fd [raw_connect]

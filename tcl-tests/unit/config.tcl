@@ -1,0 +1,93 @@
+# Start-up configuration: options named as Redis names them, given in a
+# config file or as --option value; pidfile, logfile and unixsocket take
+# effect; an unknown option or a bad value stops start-up with exit code 1
+# and a message naming the option and the line.
+
+# Run the binary on ARGS; it must exit by itself within 5 s.
+# Returns {exit-code output}.
+proc run_server_expect_exit {args} {
+    set rc 0
+    if {[catch {exec timeout 5 $::srv::bin {*}$args 2>@1} out opts]} {
+        set ec [dict get $opts -errorcode]
+        set rc [expr {[lindex $ec 0] eq "CHILDSTATUS" ? [lindex $ec 2] : -1}]
+        # The message is everything but Tcl's own "child process exited" line.
+        regsub {\n?child process exited abnormally$} $out {} out
+    }
+    return [list $rc $out]
+}
+
+proc write_conf {name lines} {
+    set path [file join $::srv::tmpdir $name]
+    set f [open $path w]
+    puts $f [join $lines \n]
+    close $f
+    return $path
+}
+
+if {!$::srv::external} {
+    set pidf [file join $::srv::tmpdir cfg-[pid].pid]
+    set logf [file join $::srv::tmpdir cfg-[pid].log]
+    set sockf [file join $::srv::tmpdir cfg-[pid].sock]
+    file delete $pidf $logf $sockf
+
+    start_server [list tags {config} overrides [list pidfile $pidf logfile $logf unixsocket $sockf \
+            tcp-keepalive 60 tcp-backlog 128 hz 20 loglevel notice timeout 0]] {
+        test {Options from the config file are in effect} {
+            assert_equal [r config get hz] {hz 20}
+            assert_equal [r config get tcp-keepalive] {tcp-keepalive 60}
+            assert_equal [r config get loglevel] {loglevel notice}
+        }
+
+        test {pidfile holds the server's PID} {
+            set f [open $pidf]
+            set content [string trim [read $f]]
+            close $f
+            assert_equal $content [srv pid]
+        }
+
+        test {logfile is written} {
+            assert {[file exists $logf] && [file size $logf] > 0}
+        }
+
+        test {unixsocket accepts clients} {
+            assert_equal [exec redis-cli -s $sockf ping] PONG
+            r set viaunix 1
+            assert_equal [exec redis-cli -s $sockf get viaunix] 1
+        }
+    }
+
+    test {An unknown option in the config file stops start-up naming it and its line} {
+        set conf [write_conf bad-opt-[pid].conf {"port 0" "nosuchoption yes"}]
+        lassign [run_server_expect_exit $conf] rc out
+        assert_equal $rc 1 "exit code; output: $out"
+        assert {[string match -nocase "*nosuchoption*" $out]} "output: $out"
+        assert {[string match -nocase "*line 2*" $out]} "output: $out"
+    } {config}
+
+    test {A bad value in the config file stops start-up naming the option and its line} {
+        set conf [write_conf bad-val-[pid].conf {"port 0" "bind 127.0.0.1" "maxclients abc"}]
+        lassign [run_server_expect_exit $conf] rc out
+        assert_equal $rc 1 "exit code; output: $out"
+        assert {[string match -nocase "*maxclients*" $out]} "output: $out"
+        assert {[string match -nocase "*line 3*" $out]} "output: $out"
+    } {config}
+
+    test {An unknown --option on the command line stops start-up naming it} {
+        lassign [run_server_expect_exit --port 0 --nosuchoption 1] rc out
+        assert_equal $rc 1 "exit code; output: $out"
+        assert {[string match -nocase "*nosuchoption*" $out]} "output: $out"
+    } {config}
+
+    test {Options given as --option value override the file} {
+        set port [::srv::free_port]
+        set conf [write_conf cli-[pid].conf [list "port 1" "bind 127.0.0.1" "dir $::srv::tmpdir"]]
+        set pid [exec $::srv::bin $conf --port $port --databases 1 >/dev/null 2>@1 &]
+        set ok 0
+        for {set i 0} {$i < 50 && !$ok} {incr i} {
+            after 100
+            set ok [::srv::ping_ok 127.0.0.1 $port]
+        }
+        ::srv::kill_pid $pid
+        assert_equal $ok 1
+    } {config}
+}
