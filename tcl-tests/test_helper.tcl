@@ -12,6 +12,8 @@
 #     --timeout SECS      reply timeout per read (default 10)
 #     --failures FILE     write failing tests as a Markdown list to FILE
 #     --verbose           list skipped tests
+# Tests tagged external:skip (they stop the server, or need start-up
+# options) are skipped in external mode.
 # Prints one [ok]/[err] line per test, then "N passed, N failed, N skipped".
 
 set ::root [file dirname [file normalize [info script]]]
@@ -59,6 +61,8 @@ for {set i 0} {$i < [llength $argv]} {incr i} {
 }
 if {!$slow && "slow" ni $::t::allow_tags} { lappend ::t::deny_tags slow }
 if {$::srv::external && $::srv::ext_port == 0} { usage }
+# Tests that restart, stop or reconfigure the server for good need their own.
+if {$::srv::external} { lappend ::t::deny_tags external:skip }
 if {!$::srv::external} {
     set ::srv::bin [file normalize $::srv::bin]
     if {![file executable $::srv::bin]} {

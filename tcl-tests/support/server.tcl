@@ -147,7 +147,11 @@ proc start_server {opts body} {
     set saved_client $::srv::client
     array unset ::srv::cur
     set ::srv::cur(overrides) $overrides
-    if {$::srv::external} {
+    if {$::srv::external && "external:skip" in $tags} {
+        # Every test inside is skipped: leave the external server alone.
+        set ::srv::cur(up) 0
+        set ::srv::cur(dir) $::srv::tmpdir
+    } elseif {$::srv::external} {
         set ::srv::cur(host) $::srv::ext_host
         set ::srv::cur(port) $::srv::ext_port
         set ::srv::cur(up) 1
