@@ -1,0 +1,186 @@
+/* Commands: the table (name, arity, flags, key positions, docs), the
+ * check that runs before a command (unknown, arity, auth, OOM) and the
+ * executor. Check and execute are separate so that the dispatcher can
+ * check a write on the leader, send its bytes through Raft, and execute it
+ * on apply with the very same code. A command never touches a socket: it
+ * takes argv and `now` and writes its reply to a resp_out. What it needs
+ * from other rooms (client list, kill, shutdown) comes through hooks that
+ * server.c wires, so cmd never calls client. */
+#ifndef RAFTCACHE_CMD_H
+#define RAFTCACHE_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics/metrics.h"
+#include "resp/resp.h"
+
+struct config;
+struct store;
+struct cmd_ctx;
+
+/* Command flags (Redis 7 names in COMMAND output). */
+#define CMD_WRITE (1u << 0)
+#define CMD_READONLY (1u << 1)
+#define CMD_DENYOOM (1u << 2)
+#define CMD_ADMIN (1u << 3)
+#define CMD_FAST (1u << 4)
+#define CMD_NO_AUTH (1u << 5)
+#define CMD_LOADING (1u << 6)
+#define CMD_STALE (1u << 7)
+#define CMD_NOSCRIPT (1u << 8)
+#define CMD_SENTINEL (1u << 9)
+#define CMD_CONTAINER (1u << 10) /* has subcommands (CLIENT, CONFIG ...) */
+#define CMD_KEYSPACE (1u << 11)  /* ACL category @keyspace */
+#define CMD_DANGEROUS (1u << 12) /* ACL category @dangerous */
+#define CMD_ALLOW_BUSY (1u << 13)
+#define CMD_MAY_REPLICATE (1u << 14)
+
+typedef void (*cmd_proc)(struct cmd_ctx *c);
+
+struct cmd_stats {
+    uint64_t calls;
+    uint64_t usec;
+    uint64_t rejected_calls;
+    uint64_t failed_calls;
+    struct metrics_hist latency;
+};
+
+struct cmd_def {
+    const char *name;        /* lowercase; "client|setname" for subs */
+    cmd_proc proc;
+    int arity;               /* Redis: n exact, -n at least n */
+    unsigned flags;
+    int first_key, last_key, key_step;
+    const char *group;       /* COMMAND DOCS group: string generic ... */
+    const char *since;
+    const char *complexity;
+    const char *summary;
+    const char *args;        /* usage after the name, for docs and hints */
+    /* filled by cmd_table_init */
+    const struct cmd_def *parent;
+    const struct cmd_def **subs;
+    int nsubs;
+    int index;
+};
+
+/* CLIENT REPLY modes. */
+enum cmd_reply_mode { CMD_REPLY_ON, CMD_REPLY_OFF, CMD_REPLY_SKIP_NEXT,
+                      CMD_REPLY_SKIP };
+
+/* Per-connection state that commands read and change (HELLO, AUTH,
+ * CLIENT SETNAME/REPLY, RESET). Owned by the connection, lent to cmd. */
+struct cmd_session {
+    uint64_t id;
+    int resp;
+    int authenticated;
+    int reply_mode;
+    int no_evict;
+    int close_after_reply;
+    int is_local;            /* loopback or unix socket peer */
+    char *name;              /* CLIENT SETNAME, owned; NULL: none */
+    char *lib_name;
+    char *lib_ver;
+    const struct cmd_def *last_cmd;
+};
+
+/* CLIENT KILL filters (old form: addr only). */
+struct cmd_kill_filter {
+    const char *addr;
+    const char *laddr;
+    uint64_t id;
+    int skipme;
+    int type;                /* -1 any, 0 normal */
+};
+
+/* What cmd needs from the rooms above it; server.c fills these. */
+struct cmd_hooks {
+    /* Appends CLIENT LIST lines (Redis format, "\n" ended) for every
+     * client, or only `id` when non-zero. */
+    void (*client_list)(void *data, struct metrics_buf *out, uint64_t id);
+    /* Closes matching clients (after their pending replies are flushed
+     * when it is the caller). Returns how many. */
+    int (*client_kill)(void *data, const struct cmd_kill_filter *f,
+                       uint64_t self_id);
+    /* Stops the server after this iteration's replies (SHUTDOWN). */
+    void (*shutdown)(void *data);
+    /* Blocks the whole server for ms (DEBUG SLEEP). */
+    void (*sleep_ms)(void *data, long long ms);
+    /* Moves the clock by delta ms (DEBUG JUMP-CLOCK). */
+    void (*jump_clock)(void *data, long long delta_ms);
+    /* Applies a changed config option (hz, maxclients, maxmemory ...). */
+    void (*config_changed)(void *data, const char *name);
+    void *data;
+};
+
+/* Server-wide state commands run against. */
+struct cmd_env {
+    struct config *cfg;
+    struct store *store;
+    struct metrics *metrics;
+    struct cmd_hooks hooks;
+    struct cmd_stats *stats;  /* one per table entry */
+    uint64_t rng;
+    int64_t start_ms;         /* process start, Unix ms */
+    uint64_t dirty;           /* writes since start (INFO, digest tests) */
+    const char *executable;   /* INFO server */
+    const char *config_file;
+    char run_id[41];
+    size_t peak_memory;       /* used_memory_peak, updated by the cron */
+    int active_expire;        /* DEBUG SET-ACTIVE-EXPIRE */
+    int64_t info_now;         /* the time INFO is being built at */
+};
+
+/* One command being executed. */
+struct cmd_ctx {
+    struct cmd_env *env;
+    struct cmd_session *sess;
+    struct resp_out *out;
+    int argc;
+    const struct resp_arg *argv;
+    int64_t now;              /* Unix ms, from the loop */
+    const struct cmd_def *cmd;
+    int failed;               /* set by cmd_fail: counts failed_calls */
+};
+
+/* Builds the lookup tables and allocates env->stats. Returns 0 or
+ * ERR_NOMEM. */
+int cmd_env_init(struct cmd_env *env);
+void cmd_env_free(struct cmd_env *env);
+
+/* Case-insensitive lookup of argv[0] (and argv[1] for containers), no
+ * allocation. Returns NULL for an unknown command; for a container with an
+ * unknown subcommand returns the container and sets *unknown_sub. */
+const struct cmd_def *cmd_lookup(int argc, const struct resp_arg *argv,
+                                 int *unknown_sub);
+
+/* Before executing: unknown command, arity, NOAUTH, OOM, as Redis'
+ * processCommand orders them. Writes the error reply and returns <0 when
+ * the command must not run; returns 0 with *out_cmd set otherwise. */
+int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd);
+
+/* Runs c->cmd (already checked) and accounts its stats. */
+void cmd_execute(struct cmd_ctx *c);
+
+/* Replies an error and marks the call failed (commandstats). */
+void cmd_fail(struct cmd_ctx *c, const char *msg);
+void cmd_failf(struct cmd_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Table access for COMMAND and INFO commandstats. */
+int cmd_count(void);
+const struct cmd_def *cmd_at(int i);
+
+/* Frees the session's strings and resets it to a fresh connection's state
+ * (RESET), keeping the id. */
+void cmd_session_reset(struct cmd_session *s);
+void cmd_session_free(struct cmd_session *s);
+
+/* Registers every INFO section in Redis' order; the clients section comes
+ * from the client room through clients_cb. */
+void cmd_register_info(struct cmd_env *env, metrics_section_cb clients_cb,
+                       void *clients_data);
+/* The cron's share of cmd: memory peak. */
+void cmd_cron(struct cmd_env *env, int64_t now_ms);
+
+#endif

@@ -1,0 +1,131 @@
+/* RESP: the incremental request parser and the reply encoder.
+ * The parser is pure (no sockets, no clock): it is fed the bytes of the
+ * query buffer from the start of the current command and hands back argv
+ * as slices of that buffer, so a command costs no copy and no allocation.
+ * The writer appends RESP2 or RESP3 replies to an output buffer that its
+ * owner grows (the connection's buffer from the pool). Limits and protocol
+ * error texts are Redis 7's (networking.c processMultibulkBuffer). */
+#ifndef RAFTCACHE_RESP_H
+#define RAFTCACHE_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Redis PROTO_INLINE_MAX_SIZE: the longest inline command, and the
+ * longest count line we wait for before calling it garbage. */
+#define RESP_INLINE_MAX (64 * 1024)
+#define RESP_ERRMSG_LEN 160
+#define RESP_MAX_MULTIBULK 2147483647LL
+
+typedef void *(*resp_realloc_fn)(void *ptr, size_t size);
+
+/* An argument: a slice of the query buffer, valid until the buffer moves. */
+struct resp_arg {
+    const char *ptr;
+    size_t len;
+};
+
+struct resp_slot {
+    size_t off;
+    size_t len;
+};
+
+struct resp_parser {
+    /* limits */
+    long long max_bulk_len;
+    /* progress through the current command (offsets survive the buffer
+     * being moved or grown between calls) */
+    int kind;
+    long long mb_left;
+    long long bulk_len;
+    size_t pos;
+    size_t need;
+    int argc;
+    int cap;
+    struct resp_slot *slots;
+    struct resp_arg *argv;
+    /* sticky error */
+    int err;
+    char errmsg[RESP_ERRMSG_LEN];
+    resp_realloc_fn realloc_fn;
+};
+
+/* Initialises p; realloc_fn NULL means realloc (tests pass a failing one).
+ * Returns 0 or ERR_NOMEM. */
+int resp_parser_init(struct resp_parser *p, long long max_bulk_len,
+                     resp_realloc_fn realloc_fn);
+void resp_parser_free(struct resp_parser *p);
+
+/* Parses at most one command. buf holds the bytes from the first byte of
+ * the command being parsed (the same bytes as on the previous call plus
+ * any new ones; the buffer may have moved). Inline commands are unescaped
+ * in place, which is why buf is writable.
+ * Returns >0: bytes consumed, p->argc/p->argv hold the command (argc may
+ * be 0: an empty command that Redis skips silently); 0: need more bytes
+ * (p->need, when non-zero, is the total this command will take); <0: a
+ * protocol error, sticky, with Redis' reply text in p->errmsg (without
+ * the "-ERR " prefix). */
+long resp_parse(struct resp_parser *p, char *buf, size_t len);
+
+/* Splits a line as Redis sdssplitargs does (spaces, "double quotes" with
+ * \n \r \t \b \a \xHH escapes, 'single quotes' with \'), unescaping in
+ * place. Returns argc (argv holds slices of line), or -1 for unbalanced
+ * quotes or more than max words. */
+int resp_split_args(char *line, size_t len, struct resp_arg *argv, int max);
+
+/* string2ll of Redis: the whole slice must be a canonical 64-bit decimal.
+ * Returns 1 on success. */
+int resp_string_to_ll(const char *s, size_t len, long long *out);
+
+/* ---- replies ---- */
+
+struct resp_out;
+/* Makes room for `need` more bytes; returns 0 or ERR_NOMEM. */
+typedef int (*resp_grow_fn)(struct resp_out *o, size_t need);
+
+struct resp_out {
+    char *data;
+    size_t len;
+    size_t cap;
+    int proto;          /* 2 or 3 (HELLO) */
+    int muted;          /* CLIENT REPLY OFF/SKIP: replies are dropped */
+    int failed;         /* a grow failed: the connection must close */
+    unsigned long errors; /* error replies written (even when muted) */
+    resp_grow_fn grow;
+    void *owner;
+};
+
+void resp_add_raw(struct resp_out *o, const char *p, size_t len);
+void resp_add_status(struct resp_out *o, const char *s);
+void resp_add_ok(struct resp_out *o);
+/* "-ERR msg" unless msg starts with '-' (then sent as is, e.g.
+ * "-WRONGTYPE ..."); CR and LF in msg become spaces as in Redis. */
+void resp_add_error(struct resp_out *o, const char *msg);
+void resp_add_errorf(struct resp_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void resp_add_int(struct resp_out *o, long long v);
+void resp_add_bulk(struct resp_out *o, const void *p, size_t len);
+void resp_add_bulk_cstr(struct resp_out *o, const char *s);
+void resp_add_bulk_ll(struct resp_out *o, long long v);
+/* Long-double text the way Redis prints INCRBYFLOAT results. */
+void resp_add_bulk_ldouble(struct resp_out *o, long double v);
+void resp_add_null(struct resp_out *o);
+void resp_add_null_array(struct resp_out *o);
+void resp_add_array(struct resp_out *o, long long n);
+void resp_add_map(struct resp_out *o, long long n);
+void resp_add_set(struct resp_out *o, long long n);
+void resp_add_double(struct resp_out *o, double d);
+void resp_add_bool(struct resp_out *o, int b);
+/* RESP3 verbatim string ("=" with a 3-letter format), bulk in RESP2. */
+void resp_add_verbatim(struct resp_out *o, const char *p, size_t len,
+                       const char *fmt3);
+
+/* For replies whose length is known only at the end (KEYS, SCAN):
+ * remember the offset, write the elements, then insert the header. */
+size_t resp_defer_len(struct resp_out *o);
+void resp_set_deferred_array(struct resp_out *o, size_t at, long long n);
+
+/* Integer to decimal; returns the length written (buf >= 21 bytes). */
+int resp_ll_to_str(char *buf, long long v);
+
+#endif
