@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Clients layer: real client programs against a freshly started
-# $BUILD/raftcache-server: redis-cli, redis-benchmark (smoke), redis-py and
-# hiredis (tests/clients/hiredis_check, built by `make programs`). One count
+# $BUILD/raftcache-server: redis-cli, redis-benchmark (smoke), redis-py,
+# hiredis (tests/clients/hiredis_check, built by `make programs`), and where
+# node and npm are available, ioredis and node-redis. One count
 # per check; skipped checks (a client missing here) are listed, not counted.
 # SERVER_BIN overrides the binary (e.g. /usr/bin/redis-server to check the
 # checks themselves). Ends "clients: N passed, N failed".
@@ -36,6 +37,22 @@ if [ -x "$BUILD/tests/clients/hiredis_check" ]; then
     run 60 "$BUILD/tests/clients/hiredis_check" "$port"
 else
     echo "FAIL hiredis_check: $BUILD/tests/clients/hiredis_check not built" | tee -a "$out"
+fi
+
+# ioredis and node-redis: optional, skipped where node or the packages are
+# not to be had (npm ci needs the registry the first time).
+nodedir=tests/clients/node
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    if [ ! -d "$nodedir/node_modules/ioredis" ]; then
+        timeout 90 npm ci --prefix "$nodedir" --no-audit --no-fund >"$dir/npm.log" 2>&1 || true
+    fi
+    if [ -d "$nodedir/node_modules/ioredis" ] && [ -d "$nodedir/node_modules/redis" ]; then
+        run 60 node "$nodedir/check.js" "$port"
+    else
+        echo "SKIP node_clients: npm ci failed (see $dir/npm.log)" | tee -a "$out"
+    fi
+else
+    echo "SKIP node_clients: node/npm not installed" | tee -a "$out"
 fi
 
 if [ -n "${SERVER_PID:-}" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
