@@ -13,26 +13,39 @@
 #include "err.h"
 #include "mem/slab.h"
 
-/* Each page starts with a link to the next page of its class (or of the
- * free-page list); chunks follow, 8-byte aligned. */
-#define PAGE_HEADER 16
+/* Each page is SLAB_PAGE_SIZE-aligned, so a chunk finds its page by
+ * masking its address, and starts with this header. A page is on exactly
+ * one list: its class's partial list (has a free or never-used chunk), its
+ * class's full list, or the slab's free-page list. Each page keeps its own
+ * free list, so a page whose last chunk is freed goes back to the free-page
+ * list in O(1) and any class can take it: pages move between classes as
+ * the sizes of values change. */
+#define PAGE_HEADER 64
 #define PAGE_PAYLOAD (SLAB_PAGE_SIZE - PAGE_HEADER)
-
-struct page {
-    struct page *next;
-};
 
 struct free_chunk {
     struct free_chunk *next;
 };
 
+struct page {
+    struct page *next;
+    struct page *prev;
+    struct free_chunk *free;  /* freed chunks of this page */
+    char *carve;              /* next never-used chunk */
+    void *raw;                /* what the allocator returned */
+    uint32_t carve_left;
+    uint32_t used;
+    int32_t cls;              /* -1 on the free-page list */
+    uint32_t full;            /* on the class's full list */
+};
+
+_Static_assert(sizeof(struct page) <= PAGE_HEADER, "page header fits");
+
 struct slab_class {
     size_t size;
     size_t perpage;
-    struct free_chunk *free_list;
-    char *carve;            /* next never-used chunk of the newest page */
-    size_t carve_left;      /* chunks left to carve there */
-    struct page *pages;
+    struct page *partial;
+    struct page *full;
     size_t npages;
     size_t used;
     size_t requested;
@@ -117,11 +130,59 @@ int slab_create(struct slab **out, const struct slab_config *cfg)
     return 0;
 }
 
+static void list_push(struct page **head, struct page *p)
+{
+    p->prev = NULL;
+    p->next = *head;
+    if (*head != NULL)
+        (*head)->prev = p;
+    *head = p;
+}
+
+static void list_remove(struct page **head, struct page *p)
+{
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        *head = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    p->next = p->prev = NULL;
+}
+
+/* A new aligned page. Without a hook, posix_memalign (glibc serves it from
+ * mmap: the unused alignment slack is never touched, so never resident).
+ * A hook has no aligned call: over-allocate and align inside. */
+static struct page *page_new(struct slab *s)
+{
+    void *raw;
+    struct page *p;
+    if (s->alloc == NULL) {
+        if (posix_memalign(&raw, SLAB_PAGE_SIZE, SLAB_PAGE_SIZE) != 0)
+            return NULL;
+        p = raw;
+    } else {
+        raw = mem_alloc(s->alloc, 2 * SLAB_PAGE_SIZE);
+        if (raw == NULL)
+            return NULL;
+        uintptr_t a = ((uintptr_t)raw + SLAB_PAGE_SIZE - 1) &
+                      ~(uintptr_t)(SLAB_PAGE_SIZE - 1);
+        p = (struct page *)a;
+    }
+    p->raw = raw;
+    return p;
+}
+
+static void page_delete(struct slab *s, struct page *p)
+{
+    mem_free(s->alloc, p->raw);
+}
+
 static void free_page_list(struct slab *s, struct page *p)
 {
     while (p != NULL) {
         struct page *next = p->next;
-        mem_free(s->alloc, p);
+        page_delete(s, p);
         p = next;
     }
 }
@@ -130,8 +191,10 @@ void slab_destroy(struct slab *s)
 {
     if (s == NULL)
         return;
-    for (int i = 0; i < s->ncls; i++)
-        free_page_list(s, s->cls[i].pages);
+    for (int i = 0; i < s->ncls; i++) {
+        free_page_list(s, s->cls[i].partial);
+        free_page_list(s, s->cls[i].full);
+    }
     free_page_list(s, s->free_pages);
     mem_free(s->alloc, s->class_of);
     mem_free(s->alloc, s);
@@ -161,25 +224,29 @@ size_t slab_max_chunk(const struct slab *s)
     return s->max_chunk;
 }
 
-/* Gives class c a fresh page to carve: a free page if there is one, else
- * a new one from the allocator. */
-static int class_add_page(struct slab *s, struct slab_class *c)
+/* Gives class c a fresh page to carve, on its partial list: a free page if
+ * there is one, else a new one from the allocator. */
+static struct page *class_add_page(struct slab *s, int ci)
 {
+    struct slab_class *c = &s->cls[ci];
     struct page *p = s->free_pages;
     if (p != NULL) {
-        s->free_pages = p->next;
+        list_remove(&s->free_pages, p);
         s->nfree_pages--;
     } else {
-        p = mem_alloc(s->alloc, SLAB_PAGE_SIZE);
+        p = page_new(s);
         if (p == NULL)
-            return ERR_NOMEM;
+            return NULL;
     }
-    p->next = c->pages;
-    c->pages = p;
+    p->free = NULL;
+    p->carve = (char *)p + PAGE_HEADER;
+    p->carve_left = (uint32_t)c->perpage;
+    p->used = 0;
+    p->cls = ci;
+    p->full = 0;
+    list_push(&c->partial, p);
     c->npages++;
-    c->carve = (char *)p + PAGE_HEADER;
-    c->carve_left = c->perpage;
-    return 0;
+    return p;
 }
 
 static void *large_alloc(struct slab *s, size_t size)
@@ -199,18 +266,25 @@ void *slab_alloc(struct slab *s, size_t size)
 {
     if (size > s->max_chunk)
         return large_alloc(s, size);
-    struct slab_class *c =
-        &s->cls[s->class_of[(size + SLAB_ALIGN - 1) / SLAB_ALIGN]];
+    int ci = s->class_of[(size + SLAB_ALIGN - 1) / SLAB_ALIGN];
+    struct slab_class *c = &s->cls[ci];
+    struct page *p = c->partial;
+    if (p == NULL && (p = class_add_page(s, ci)) == NULL)
+        return NULL;
     void *chunk;
-    if (c->free_list != NULL) {
-        chunk = c->free_list;
-        c->free_list = c->free_list->next;
+    if (p->free != NULL) {
+        chunk = p->free;
+        p->free = p->free->next;
     } else {
-        if (c->carve_left == 0 && class_add_page(s, c) != 0)
-            return NULL;
-        chunk = c->carve;
-        c->carve += c->size;
-        c->carve_left--;
+        chunk = p->carve;
+        p->carve += c->size;
+        p->carve_left--;
+    }
+    p->used++;
+    if (p->free == NULL && p->carve_left == 0) {
+        list_remove(&c->partial, p);
+        list_push(&c->full, p);
+        p->full = 1;
     }
     c->used++;
     c->requested += size;
@@ -218,50 +292,90 @@ void *slab_alloc(struct slab *s, size_t size)
     return chunk;
 }
 
-void slab_free(struct slab *s, void *p, size_t size)
+static void large_free(struct slab *s, void *p, size_t size)
 {
-    if (p == NULL)
+    size_t rounded = large_size(size);
+    s->large_count--;
+    s->large_bytes -= rounded;
+    s->used_bytes -= rounded;
+    s->large_requested -=
+        size < s->large_requested ? size : s->large_requested;
+    mem_free(s->alloc, p);
+}
+
+/* A page whose last chunk was freed goes to the free-page list. */
+static void page_release(struct slab *s, struct slab_class *c, struct page *p)
+{
+    list_remove(&c->partial, p);
+    c->npages--;
+    p->cls = -1;
+    list_push(&s->free_pages, p);
+    s->nfree_pages++;
+}
+
+void slab_free(struct slab *s, void *ptr, size_t size)
+{
+    if (ptr == NULL)
         return;
     if (size > s->max_chunk) {
-        s->large_count--;
-        s->large_bytes -= large_size(size);
-        s->used_bytes -= large_size(size);
-        s->large_requested -= size;
-        mem_free(s->alloc, p);
+        large_free(s, ptr, size);
         return;
     }
-    struct slab_class *c =
-        &s->cls[s->class_of[(size + SLAB_ALIGN - 1) / SLAB_ALIGN]];
-    struct free_chunk *f = p;
-    f->next = c->free_list;
-    c->free_list = f;
+    struct page *p = (struct page *)((uintptr_t)ptr &
+                                     ~(uintptr_t)(SLAB_PAGE_SIZE - 1));
+    struct slab_class *c = &s->cls[p->cls];
+    struct free_chunk *f = ptr;
+    f->next = p->free;
+    p->free = f;
+    p->used--;
+    if (p->full) {
+        list_remove(&c->full, p);
+        list_push(&c->partial, p);
+        p->full = 0;
+    }
     c->used--;
     s->used_bytes -= c->size;
     /* requested is approximate after in-place growth: never underflow. */
     c->requested -= size < c->requested ? size : c->requested;
+    if (p->used == 0)
+        page_release(s, c, p);
+}
+
+static void class_release_list(struct slab *s, struct page **head)
+{
+    while (*head != NULL) {
+        struct page *p = *head;
+        list_remove(head, p);
+        p->cls = -1;
+        list_push(&s->free_pages, p);
+        s->nfree_pages++;
+    }
 }
 
 void slab_reset(struct slab *s)
 {
     for (int i = 0; i < s->ncls; i++) {
         struct slab_class *c = &s->cls[i];
-        struct page *p = c->pages;
-        while (p != NULL) {
-            struct page *next = p->next;
-            p->next = s->free_pages;
-            s->free_pages = p;
-            s->nfree_pages++;
-            p = next;
-        }
-        c->pages = NULL;
+        class_release_list(s, &c->partial);
+        class_release_list(s, &c->full);
         c->npages = 0;
-        c->free_list = NULL;
-        c->carve = NULL;
-        c->carve_left = 0;
         c->used = 0;
         c->requested = 0;
     }
     s->used_bytes = s->large_bytes;
+}
+
+size_t slab_release_free_pages(struct slab *s, size_t keep)
+{
+    size_t released = 0;
+    while (s->nfree_pages > keep) {
+        struct page *p = s->free_pages;
+        list_remove(&s->free_pages, p);
+        s->nfree_pages--;
+        page_delete(s, p);
+        released += SLAB_PAGE_SIZE;
+    }
+    return released;
 }
 
 size_t slab_used_bytes(const struct slab *s)

@@ -4,8 +4,10 @@
  * allocations rounded up to 1/8 of their power of two, still accounted.
  * Why: O(1) alloc and free off the hot path, bounded fragmentation, and a
  * capacity (slab_chunk_size) that lets a value grow in place.
- * Pages stay with their class until slab_reset(), which returns every page
- * to a free-page list that any class may take from. Knows nothing of keys. */
+ * A page whose chunks are all free (or every page, on slab_reset) goes to a
+ * free-page list that any class takes from, so memory follows the sizes in
+ * use; slab_release_free_pages gives free pages back to malloc (MEMORY
+ * PURGE). Knows nothing of keys. */
 #ifndef RAFTCACHE_SLAB_H
 #define RAFTCACHE_SLAB_H
 
@@ -59,7 +61,9 @@ struct slab_totals {
  * factor <= 1 or a min_chunk < 16. */
 int slab_create(struct slab **out, const struct slab_config *cfg);
 /* Frees every page; large allocations still live are the caller's to free
- * first (slab_free) or they leak. */
+ * first (slab_free) or they leak. Pages are SLAB_PAGE_SIZE-aligned: with
+ * the default allocator through posix_memalign, through a hook by
+ * over-allocating two pages. */
 void slab_destroy(struct slab *s);
 
 /* Returns a chunk of at least `size` bytes (aligned to 8), or NULL when the
@@ -79,6 +83,9 @@ size_t slab_max_chunk(const struct slab *s);
 /* Returns every page to the free-page list and forgets all chunks (used by
  * FLUSHALL after the caller freed its large allocations). */
 void slab_reset(struct slab *s);
+/* Frees pages of the free-page list beyond `keep`; returns the bytes
+ * given back. */
+size_t slab_release_free_pages(struct slab *s, size_t keep);
 
 /* Number of classes (>= 1). */
 int slab_class_count(const struct slab *s);

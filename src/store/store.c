@@ -825,6 +825,11 @@ size_t store_used_memory(const struct store *st)
     return used;
 }
 
+size_t store_memory_purge(struct store *st)
+{
+    return slab_release_free_pages(st->slab, 0);
+}
+
 const struct slab *store_slab(const struct store *st)
 {
     return st->slab;

@@ -327,7 +327,7 @@ int store_rename(struct store *st, const struct store_key *src,
                  struct store_entry **out);
 
 /* FLUSHDB / FLUSHALL: removes every entry; slab pages are kept for
- * reuse by any class. */
+ * reuse by any class (store_memory_purge gives them back). */
 void store_flush(struct store *st);
 
 /* ---- Whole-keyspace access ---- */
@@ -410,6 +410,9 @@ void store_stats(const struct store *st, struct store_stats *out);
 void store_reset_stats(struct store *st);
 void store_memory(const struct store *st, struct store_memory *out);
 size_t store_used_memory(const struct store *st);
+/* MEMORY PURGE: gives the slab's free pages back to malloc; returns the
+ * bytes released. */
+size_t store_memory_purge(struct store *st);
 /* The slab allocator, for MEMORY SLABS (slab_class_stats). */
 const struct slab *store_slab(const struct store *st);
 

@@ -127,7 +127,47 @@ static void test_accounting_counts_pages_chunks_and_large(void **state)
     slab_totals(s, &t);
     assert_int_equal(t.used, 0);
     assert_int_equal(t.large_count, 0);
-    assert_int_equal(t.pages, 1); /* pages stay with the class */
+    assert_int_equal(t.pages, 1);
+    assert_int_equal(t.free_pages, 1); /* empty: back on the free list */
+    assert_int_equal(slab_release_free_pages(s, 0), SLAB_PAGE_SIZE);
+    slab_totals(s, &t);
+    assert_int_equal(t.pages, 0);
+    assert_int_equal(t.held, 0);
+    slab_destroy(s);
+}
+
+static void test_emptied_pages_move_to_the_class_that_needs_them(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    struct slab *s;
+    struct slab_totals t;
+    static void *p[N];
+    assert_int_equal(slab_create(&s, NULL), 0);
+    for (int i = 0; i < N; i++)
+        p[i] = slab_alloc(s, 100);
+    slab_totals(s, &t);
+    size_t pages = t.pages;
+    assert_int_equal(pages, 4);
+    /* Free in an order that empties pages one by one at the end. */
+    for (int i = 0; i < N; i += 2)
+        slab_free(s, p[i], 100);
+    slab_totals(s, &t);
+    assert_int_equal(t.free_pages, 0);
+    for (int i = 1; i < N; i += 2)
+        slab_free(s, p[i], 100);
+    slab_totals(s, &t);
+    assert_int_equal(t.free_pages, pages);
+    assert_int_equal(t.used, 0);
+    /* Values of another size now: no new page from malloc. */
+    for (int i = 0; i < N / 4; i++)
+        p[i] = slab_alloc(s, 300);
+    slab_totals(s, &t);
+    assert_int_equal(t.pages, pages);
+    for (int i = 0; i < N / 4; i++) {
+        memset(p[i], i & 0xff, 300);
+        slab_free(s, p[i], 300);
+    }
     slab_destroy(s);
 }
 
@@ -216,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_accounting_counts_pages_chunks_and_large),
         cmocka_unit_test(test_large_sizes_round_to_an_eighth_of_their_power_of_two),
         cmocka_unit_test(test_reset_returns_pages_to_any_class),
+        cmocka_unit_test(test_emptied_pages_move_to_the_class_that_needs_them),
         cmocka_unit_test(test_failing_allocator_returns_null_and_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
