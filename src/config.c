@@ -48,9 +48,9 @@ static const char *const policies[] = {
 #define OFF(field) offsetof(struct config, field)
 
 static const struct opt opts[] = {
-    {"port", OPT_INT, OFF(port), OPT_IMMUTABLE, "6379", 0, 65535, NULL,
+    {"port", OPT_INT, OFF(port), 0, "6379", 0, 65535, NULL,
      "TCP port to listen on (0: no TCP listener)."},
-    {"bind", OPT_BIND, 0, OPT_IMMUTABLE, "127.0.0.1", 0, 0, NULL,
+    {"bind", OPT_BIND, 0, 0, "127.0.0.1", 0, 0, NULL,
      "Addresses to listen on, space separated (\"* -::*\" for all)."},
     {"unixsocket", OPT_STRING, OFF(unixsocket), OPT_IMMUTABLE, "", 0, 0, NULL,
      "Path of a Unix socket to listen on as well (empty: none)."},

@@ -192,11 +192,21 @@ static void hook_jump_clock(void *data, long long delta)
     loop_jump_clock(s->loop, delta);
 }
 
+/* CONFIG SET port/bind: close the listeners and open the new ones. */
+static void rebind(struct server *s)
+{
+    client_close_listeners(&s->clients);
+    if (client_listen(&s->clients) < 0)
+        log_msg(LOG_LEVEL_WARNING, "%s", s->clients.errmsg);
+}
+
 static void hook_config_changed(void *data, const char *name)
 {
     struct server *s = data;
     if (!strcmp(name, "hz"))
         start_cron(s);
+    else if (!strcmp(name, "port") || !strcmp(name, "bind"))
+        rebind(s);
     else if (!strcmp(name, "maxmemory"))
         store_set_maxmemory(s->store, (size_t)s->cfg.maxmemory);
     else if (!strcmp(name, "maxmemory-policy"))

@@ -154,6 +154,7 @@ static int add_listener(struct client_server *cs, int fd, int is_unix)
                                          on_listener, &accept_ctxs[i]);
     if (cs->listeners[i].io == NULL)
         return ERR_NOMEM;
+    loop_io_set_priority(cs->listeners[i].io, 1);
     cs->nlisteners++;
     return 0;
 }

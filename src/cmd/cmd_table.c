@@ -479,8 +479,9 @@ int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd)
 
 void cmd_execute(struct cmd_ctx *c)
 {
-    c->cmd->proc(c);
+    /* Set first, as Redis: CLIENT LIST shows the running command. */
     c->sess->last_cmd = c->cmd;
+    c->cmd->proc(c);
 }
 
 void cmd_fail(struct cmd_ctx *c, const char *msg)

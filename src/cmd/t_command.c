@@ -207,6 +207,7 @@ struct doc_arg {
     char token[64];
     int optional;
     int multiple;
+    int key_spec;      /* -1, or the index among key arguments */
     int nkids;
     int kids[DOC_MAX_KIDS];
 };
@@ -215,6 +216,7 @@ struct doc_parser {
     const char *p;
     struct doc_arg nodes[DOC_MAX_NODES];
     int n;
+    int nkeys;
 };
 
 /* Reads the next token: "[", "]", "|", "...", or a word. */
@@ -241,6 +243,7 @@ static int new_node(struct doc_parser *dp)
     if (dp->n == DOC_MAX_NODES)
         return -1;
     memset(&dp->nodes[dp->n], 0, sizeof(dp->nodes[0]));
+    dp->nodes[dp->n].key_spec = -1;
     return dp->n++;
 }
 
@@ -284,6 +287,27 @@ static void lower_copy(char *dst, size_t len, const char *src)
 
 static int parse_seq(struct doc_parser *dp, int *out, int max, char *stop);
 
+/* "key [key ...]" and "key value [key value ...]": a repeated group that
+ * restates the arguments before it becomes those arguments, "multiple"
+ * (one or more), as Redis documents MSET and DEL. Returns 1 if done. */
+static int collapse_repeat(struct doc_parser *dp, int *out, int *n, int g)
+{
+    struct doc_arg *ga = &dp->nodes[g];
+    if (!ga->multiple)
+        return 0;
+    int k = ga->nkids > 0 && !strcmp(ga->type, "block") ? ga->nkids : 1;
+    if (*n < k)
+        return 0;
+    for (int i = 0; i < k; i++) {
+        const char *want = k == 1 ? ga->name : dp->nodes[ga->kids[i]].name;
+        if (strcmp(dp->nodes[out[*n - k + i]].name, want) != 0)
+            return 0;
+    }
+    *n -= k;
+    out[(*n)++] = g;
+    return 1;
+}
+
 /* Adds kids of a parsed alternative to node g; one kid stays itself, more
  * become a block. Returns the node index for the alternative. */
 static int wrap_alt(struct doc_parser *dp, int *kids, int n)
@@ -315,8 +339,15 @@ static int parse_group(struct doc_parser *dp)
         if (stop != '|')
             break;
     }
-    if (nalts == 1)
+    if (nalts == 1) {
+        /* "[key value ...]": the repetition belongs to the whole group. */
+        struct doc_arg *g = &dp->nodes[alts[0]];
+        if (g->nkids > 0 && dp->nodes[g->kids[g->nkids - 1]].multiple) {
+            dp->nodes[g->kids[g->nkids - 1]].multiple = 0;
+            g->multiple = 1;
+        }
         return alts[0];
+    }
     int o = new_node(dp);
     if (o < 0)
         return -1;
@@ -348,13 +379,9 @@ static int parse_seq(struct doc_parser *dp, int *out, int max, char *stop)
             idx = parse_group(dp);
             if (idx < 0)
                 return n;
-            /* "key [key ...]": the group repeats the previous argument. */
-            if (n > 0 && dp->nodes[idx].multiple &&
-                !strcmp(dp->nodes[idx].name, dp->nodes[out[n - 1]].name)) {
-                dp->nodes[out[n - 1]].multiple = 1;
-                continue;
-            }
             (void)save;
+            if (collapse_repeat(dp, out, &n, idx))
+                continue;
             dp->nodes[idx].optional = 1;
         } else {
             idx = new_node(dp);
@@ -388,14 +415,20 @@ static int parse_seq(struct doc_parser *dp, int *out, int max, char *stop)
 
 static void add_arg(struct cmd_ctx *c, struct doc_parser *dp, int i)
 {
-    const struct doc_arg *a = &dp->nodes[i];
-    int fields = 2 + (a->token[0] != 0) + (a->optional || a->multiple) +
-                 (a->nkids > 0);
+    struct doc_arg *a = &dp->nodes[i];
+    if (!strcmp(a->type, "key"))
+        a->key_spec = dp->nkeys++;
+    int fields = 2 + (a->key_spec >= 0) + (a->token[0] != 0) +
+                 (a->optional || a->multiple) + (a->nkids > 0);
     resp_add_map(c->out, fields);
     resp_add_bulk_cstr(c->out, "name");
     resp_add_bulk_cstr(c->out, a->name);
     resp_add_bulk_cstr(c->out, "type");
     resp_add_bulk_cstr(c->out, a->type);
+    if (a->key_spec >= 0) {
+        resp_add_bulk_cstr(c->out, "key_spec_index");
+        resp_add_int(c->out, a->key_spec);
+    }
     if (a->token[0]) {
         resp_add_bulk_cstr(c->out, "token");
         resp_add_bulk_cstr(c->out, a->token);

@@ -162,7 +162,7 @@ void t_hello(struct cmd_ctx *c)
     }
     if (auth_required(c) && !c->sess->authenticated) {
         cmd_fail(c, "-NOAUTH HELLO must be called with the client already "
-                    "authenticated, otherwise the HELLO <proto> AUTH <user> "
+                    "authenticated, otherwise the HELLO AUTH <user> "
                     "<pass> option can be used to authenticate the client and "
                     "select the RESP protocol version at the same time");
         return;

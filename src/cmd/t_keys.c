@@ -127,7 +127,8 @@ static int cursor_or_reply(struct cmd_ctx *c, uint64_t *out)
     if (c->argv[1].len == 0 || c->argv[1].len >= sizeof(buf))
         goto bad;
     cmd__arg_cstr(c, 1, buf, sizeof(buf));
-    if (buf[0] == ' ' || buf[0] == '-' || buf[0] == '+')
+    /* strtoull as Redis: "-1" wraps to the largest cursor. */
+    if (buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n' || buf[0] == '\r')
         goto bad;
     char *end;
     errno = 0;

@@ -175,6 +175,8 @@ void metrics_info(struct metrics *m, int nreq, const char *const *req,
         snprintf(title, sizeof(title), "# %s", s->name);
         title[2] = (char)(title[2] >= 'a' && title[2] <= 'z'
                               ? title[2] - 'a' + 'A' : title[2]);
+        if (strcmp(s->name, "cpu") == 0)
+            snprintf(title, sizeof(title), "# CPU");
         metrics_buf_printf(out, "%s\r\n", title);
         s->cb(out, s->data);
     }

@@ -164,6 +164,14 @@ void loop_io_set(struct loop_io *io, int events)
     ev_io_start(io->loop->ev, &io->w);
 }
 
+void loop_io_set_priority(struct loop_io *io, int priority)
+{
+    int events = io->events;
+    loop_io_set(io, 0);
+    ev_set_priority(&io->w, priority);
+    loop_io_set(io, events);
+}
+
 int loop_io_events(const struct loop_io *io)
 {
     return io->events;

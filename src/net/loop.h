@@ -46,6 +46,11 @@ void loop_io_set(struct loop_io *io, int events);
 int loop_io_events(const struct loop_io *io);
 int loop_io_fd(const struct loop_io *io);
 void loop_io_destroy(struct loop_io *io);
+/* Watchers with a higher priority (-2..2, default 0) run first within an
+ * iteration. Listeners use 1 so a client that connected before a command
+ * arrived elsewhere is accepted first (libev runs equal priorities in
+ * reverse order, unlike Redis' ae). */
+void loop_io_set_priority(struct loop_io *io, int priority);
 
 /* A timer that fires after `after_ms` and then every `repeat_ms` (0: once).
  * Returns an owned timer, started. */
