@@ -13,7 +13,11 @@ proc open_many {n {deadline_ms 120000}} {
     set fds {}
     set deadline [expr {[clock milliseconds] + $deadline_ms}]
     for {set i 0} {$i < $n} {incr i} {
-        if {[catch {socket $::srv::cur(host) $::srv::cur(port)} fd]} {
+        # Source addresses 127.0.0.2-9 in turn: each has its own ephemeral
+        # ports, so thousands of sockets (and TIME_WAITs left by earlier
+        # tests) do not make connect() crawl searching for a free port.
+        set src 127.0.0.[expr {2 + $i % 8}]
+        if {[catch {socket -myaddr $src $::srv::cur(host) $::srv::cur(port)} fd]} {
             foreach f $fds { catch {close $f} }
             error "connect $i of $n failed: $fd"
         }
@@ -42,6 +46,25 @@ proc open_many {n {deadline_ms 120000}} {
     return $fds
 }
 
+# QUIT on every socket and wait (bounded) for the server to close them, so
+# TIME_WAIT lands on the server's side and this machine's ephemeral ports
+# stay free for the next test; then close whatever is left.
+proc close_many_by_quit {fds {deadline_ms 10000}} {
+    foreach fd $fds { catch {puts -nonewline $fd "QUIT\r\n"} }
+    set deadline [expr {[clock milliseconds] + $deadline_ms}]
+    set pending $fds
+    while {[llength $pending] && [clock milliseconds] < $deadline} {
+        set still {}
+        foreach fd $pending {
+            if {[catch {read $fd}] || [eof $fd]} { catch {close $fd}; continue }
+            lappend still $fd
+        }
+        if {[llength $still] == [llength $pending]} { after 5 }
+        set pending $still
+    }
+    foreach fd $pending { catch {close $fd} }
+}
+
 proc held_connections_test {n} {
     set limit [fd_limit]
     if {$n + 100 > $limit} {
@@ -59,7 +82,7 @@ proc held_connections_test {n} {
     puts -nonewline $last "ECHO last\r\n"
     assert_equal [raw_read_n $fd 11] "\$5\r\nfirst\r\n"
     assert_equal [raw_read_n $last 10] "\$4\r\nlast\r\n"
-    foreach f $fds { catch {close $f} }
+    close_many_by_quit $fds
     assert_equal $during [expr {$before + $n}]
     wait_for_condition 100 100 {[info_field [r info clients] connected_clients] == $before} \
         "connections were not released"
