@@ -335,8 +335,15 @@ static inline void fx_init(struct fx *fx, uint32_t n, uint32_t voters)
 static inline void fx_init_opts(struct fx *fx, uint32_t n, uint32_t voters,
                          const struct raft_options *o)
 {
+    struct raft_options copy = *o;
     memset(fx, 0, sizeof(*fx));
-    fx->opts = *o;
+    fx->opts = copy;
+    if (fx->opts.election_timeout_ms == 0) {
+        fx->opts.election_timeout_ms = 100;
+    }
+    if (fx->opts.heartbeat_ms == 0) {
+        fx->opts.heartbeat_ms = 20;
+    }
     fx->n = n;
     fx->now = 1000;
     for (uint32_t i = 1; i <= n; i++) {
@@ -402,6 +409,104 @@ static inline void fx_isolate(struct fx *fx, uint64_t id, bool cut)
         fx->cut[id][i] = cut;
         fx->cut[i][id] = cut;
     }
+}
+
+/* Removes and returns (in *out) the first queued message of `type` from
+ * `from` to `to` (0 = any); false if there is none. */
+static inline bool fx_take(struct fx *fx, uint64_t from, uint64_t to,
+                           uint8_t type, struct raft_msg *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < fx->q_n; i++) {
+        struct fx_msg *q = &fx->q[(fx->q_head + i) % FX_QUEUE];
+        if (q->m.type != type || (from && q->m.from != from) ||
+            (to && q->m.to != to)) {
+            continue;
+        }
+        *out = q->m;
+        if (q->ents != NULL) {
+            /* the caller gets a private copy of the entry descriptors */
+            static struct raft_entry copy[4096];
+            uint32_t n = q->m.append.n_entries < 4096 ? q->m.append.n_entries
+                                                       : 4096;
+            memcpy(copy, q->ents, n * sizeof(*copy));
+            out->append.entries = copy;
+        }
+        fx_free_msg(q);
+        for (uint32_t k = i; k + 1 < fx->q_n; k++) {
+            fx->q[(fx->q_head + k) % FX_QUEUE] =
+                fx->q[(fx->q_head + k + 1) % FX_QUEUE];
+        }
+        fx->q_n--;
+        return true;
+    }
+    return false;
+}
+
+/* Number of queued messages of `type` from `from` to `to` (0 = any). */
+static inline uint32_t fx_count(struct fx *fx, uint64_t from, uint64_t to,
+                                uint8_t type)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < fx->q_n; i++) {
+        struct fx_msg *q = &fx->q[(fx->q_head + i) % FX_QUEUE];
+        n += q->m.type == type && (!from || q->m.from == from) &&
+             (!to || q->m.to == to);
+    }
+    return n;
+}
+
+/* Steps a crafted message into node `to`. */
+static inline int fx_recv(struct fx *fx, const struct raft_msg *m)
+{
+    struct raft_event ev = {.type = RAFT_EVENT_RECEIVE, .msg = m};
+    return fx_step(fx, fx_node(fx, m->to), &ev);
+}
+
+/* Advances time without delivering anything, ticking every live node. */
+static inline void fx_wait(struct fx *fx, uint64_t ms)
+{
+    for (uint64_t t = 0; t < ms; t += 10) {
+        fx->now += 10;
+        for (uint32_t i = 0; i < fx->n; i++) {
+            if (fx->nodes[i].up) {
+                fx_tick(fx, &fx->nodes[i]);
+            }
+        }
+    }
+}
+
+static inline int fx_read(struct fx *fx, struct fx_node *nd, uint64_t req,
+                          bool lease)
+{
+    struct raft_event ev = {.type = RAFT_EVENT_READ};
+    ev.read.req_id = req;
+    ev.read.lease = lease;
+    return fx_step(fx, nd, &ev);
+}
+
+/* The answer node nd gave to read req, or NULL. */
+static inline const struct raft_read *fx_read_result(struct fx_node *nd,
+                                                     uint64_t req)
+{
+    for (uint32_t i = 0; i < nd->n_reads; i++) {
+        if (nd->reads[i].req_id == req) {
+            return &nd->reads[i];
+        }
+    }
+    return NULL;
+}
+
+static inline struct raft_msg fx_msg(uint8_t type, uint64_t from,
+                                     uint64_t to, uint64_t term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = type;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    return m;
 }
 
 #endif
