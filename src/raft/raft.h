@@ -414,7 +414,9 @@ struct raft_event {
  *    set, install the snapshot described by install_meta (all its chunks
  *    are in), then step RAFT_EVENT_SNAPSHOT_INSTALLED.
  * 4. Apply `committed` (indexes committed_index ..) in order. They are
- *    committed and durable here.
+ *    committed and durable here. None are handed out while a snapshot
+ *    install is pending; after SNAPSHOT_INSTALLED they resume at
+ *    install_meta.index + 1.
  * 5. Answer `reads`: serve read req_id once applied index >= its index
  *    (status 0), or fail it (status < 0: ERR_NOTLEADER, ERR_BUSY).
  * 6. Note role/leader/config changes (changed flags), the proposal result

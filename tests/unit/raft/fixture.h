@@ -129,6 +129,11 @@ static inline void fx_handle(struct fx *fx, struct fx_node *nd,
                       const struct raft_update *u)
 {
     nd->last = *u;
+    if (u->install_snapshot && u->n_committed > 0) {
+        fprintf(stderr, "node %lu: entries to apply beside an install\n",
+                (unsigned long)nd->id);
+        abort();
+    }
     if (u->persist_id != 0) {
         fx_store(nd, u);
         nd->persist_id = u->persist_id;
