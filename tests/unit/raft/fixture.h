@@ -39,6 +39,7 @@ struct fx_node {
     uint64_t install_index;
     uint32_t n_suggested;
     int last_rv;
+    int depth; /* nested steps (auto-persist) do not overwrite `last` */
 };
 
 struct fx {
@@ -66,8 +67,12 @@ static inline int fx_step(struct fx *fx, struct fx_node *nd, struct raft_event *
     struct raft_update u;
     ev->now = fx->now;
     int rv = raft_step(nd->r, ev, &u);
-    nd->last_rv = rv;
+    if (nd->depth++ == 0) {
+        nd->last = u;
+        nd->last_rv = rv;
+    }
     fx_handle(fx, nd, &u);
+    nd->depth--;
     return rv;
 }
 
@@ -128,7 +133,6 @@ static inline void fx_enqueue(struct fx *fx, const struct raft_msg *m)
 static inline void fx_handle(struct fx *fx, struct fx_node *nd,
                       const struct raft_update *u)
 {
-    nd->last = *u;
     if (u->install_snapshot && u->n_committed > 0) {
         fprintf(stderr, "node %lu: entries to apply beside an install\n",
                 (unsigned long)nd->id);
