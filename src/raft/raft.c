@@ -177,6 +177,9 @@ bool raft__in_lease(const struct raft *r)
     if (r->role == RAFT_LEADER) {
         return !r->opts.no_check_quorum;
     }
+    if (r->now < r->vote_hold_until) {
+        return true;
+    }
     return r->leader != 0 &&
            r->now < r->heard_at + r->opts.election_timeout_ms;
 }
@@ -611,10 +614,17 @@ static int dispatch(struct raft *r, const struct raft_event *ev)
     return ERR_INVALID;
 }
 
-/* A node that is the only voter needs nobody: it campaigns at once. */
+/* A node that is the only voter needs nobody: it campaigns at once.
+ * With lease reads on, a (re)started node grants no vote for an election
+ * timeout: it may have heard from a leader just before it went down, and
+ * that leader's lease counts on it (§6.4.1 relies on the §4.2.3 rule,
+ * whose memory a restart would otherwise erase). */
 static void first_event(struct raft *r)
 {
     r->started = true;
+    if (r->opts.lease_drift_ms != 0 && !r->opts.no_check_quorum) {
+        r->vote_hold_until = r->now + r->opts.election_timeout_ms;
+    }
     raft__reset_election_timer(r);
     if (raft__n_voters(r) == 1 && raft__is_voter(r, r->id)) {
         r->election_deadline = r->now;

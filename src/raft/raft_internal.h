@@ -116,6 +116,7 @@ struct raft {
     uint64_t heartbeat_due;
     uint64_t quorum_due;
     uint64_t heard_at; /* last message from the current leader */
+    uint64_t vote_hold_until; /* after a restart, with leases: no votes */
 
     /* elections */
     uint64_t granted[RAFT_MAX_SERVERS];

@@ -239,6 +239,27 @@ static void test_single_node_read_is_served_at_once(void **state)
     fx_destroy(&fx);
 }
 
+static void test_restarted_follower_grants_no_vote_during_a_lease(void **state)
+{
+    struct fx fx;
+    struct fx_node *l = cluster(&fx, 20);
+    uint64_t f = l->id == 1 ? 2 : 1;
+    uint64_t c = 6 - l->id - f;
+    fx_crash(&fx, f);
+    fx_start(&fx, f, 3);
+    fx_tick(&fx, fx_node(&fx, f));
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, c, f, raft_term(l->r) + 1);
+    v.vote.last_index = raft_last_index(l->r);
+    v.vote.last_term = raft_term(l->r);
+    fx_recv(&fx, &v);
+    assert_int_equal(fx_count(&fx, f, c, RAFT_MSG_VOTE_RESP), 0);
+    assert_int_equal(raft_term(fx_node(&fx, f)->r), raft_term(l->r));
+    fx.now += 100;
+    fx_recv(&fx, &v);
+    assert_int_equal(fx_count(&fx, f, c, RAFT_MSG_VOTE_RESP), 1);
+    fx_destroy(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_forwarded_read_fails_when_its_answer_is_lost),
         cmocka_unit_test(test_pending_reads_fail_when_leader_steps_down),
         cmocka_unit_test(test_single_node_read_is_served_at_once),
+        cmocka_unit_test(test_restarted_follower_grants_no_vote_during_a_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
