@@ -130,7 +130,10 @@ void raft__log_compact(struct raft *r, uint64_t upto)
     r->off += k;
     r->n -= k;
     r->start = upto + 1;
-    if (r->n == 0) {
+    if (r->n <= r->off) {
+        /* Few entries remain: move them to the front now, while that is
+         * cheap, rather than when the array fills up. */
+        memmove(r->ents, r->ents + r->off, r->n * sizeof(*r->ents));
         r->off = 0;
     }
 }
