@@ -1,0 +1,260 @@
+/* Command line of the simulator: runs one seed or a range of seeds, prints
+ * one replay command per failing seed, steps per second, and a last line
+ * with the seeds run and failed. Every parameter of a run is derived from
+ * its seed (node count too, unless --nodes is given), so
+ * `sim --seed S --nodes N` replays a run exactly; --verbose traces it. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim/sim.h"
+
+struct sim_cli {
+    uint64_t seed_start;
+    uint64_t seeds;
+    int nodes;              /* 0: from the seed */
+    int lease;              /* -1: from the seed */
+    uint64_t chaos_ms, settle_ms;
+    bool verbose, stop_on_fail, no_durable_apply_check, quiet, no_fork;
+    const char *argv0;
+};
+
+/* What a run reports back; shared with the child process that runs it, so
+ * a crash or a hang in the core fails one seed, not the whole batch. */
+struct seed_result {
+    int rv;
+    uint64_t steps, vms, crashes, changes, installs;
+    size_t ops;
+    char why[512];
+};
+
+#define SEED_WALL_LIMIT_S 120
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t pick(struct sim_rng *r, const uint64_t *v, size_t n)
+{
+    return v[sim_rng_below(r, n)];
+}
+
+/* Derives a run's parameters from its seed, with a stream of its own so
+ * that the parameters do not shift when the simulation itself changes. */
+static void params_derive(const struct sim_cli *cli, uint64_t seed,
+                          struct sim_params *p)
+{
+    static const uint64_t nodes[] = {3, 5, 7}, appends[] = {1, 2, 4, 64},
+                          inflight[] = {1, 4, 256}, thresh[] = {8, 16, 64},
+                          trail[] = {0, 2, 8}, chunk[] = {8, 16, 1024};
+    struct sim_rng r;
+    sim_rng_seed(&r, seed ^ 0x51ab5eed00000000ULL);
+    memset(p, 0, sizeof(*p));
+    p->seed = seed;
+    p->nodes = (int)pick(&r, nodes, 3);
+    if (cli->nodes)
+        p->nodes = cli->nodes;
+    p->election_ms = 100;
+    p->max_append_entries = (uint32_t)pick(&r, appends, 4);
+    p->max_inflight = (uint32_t)pick(&r, inflight, 3);
+    p->snapshot_threshold = pick(&r, thresh, 3);
+    p->snapshot_trailing = pick(&r, trail, 3);
+    p->chunk_bytes = (uint32_t)pick(&r, chunk, 3);
+    p->auto_promote = sim_rng_chance(&r, 500);
+    p->pre_vote = sim_rng_chance(&r, 850);
+    p->lease = sim_rng_chance(&r, 500);
+    if (cli->lease >= 0)
+        p->lease = cli->lease;
+    p->check_quorum = p->lease || sim_rng_chance(&r, 850);
+    /* Lease drift is 30% of the election timeout (sim_node.c); clock rates
+     * differ by at most 2 * 5% over a timeout, well inside it. */
+    p->drift_ppm = (uint32_t)sim_rng_below(&r, 50001);
+    p->clients = (int)sim_rng_range(&r, 3, 6);
+    p->chaos_ms = cli->chaos_ms;
+    p->settle_ms = cli->settle_ms;
+    p->verbose = cli->verbose;
+    p->no_durable_apply_check = cli->no_durable_apply_check;
+}
+
+static void print_replay(const struct sim_cli *cli, const struct sim_params *p)
+{
+    printf("  replay: %s --seed %llu --nodes %d", cli->argv0,
+           (unsigned long long)p->seed, p->nodes);
+    if (cli->lease >= 0)
+        printf(" %s", cli->lease ? "--lease" : "--no-lease");
+    if (cli->chaos_ms != 3000)
+        printf(" --chaos-ms %llu", (unsigned long long)cli->chaos_ms);
+    if (cli->settle_ms != 3000)
+        printf(" --settle-ms %llu", (unsigned long long)cli->settle_ms);
+    if (cli->no_durable_apply_check)
+        printf(" --no-durable-apply-check");
+    printf(" --verbose\n");
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--seed S] [--seeds N] [--nodes 3|5|7] [--lease|--no-lease]\n"
+            "          [--chaos-ms T] [--settle-ms T] [--stop-on-fail]\n"
+            "          [--no-durable-apply-check] [--verbose] [--quiet] [--no-fork]\n"
+            "Runs seeds S..S+N-1 (default 1 seed) and reports failures with the\n"
+            "command that replays each.\n", argv0);
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *s == '\0' || *end != '\0' || *s == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, struct sim_cli *cli)
+{
+    *cli = (struct sim_cli){.seeds = 1, .lease = -1, .chaos_ms = 3000,
+                            .settle_ms = 3000, .argv0 = argv[0]};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        uint64_t v = 0;
+        bool has = i + 1 < argc;
+        if (!strcmp(a, "--seed") && has && parse_u64(argv[i + 1], &v)) {
+            cli->seed_start = v;
+            i++;
+        } else if (!strcmp(a, "--seeds") && has && parse_u64(argv[i + 1], &v)) {
+            cli->seeds = v;
+            i++;
+        } else if (!strcmp(a, "--nodes") && has && parse_u64(argv[i + 1], &v) &&
+                   v >= 1 && v <= 7) {
+            cli->nodes = (int)v;
+            i++;
+        } else if (!strcmp(a, "--chaos-ms") && has && parse_u64(argv[i + 1], &v)) {
+            cli->chaos_ms = v;
+            i++;
+        } else if (!strcmp(a, "--settle-ms") && has && parse_u64(argv[i + 1], &v)) {
+            cli->settle_ms = v;
+            i++;
+        } else if (!strcmp(a, "--lease")) {
+            cli->lease = 1;
+        } else if (!strcmp(a, "--no-lease")) {
+            cli->lease = 0;
+        } else if (!strcmp(a, "--verbose")) {
+            cli->verbose = true;
+        } else if (!strcmp(a, "--quiet")) {
+            cli->quiet = true;
+        } else if (!strcmp(a, "--no-fork")) {
+            cli->no_fork = true;
+        } else if (!strcmp(a, "--stop-on-fail")) {
+            cli->stop_on_fail = true;
+        } else if (!strcmp(a, "--no-durable-apply-check")) {
+            cli->no_durable_apply_check = true;
+        } else {
+            usage(argv[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void run_here(const struct sim_params *p, struct seed_result *res)
+{
+    struct sim_world *w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    res->rv = sim_run(p, w);
+    res->steps = w->steps;
+    res->vms = w->now;
+    res->ops = w->hist.n;
+    res->crashes = w->n_crashes;
+    res->changes = w->n_changes;
+    res->installs = w->n_installs;
+    memcpy(res->why, w->why, sizeof(res->why));
+    sim_world_free(w);
+    free(w);
+}
+
+static void run_forked(const struct sim_params *p, struct seed_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        run_here(p, res);
+        return;
+    }
+    if (pid == 0) {
+        alarm(SEED_WALL_LIMIT_S);
+        run_here(p, res);
+        _exit(0);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        res->rv = -1;
+        snprintf(res->why, sizeof(res->why), "%s (signal %d)",
+                 sig == SIGALRM ? "hung: wall-clock limit reached"
+                                : "crashed", sig);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct sim_cli cli;
+    if (parse_args(argc, argv, &cli) != 0)
+        return 2;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    uint64_t failed = 0, run = 0, steps = 0, vms = 0;
+    struct seed_result *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (res == MAP_FAILED)
+        return 2;
+    double t0 = wall_seconds();
+    for (uint64_t k = 0; k < cli.seeds; k++) {
+        struct sim_params p;
+        params_derive(&cli, cli.seed_start + k, &p);
+        if (cli.no_fork)
+            run_here(&p, res);
+        else
+            run_forked(&p, res);
+        int rv = res->rv;
+        run++;
+        steps += res->steps;
+        vms += res->vms;
+        if (!cli.quiet || rv != 0)
+            printf("%s seed %llu nodes %d%s: %llu steps, %zu ops, %llu crashes, "
+                   "%llu changes, %llu snapshots installed%s%s\n",
+                   rv ? "FAIL" : "ok  ", (unsigned long long)p.seed, p.nodes,
+                   p.lease ? " lease" : "", (unsigned long long)res->steps,
+                   res->ops, (unsigned long long)res->crashes,
+                   (unsigned long long)res->changes,
+                   (unsigned long long)res->installs, rv ? ": " : "",
+                   rv ? res->why : "");
+        if (rv != 0) {
+            failed++;
+            print_replay(&cli, &p);
+        }
+        if (rv != 0 && cli.stop_on_fail)
+            break;
+    }
+    double dt = wall_seconds() - t0;
+    printf("%llu steps in %.2f s: %.0f steps/s, %.1f virtual s\n",
+           (unsigned long long)steps, dt, dt > 0 ? (double)steps / dt : 0.0,
+           (double)vms / 1000.0);
+    printf("seeds %llu..%llu: %llu run, %llu failed\n",
+           (unsigned long long)cli.seed_start,
+           (unsigned long long)(cli.seed_start + run - (run ? 1 : 0)),
+           (unsigned long long)run, (unsigned long long)failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,369 @@
+/* Specification tests of leader election: timeouts, PreVote (§9.6),
+ * RequestVote and its up-to-date check (§3.6.1), durable votes, the
+ * §4.2.3 rule against disruptive servers, CheckQuorum (§6.2), the no-op
+ * entry of a new leader and TimeoutNow (§3.10). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "unit/raft/fixture.h"
+
+/* Ticks node id alone (nothing delivered) until its role changes. */
+static void timeout_node(struct fx *fx, uint64_t id)
+{
+    struct fx_node *nd = fx_node(fx, id);
+    uint8_t role = raft_role(nd->r);
+    for (int i = 0; i < 100 && raft_role(nd->r) == role; i++) {
+        fx->now += 10;
+        fx_tick(fx, nd);
+    }
+}
+
+static void test_follower_becomes_precandidate_after_election_timeout(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    timeout_node(&fx, 1);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_PRECANDIDATE);
+    assert_int_equal(raft_term(fx.nodes[0].r), 1);
+    struct raft_msg m;
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_VOTE, &m));
+    assert_true(m.vote.pre);
+    assert_int_equal(m.term, 2);
+    fx_destroy(&fx);
+}
+
+static void test_precandidate_with_majority_becomes_candidate_and_increments_term(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    timeout_node(&fx, 1);
+    struct raft_msg resp = fx_msg(RAFT_MSG_VOTE_RESP, 2, 1, 2);
+    resp.vote_resp.pre = true;
+    resp.vote_resp.granted = true;
+    fx_recv(&fx, &resp);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_CANDIDATE);
+    assert_int_equal(raft_term(fx.nodes[0].r), 2);
+    assert_int_equal(raft_vote(fx.nodes[0].r), 1);
+    fx_destroy(&fx);
+}
+
+static void test_candidate_vote_requests_wait_for_durable_term(void **state)
+{
+    struct fx fx;
+    fx.opts = (struct raft_options){.election_timeout_ms = 100,
+                                    .no_pre_vote = true};
+    fx_init_opts(&fx, 3, 3, &fx.opts);
+    fx.nodes[0].manual_persist = true;
+    timeout_node(&fx, 1);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_CANDIDATE);
+    assert_true(fx.nodes[0].last.hard_state_changed);
+    assert_int_equal(fx_count(&fx, 1, 0, RAFT_MSG_VOTE), 0);
+    fx_persist(&fx, &fx.nodes[0]);
+    assert_int_equal(fx_count(&fx, 1, 0, RAFT_MSG_VOTE), 2);
+    fx_destroy(&fx);
+}
+
+static void test_candidate_with_stale_log_is_denied_vote(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 2, 1, 5);
+    v.vote.last_index = 0;
+    v.vote.last_term = 0;
+    fx_recv(&fx, &v);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_VOTE_RESP, &r));
+    assert_false(r.vote_resp.granted);
+    assert_int_equal(raft_term(fx.nodes[0].r), 5);
+    assert_int_equal(raft_vote(fx.nodes[0].r), 0);
+    fx_destroy(&fx);
+}
+
+static void test_vote_is_granted_to_one_candidate_per_term(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 2, 1, 5);
+    v.vote.last_index = 1;
+    v.vote.last_term = 1;
+    fx_recv(&fx, &v);
+    v.from = 3;
+    fx_recv(&fx, &v);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_VOTE_RESP, &r));
+    assert_true(r.vote_resp.granted);
+    assert_true(fx_take(&fx, 1, 3, RAFT_MSG_VOTE_RESP, &r));
+    assert_false(r.vote_resp.granted);
+    /* the same candidate asking again is answered yes again */
+    v.from = 2;
+    fx_recv(&fx, &v);
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_VOTE_RESP, &r));
+    assert_true(r.vote_resp.granted);
+    fx_destroy(&fx);
+}
+
+static void test_granted_vote_is_withheld_until_persisted(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    fx.nodes[0].manual_persist = true;
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 2, 1, 5);
+    v.vote.last_index = 1;
+    v.vote.last_term = 1;
+    fx_recv(&fx, &v);
+    assert_true(fx.nodes[0].last.hard_state_changed);
+    assert_int_equal(fx.nodes[0].last.vote, 2);
+    assert_int_equal(fx_count(&fx, 1, 2, RAFT_MSG_VOTE_RESP), 0);
+    fx_persist(&fx, &fx.nodes[0]);
+    assert_int_equal(fx_count(&fx, 1, 2, RAFT_MSG_VOTE_RESP), 1);
+    fx_destroy(&fx);
+}
+
+static void test_prevote_is_answered_without_changing_term_or_vote(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 2, 1, 2);
+    v.vote.pre = true;
+    v.vote.last_index = 1;
+    v.vote.last_term = 1;
+    fx_recv(&fx, &v);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_VOTE_RESP, &r));
+    assert_true(r.vote_resp.granted);
+    assert_true(r.vote_resp.pre);
+    assert_int_equal(r.term, 2);
+    assert_int_equal(raft_term(fx.nodes[0].r), 1);
+    assert_int_equal(raft_vote(fx.nodes[0].r), 0);
+    assert_int_equal(fx.nodes[0].last.persist_id, 0);
+    fx_destroy(&fx);
+}
+
+static void test_follower_ignores_vote_requests_while_hearing_from_leader(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_non_null(l);
+    uint64_t f = l->id == 1 ? 2 : 1;
+    uint64_t term = raft_term(l->r);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, l->id == 3 ? 2 : 3, f, term + 5);
+    v.vote.last_index = 100;
+    v.vote.last_term = term + 4;
+    fx_recv(&fx, &v);
+    assert_int_equal(raft_term(fx_node(&fx, f)->r), term);
+    assert_int_equal(fx_count(&fx, f, 0, RAFT_MSG_VOTE_RESP), 0);
+    fx_destroy(&fx);
+}
+
+static void test_transfer_vote_is_granted_despite_hearing_from_leader(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t f = l->id == 1 ? 2 : 1;
+    uint64_t c = 6 - l->id - f;
+    uint64_t term = raft_term(l->r);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, c, f, term + 1);
+    v.vote.last_index = raft_last_index(l->r);
+    v.vote.last_term = term;
+    v.vote.transfer = true;
+    fx_recv(&fx, &v);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, f, c, RAFT_MSG_VOTE_RESP, &r));
+    assert_true(r.vote_resp.granted);
+    fx_destroy(&fx);
+}
+
+static void test_new_leader_appends_a_noop_entry_of_its_term(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_non_null(l);
+    uint64_t last = raft_last_index(l->r);
+    const struct raft_entry *e = raft_entry_at(l->r, last);
+    assert_int_equal(e->type, RAFT_ENTRY_NOOP);
+    assert_int_equal(e->term, raft_term(l->r));
+    fx_destroy(&fx);
+}
+
+static void test_leader_steps_down_without_quorum(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    fx_isolate(&fx, l->id, true);
+    fx_run(&fx, 250);
+    assert_int_not_equal(raft_role(l->r), RAFT_LEADER);
+    fx_destroy(&fx);
+}
+
+static void test_leader_without_check_quorum_stays_leader_when_isolated(void **state)
+{
+    struct fx fx;
+    fx.opts = (struct raft_options){.election_timeout_ms = 100,
+                                    .no_check_quorum = true};
+    fx_init_opts(&fx, 3, 3, &fx.opts);
+    struct fx_node *l = fx_elect(&fx);
+    fx_isolate(&fx, l->id, true);
+    fx_run(&fx, 500);
+    assert_int_equal(raft_role(l->r), RAFT_LEADER);
+    fx_destroy(&fx);
+}
+
+static void test_partitioned_node_does_not_raise_cluster_term_on_return(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t term = raft_term(l->r);
+    uint64_t f = l->id == 1 ? 2 : 1;
+    fx_isolate(&fx, f, true);
+    fx_run(&fx, 2000);
+    /* PreVote: the isolated node never won a pre-election: same term */
+    assert_int_equal(raft_term(fx_node(&fx, f)->r), term);
+    fx_isolate(&fx, f, false);
+    fx_run(&fx, 500);
+    assert_int_equal(raft_role(l->r), RAFT_LEADER);
+    assert_int_equal(raft_term(l->r), term);
+    fx_destroy(&fx);
+}
+
+static void test_single_voter_elects_itself_at_once(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 1, 1);
+    fx_run(&fx, 10);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_LEADER);
+    assert_int_equal(raft_commit_index(fx.nodes[0].r), 2);
+    fx_destroy(&fx);
+}
+
+static void test_candidate_steps_down_on_append_from_leader_of_its_term(void **state)
+{
+    struct fx fx;
+    fx.opts = (struct raft_options){.election_timeout_ms = 100,
+                                    .no_pre_vote = true};
+    fx_init_opts(&fx, 3, 3, &fx.opts);
+    timeout_node(&fx, 1);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_CANDIDATE);
+    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
+    a.append.prev_index = 1;
+    a.append.prev_term = 1;
+    fx_recv(&fx, &a);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_FOLLOWER);
+    assert_int_equal(raft_leader(fx.nodes[0].r), 2);
+    fx_destroy(&fx);
+}
+
+static void test_candidate_denied_by_majority_returns_to_follower(void **state)
+{
+    struct fx fx;
+    fx.opts = (struct raft_options){.election_timeout_ms = 100,
+                                    .no_pre_vote = true};
+    fx_init_opts(&fx, 3, 3, &fx.opts);
+    timeout_node(&fx, 1);
+    struct raft_msg r = fx_msg(RAFT_MSG_VOTE_RESP, 2, 1, 2);
+    fx_recv(&fx, &r);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_CANDIDATE);
+    r.from = 3;
+    fx_recv(&fx, &r);
+    assert_int_equal(raft_role(fx.nodes[0].r), RAFT_FOLLOWER);
+    fx_destroy(&fx);
+}
+
+static void test_stale_leader_learns_newer_term_from_rejection(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 3, 1, 4);
+    v.vote.last_index = 1;
+    v.vote.last_term = 1;
+    fx_recv(&fx, &v); /* node 1 is now in term 4 */
+    fx_drop_all(&fx);
+    struct raft_msg a = fx_msg(RAFT_MSG_HEARTBEAT, 2, 1, 2);
+    fx_recv(&fx, &a);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_APPEND_RESP, &r));
+    assert_int_equal(r.term, 4);
+    assert_true(r.append_resp.reject);
+    fx_destroy(&fx);
+}
+
+static void test_learner_never_campaigns(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 2); /* node 3 starts empty, outside the config */
+    fx_wait(&fx, 1000);
+    assert_int_equal(raft_role(fx.nodes[2].r), RAFT_FOLLOWER);
+    assert_int_equal(fx_count(&fx, 3, 0, RAFT_MSG_VOTE), 0);
+    fx_destroy(&fx);
+}
+
+static void test_timeout_now_makes_target_campaign_at_once(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t f = l->id == 1 ? 2 : 1;
+    uint64_t term = raft_term(l->r);
+    struct raft_msg t = fx_msg(RAFT_MSG_TIMEOUT_NOW, l->id, f, term);
+    fx_recv(&fx, &t);
+    assert_int_equal(raft_role(fx_node(&fx, f)->r), RAFT_CANDIDATE);
+    assert_int_equal(raft_term(fx_node(&fx, f)->r), term + 1);
+    struct raft_msg v;
+    assert_true(fx_take(&fx, f, 0, RAFT_MSG_VOTE, &v));
+    assert_true(v.vote.transfer);
+    assert_false(v.vote.pre);
+    fx_destroy(&fx);
+}
+
+static void test_leader_is_reelected_after_crash_and_log_survives(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_int_equal(fx_propose(&fx, l, "a"), 0);
+    fx_run(&fx, 100);
+    uint64_t old = l->id;
+    uint64_t idx = raft_commit_index(l->r);
+    fx_crash(&fx, old);
+    struct fx_node *l2 = fx_elect(&fx);
+    assert_non_null(l2);
+    assert_int_not_equal(l2->id, old);
+    assert_true(raft_commit_index(l2->r) > idx);
+    fx_start(&fx, old, 3);
+    fx_run(&fx, 300);
+    assert_int_equal(fx_node(&fx, old)->applied, raft_commit_index(l2->r));
+    fx_destroy(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_follower_becomes_precandidate_after_election_timeout),
+        cmocka_unit_test(test_precandidate_with_majority_becomes_candidate_and_increments_term),
+        cmocka_unit_test(test_candidate_vote_requests_wait_for_durable_term),
+        cmocka_unit_test(test_candidate_with_stale_log_is_denied_vote),
+        cmocka_unit_test(test_vote_is_granted_to_one_candidate_per_term),
+        cmocka_unit_test(test_granted_vote_is_withheld_until_persisted),
+        cmocka_unit_test(test_prevote_is_answered_without_changing_term_or_vote),
+        cmocka_unit_test(test_follower_ignores_vote_requests_while_hearing_from_leader),
+        cmocka_unit_test(test_transfer_vote_is_granted_despite_hearing_from_leader),
+        cmocka_unit_test(test_new_leader_appends_a_noop_entry_of_its_term),
+        cmocka_unit_test(test_leader_steps_down_without_quorum),
+        cmocka_unit_test(test_leader_without_check_quorum_stays_leader_when_isolated),
+        cmocka_unit_test(test_partitioned_node_does_not_raise_cluster_term_on_return),
+        cmocka_unit_test(test_single_voter_elects_itself_at_once),
+        cmocka_unit_test(test_candidate_steps_down_on_append_from_leader_of_its_term),
+        cmocka_unit_test(test_candidate_denied_by_majority_returns_to_follower),
+        cmocka_unit_test(test_stale_leader_learns_newer_term_from_rejection),
+        cmocka_unit_test(test_learner_never_campaigns),
+        cmocka_unit_test(test_timeout_now_makes_target_campaign_at_once),
+        cmocka_unit_test(test_leader_is_reelected_after_crash_and_log_survives),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
