@@ -262,9 +262,10 @@ err_after_open:
 static int load_segments(struct wal *w, struct listing *l,
                          struct wal_recovered *rec, char *errmsg)
 {
-    qsort(l->seqs, l->nseqs, sizeof(*l->seqs), cmp_u64);
-    if (l->nseqs > 0)
+    if (l->nseqs > 0) {
+        qsort(l->seqs, l->nseqs, sizeof(*l->seqs), cmp_u64);
         w->next_seq = l->seqs[l->nseqs - 1] + 1;
+    }
     int rv = drop_torn_segments(w, l);
     for (size_t i = 0; rv == 0 && i < l->nseqs; i++) {
         int cut = 0;
