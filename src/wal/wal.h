@@ -18,7 +18,8 @@ struct wal_mem_disk;
 enum wal_io_kind {
     WAL_IO_AUTO = 0, /* io_uring when the kernel allows it, else sync */
     WAL_IO_URING,    /* io_uring: linked write + fdatasync, eventfd */
-    WAL_IO_SYNC,     /* pwrite + fdatasync in the loop thread */
+    WAL_IO_SYNC,     /* pwrite + fdatasync on a worker thread, or in the
+                        loop's thread with sync_inline */
     WAL_IO_MEM,      /* in-memory, fault injecting (tests, simulator) */
 };
 
@@ -66,6 +67,9 @@ struct wal_config {
     int repair;                /* wal-repair yes: cut the log at corruption
                                   that is not in the last segment */
     uint64_t segment_size;     /* wal-segment-size; 0: default 64 MiB */
+    int sync_inline;           /* wal-sync-thread no: the sync backend
+                                  writes in the caller's thread (the loop
+                                  then waits for the disk) */
     struct loop *loop;         /* NULL: the owner calls wal_poll() */
     struct wal_mem_disk *disk; /* the disk for WAL_IO_MEM */
     wal_durable_cb on_durable;

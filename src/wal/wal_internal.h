@@ -74,7 +74,8 @@ struct wal_io {
 };
 
 /* Backends. Each returns 0 and an owned *out. */
-int wal__sync_create(const char *dir, struct wal_io **out);
+/* threaded: requests run on a worker thread (wal-sync-thread yes). */
+int wal__sync_create(const char *dir, int threaded, struct wal_io **out);
 int wal__uring_create(const char *dir, struct wal_io **out);
 int wal__mem_create(struct wal_mem_disk *d, struct wal_io **out);
 /* Plain-syscall file operations shared by the sync and uring backends. */

@@ -360,7 +360,7 @@ static int open_backend(struct wal *w)
     case WAL_IO_MEM:
         return wal__mem_create(c->disk, &w->io);
     case WAL_IO_SYNC:
-        return wal__sync_create(c->dir, &w->io);
+        return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     case WAL_IO_URING:
         return wal__uring_create(c->dir, &w->io);
     case WAL_IO_AUTO:
@@ -368,7 +368,7 @@ static int open_backend(struct wal *w)
          * io_uring_queue_init, and then plain syscalls do the job. */
         if (wal__uring_create(c->dir, &w->io) == 0)
             return 0;
-        return wal__sync_create(c->dir, &w->io);
+        return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     }
     return ERR_INVALID;
 }

@@ -1,15 +1,18 @@
 /* The plain-syscall backend (wal-io sync), and the file operations that the
- * io_uring backend shares with it. A submitted request is done at once in
- * the caller's thread (pwrite, then fdatasync and the directory fsync) and
- * its completion is queued and announced on an eventfd, so the WAL reaps it
- * exactly as it reaps io_uring completions. Happy path: one pwrite and one
- * fdatasync per batch. Failure modes: EINTR and short writes are retried;
- * any other error completes the request with ERR_IO (or ERR_NOSPACE). */
+ * io_uring backend shares with it. A submitted request (pwrite, then
+ * fdatasync and the directory fsync) runs on a small worker thread, so the
+ * loop never waits for the disk, or, with wal-sync-thread no, at once in the
+ * caller's thread. Either way its completion is queued and announced on an
+ * eventfd, so the WAL reaps it exactly as it reaps io_uring completions.
+ * Happy path: one pwrite and one fdatasync per batch. Failure modes: EINTR
+ * and short writes are retried; any other error completes the request with
+ * ERR_IO (or ERR_NOSPACE). */
 #include "wal/wal_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,32 +230,89 @@ const struct wal_io_ops wal__posix_ops = {
     .lock = posix_lock,
 };
 
-/* ---- the synchronous submit path ---- */
+/* ---- the submit path: inline or on the worker thread ---- */
 
 struct wal_sync_io {
     struct wal_io io;
     int efd;
-    struct wal_req *head, *tail;
+    int threaded;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    struct wal_req *qhead, *qtail; /* submitted, not started */
+    struct wal_req *head, *tail;   /* completed, not reaped */
+    int outstanding;
+    int stop;
 };
 
-static int sync_submit(struct wal_io *io, struct wal_req *req)
+static void push(struct wal_req **head, struct wal_req **tail,
+                 struct wal_req *req)
 {
-    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    req->next = NULL;
+    if (*tail)
+        (*tail)->next = req;
+    else
+        *head = req;
+    *tail = req;
+}
+
+static void run_req(struct wal_io *io, struct wal_req *req)
+{
     int rv = posix_pwrite(io, req->fd, req->buf, req->len, req->off);
     if (rv == 0 && (req->flags & WAL_REQ_SYNC))
         rv = posix_sync(io, req->fd);
     if (rv == 0 && (req->flags & WAL_REQ_SYNC_DIR))
         rv = posix_sync_dir(io);
     req->status = rv;
-    req->next = NULL;
-    if (s->tail)
-        s->tail->next = req;
-    else
-        s->head = req;
-    s->tail = req;
+}
+
+static void announce(struct wal_sync_io *s)
+{
     uint64_t one = 1;
+    /* EAGAIN: the counter is saturated, a wakeup is pending anyway. */
     if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        return ERR_IO;
+        abort();
+}
+
+static void *worker(void *arg)
+{
+    struct wal_sync_io *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->qhead == NULL && !s->stop)
+            pthread_cond_wait(&s->work_cv, &s->mu);
+        if (s->qhead == NULL)
+            break;
+        struct wal_req *req = s->qhead;
+        s->qhead = req->next;
+        if (s->qhead == NULL)
+            s->qtail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        run_req(&s->io, req);
+        pthread_mutex_lock(&s->mu);
+        push(&s->head, &s->tail, req);
+        s->outstanding--;
+        pthread_cond_broadcast(&s->done_cv);
+        announce(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static int sync_submit(struct wal_io *io, struct wal_req *req)
+{
+    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    if (!s->threaded) {
+        run_req(io, req);
+        push(&s->head, &s->tail, req);
+        announce(s);
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    push(&s->qhead, &s->qtail, req);
+    s->outstanding++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
     return 0;
 }
 
@@ -262,14 +322,24 @@ static struct wal_req *sync_reap(struct wal_io *io)
     uint64_t v;
     while (read(s->efd, &v, sizeof(v)) > 0)
         ;
+    if (s->threaded)
+        pthread_mutex_lock(&s->mu);
     struct wal_req *list = s->head;
     s->head = s->tail = NULL;
+    if (s->threaded)
+        pthread_mutex_unlock(&s->mu);
     return list;
 }
 
 static void sync_wait(struct wal_io *io)
 {
-    /* Requests complete inside submit: nothing is ever outstanding. */
+    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    if (!s->threaded)
+        return; /* inline requests are done when submit returns */
+    pthread_mutex_lock(&s->mu);
+    while (s->head == NULL && s->outstanding > 0)
+        pthread_cond_wait(&s->done_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static int sync_event_fd(struct wal_io *io)
@@ -280,6 +350,16 @@ static int sync_event_fd(struct wal_io *io)
 static void sync_destroy(struct wal_io *io)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
+    if (s->threaded) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = 1;
+        pthread_cond_signal(&s->work_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->work_cv);
+        pthread_cond_destroy(&s->done_cv);
+    }
     close(s->efd);
     wal__posix_fini(io);
     free(s);
@@ -287,7 +367,22 @@ static void sync_destroy(struct wal_io *io)
 
 static struct wal_io_ops sync_ops;
 
-int wal__sync_create(const char *dir, struct wal_io **out)
+static int start_thread(struct wal_sync_io *s)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->done_cv, NULL);
+    if (pthread_create(&s->thread, NULL, worker, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->work_cv);
+        pthread_cond_destroy(&s->done_cv);
+        return ERR_IO;
+    }
+    s->threaded = 1;
+    return 0;
+}
+
+int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
 {
     struct wal_sync_io *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -298,7 +393,9 @@ int wal__sync_create(const char *dir, struct wal_io **out)
         return rv;
     }
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->efd < 0) {
+    if (s->efd < 0 || (threaded && start_thread(s) != 0)) {
+        if (s->efd >= 0)
+            close(s->efd);
         wal__posix_fini(&s->io);
         free(s);
         return ERR_IO;

@@ -2,7 +2,7 @@
 # WAL layer: the crash test with real processes. A writer appends and
 # reports what is durable; it is killed with SIGKILL at random moments and
 # restarted; every acknowledged entry must come back intact. Run once per
-# backend (io_uring, plain syscalls) and once with raft-fsync off (a killed
+# backend (io_uring, plain syscalls on a thread and inline) and once with raft-fsync off (a killed
 # process loses nothing the kernel already has). The cmocka tests of the wal
 # room run in the unit layer. Budget: well under 90 s.
 set -u
@@ -34,6 +34,7 @@ run() {
 
 run crash-uring uring always
 run crash-sync sync always
+run crash-sync-inline inline always
 run crash-fsync-off auto off
 echo "wal: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

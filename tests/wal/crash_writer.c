@@ -1,5 +1,6 @@
 /* The process that tests/wal/crash_test.c kills with SIGKILL. Usage:
- *   crash_writer DIR TERM run|check [uring|sync|auto] [always|off]
+ *   crash_writer DIR TERM run|check [uring|sync|inline|auto] [always|off]
+ * (inline: the sync backend without its worker thread)
  * At start it recovers DIR and reports on stdout, one line each:
  *   "H <term>"            the hard state's term
  *   "S <index> <term>"    each run of equal terms in the recovered log
@@ -117,9 +118,11 @@ static int open_wal(struct writer *wr, const char *dir, const char *io,
 {
     struct wal_config c = {0};
     c.dir = dir;
-    c.io = strcmp(io, "uring") == 0  ? WAL_IO_URING
-           : strcmp(io, "sync") == 0 ? WAL_IO_SYNC
-                                     : WAL_IO_AUTO;
+    c.io = strcmp(io, "uring") == 0 ? WAL_IO_URING
+           : strcmp(io, "sync") == 0 || strcmp(io, "inline") == 0
+               ? WAL_IO_SYNC
+               : WAL_IO_AUTO;
+    c.sync_inline = strcmp(io, "inline") == 0;
     c.fsync = strcmp(fsync, "off") == 0 ? WAL_FSYNC_OFF : WAL_FSYNC_ALWAYS;
     c.segment_size = 256 << 10;
     c.loop = wr->loop;
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: crash_writer DIR TERM run|check "
-                        "[uring|sync|auto] [always|off]\n");
+                        "[uring|sync|inline|auto] [always|off]\n");
         return 1;
     }
     struct writer wr = {0};

@@ -19,11 +19,14 @@ static void rm_rf(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+static int inline_sync; /* wal-sync-thread no for WAL_IO_SYNC */
+
 static struct wal *open_real(const char *dir, enum wal_io_kind io,
                              struct loop *loop, struct acks *a)
 {
     struct wal_config c = mem_config(NULL, SEG, a);
     c.io = io;
+    c.sync_inline = inline_sync;
     c.dir = dir;
     c.loop = loop;
     struct wal *w;
@@ -67,14 +70,9 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static void test_uring_and_sync_backends_write_identical_files(void **state)
+/* Asserts that two directories hold the same files with the same bytes. */
+static void assert_same_dirs(const char *d1, const char *d2)
 {
-    char d1[] = "/tmp/raftcache-wal-uring-XXXXXX";
-    char d2[] = "/tmp/raftcache-wal-sync-XXXXXX";
-    assert_non_null(mkdtemp(d1));
-    assert_non_null(mkdtemp(d2));
-    run_ops(d1, WAL_IO_URING);
-    run_ops(d2, WAL_IO_SYNC);
     DIR *dir = opendir(d1);
     struct dirent *de;
     int files = 0;
@@ -94,8 +92,26 @@ static void test_uring_and_sync_backends_write_identical_files(void **state)
     }
     closedir(dir);
     assert_true(files >= 3); /* LOCK, meta, segments */
+}
+
+static void test_uring_and_sync_backends_write_identical_files(void **state)
+{
+    char d1[] = "/tmp/raftcache-wal-uring-XXXXXX";
+    char d2[] = "/tmp/raftcache-wal-sync-XXXXXX";
+    char d3[] = "/tmp/raftcache-wal-inline-XXXXXX";
+    assert_non_null(mkdtemp(d1));
+    assert_non_null(mkdtemp(d2));
+    assert_non_null(mkdtemp(d3));
+    run_ops(d1, WAL_IO_URING);
+    run_ops(d2, WAL_IO_SYNC);
+    inline_sync = 1;
+    run_ops(d3, WAL_IO_SYNC);
+    inline_sync = 0;
+    assert_same_dirs(d1, d2);
+    assert_same_dirs(d1, d3);
     rm_rf(d1);
     rm_rf(d2);
+    rm_rf(d3);
 }
 
 static void run_until_durable(struct loop *loop, struct wal *w,
