@@ -63,11 +63,9 @@ int wal__term_push(struct wal *w, uint64_t index, uint64_t term)
     return 0;
 }
 
-uint64_t wal__term_at(struct wal *w, uint64_t index)
+uint64_t wal__log_term_at(struct wal *w, uint64_t index)
 {
-    if (index == w->snap_index && index != 0)
-        return w->snap_term;
-    if (index < w->first_index || index >= w->next_index)
+    if (index < w->first_index || index >= w->next_index || w->nruns == 0)
         return 0;
     size_t lo = 0, hi = w->nruns;
     while (hi - lo > 1) {
@@ -77,7 +75,14 @@ uint64_t wal__term_at(struct wal *w, uint64_t index)
         else
             hi = mid;
     }
-    return w->nruns ? w->runs[lo].term : 0;
+    return w->runs[lo].term;
+}
+
+uint64_t wal__term_at(struct wal *w, uint64_t index)
+{
+    if (index == w->snap_index && index != 0)
+        return w->snap_term;
+    return wal__log_term_at(w, index);
 }
 
 static void term_cut(struct wal *w, uint64_t from)
@@ -499,7 +504,11 @@ int wal_truncate(struct wal *w, uint64_t from)
     struct wal_seg *s = seg_of(w, from, &pos);
     if (s == NULL)
         return ERR_INVALID;
-    uint64_t x = s->offs[from - s->first_index];
+    /* A segment is empty only while it is the last one, and then
+     * from == next_index returned above. */
+    uint64_t x = from - s->first_index < s->noffs
+                     ? s->offs[from - s->first_index]
+                     : s->end;
     cut_queue(w, s, x, from);
     if (w->inflight && w->inflight->last_index >= from)
         w->inflight->last_index = from - 1;

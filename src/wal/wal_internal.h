@@ -137,8 +137,11 @@ void wal__logf(struct wal *w, const char *fmt, ...)
 /* Discards the whole log and restarts it at next_index (after a snapshot
  * that replaces it); durable when it returns. */
 int wal__reset(struct wal *w, uint64_t next_index);
-/* Term of the entry at index if it is in the log, else 0. */
+/* Term of the entry at index: the snapshot's term at its index, else the
+ * log's if the entry is in it, else 0. */
 uint64_t wal__term_at(struct wal *w, uint64_t index);
+/* The same, from the log alone (the snapshot does not count). */
+uint64_t wal__log_term_at(struct wal *w, uint64_t index);
 /* Deletes segments whose entries are all <= index. */
 int wal__compact(struct wal *w, uint64_t index);
 

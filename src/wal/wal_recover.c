@@ -306,7 +306,7 @@ static int reconcile_snapshot(struct wal *w, char *errmsg)
     int keep = w->nsegs && w->next_index > w->snap_index &&
                (log_first == w->snap_index + 1 ||
                 (log_first <= w->snap_index &&
-                 wal__term_at(w, w->snap_index) == w->snap_term));
+                 wal__log_term_at(w, w->snap_index) == w->snap_term));
     if (!keep) {
         if (w->nsegs && w->next_index > w->first_index)
             wal__logf(w, "the snapshot at index %" PRIu64 " replaces the "

@@ -384,7 +384,7 @@ static int adopt(struct wal *w, const char *name)
     int rv = snap_verify_name(w->io, name, &meta, &mship);
     if (rv != 0)
         return rv;
-    int keep = wal__term_at(w, meta.index) == meta.term;
+    int keep = wal__log_term_at(w, meta.index) == meta.term;
     free(w->membership);
     w->membership = mship;
     w->membership_len = meta.membership_len;

@@ -240,6 +240,36 @@ static void test_snapshot_keeps_log_suffix_with_matching_entry(void **state)
     wal_mem_disk_destroy(df);
 }
 
+/* A crash after the snapshot is renamed into place and before the log it
+ * replaces is dropped: start-up applies Raft §7 again. */
+static void test_start_up_drops_log_replaced_by_snapshot(void **state)
+{
+    for (int conflict = 0; conflict < 2; conflict++) {
+        struct wal_mem_disk *d = wal_mem_disk_create();
+        struct acks a = {0};
+        struct wal *w = open_mem(d, &a, NULL);
+        assert_int_equal(append_range(w, 1, 20, 1), 0);
+        assert_int_equal(append_range(w, 21, 40, conflict ? 2 : 1), 0);
+        settle(w);
+        write_snapshot(w, 1, 30, 5); /* not adopted: the crash */
+        wal_close(w);
+        wal_mem_crash(d);
+        struct wal_recovered rec;
+        w = open_mem(d, &a, &rec);
+        assert_int_equal(rec.snap_index, 30);
+        assert_int_equal(rec.first_index, 31);
+        if (conflict) {
+            assert_int_equal(rec.last_index, 30);
+            assert_int_equal(rec.last_term, 1);
+        } else {
+            assert_int_equal(rec.last_index, 40);
+            assert_log(w, 31, 40, 1);
+        }
+        wal_close(w);
+        wal_mem_disk_destroy(d);
+    }
+}
+
 /* ---- the fork helper, on real files ---- */
 
 static uint8_t cow_state[4096];
@@ -319,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_chunked_transfer_installs_a_verified_snapshot),
         cmocka_unit_test(
             test_snapshot_keeps_log_suffix_with_matching_entry),
+        cmocka_unit_test(test_start_up_drops_log_replaced_by_snapshot),
         cmocka_unit_test(
             test_forked_child_writes_snapshot_and_parent_compacts),
     };
