@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
 #include "net/loop.h"
@@ -492,6 +493,28 @@ static void cut_queue(struct wal *w, struct wal_seg *s, uint64_t x,
     }
 }
 
+/* A truncation op that zeroes segment s from byte x on and unlinks the
+ * segments after position pos, which leave the segment list now. */
+static struct wal_op *trunc_op(struct wal *w, struct wal_seg *s, size_t pos,
+                               uint64_t x)
+{
+    struct wal_op *op = op_new(w, WAL_OP_TRUNC);
+    if (op == NULL)
+        return NULL;
+    op->seg = s;
+    op->off = x;
+    if (pos + 1 < w->nsegs) {
+        op->doomed = calloc(w->nsegs - pos - 1, sizeof(*op->doomed));
+        if (op->doomed == NULL) {
+            op_recycle(w, op);
+            return NULL;
+        }
+        for (size_t i = pos + 1; i < w->nsegs; i++)
+            op->doomed[op->ndoomed++] = w->segs[i];
+    }
+    return op;
+}
+
 int wal_truncate(struct wal *w, uint64_t from)
 {
     if (w->failed)
@@ -509,22 +532,15 @@ int wal_truncate(struct wal *w, uint64_t from)
     uint64_t x = from - s->first_index < s->noffs
                      ? s->offs[from - s->first_index]
                      : s->end;
+    /* Bytes at or after x already handed to the disk, or later segment
+     * files, need the disk; a cut in unsubmitted batches does not. */
+    struct wal_op *op = NULL;
+    if ((s->written > x || pos + 1 < w->nsegs) &&
+        (op = trunc_op(w, s, pos, x)) == NULL)
+        return ERR_NOMEM;
     cut_queue(w, s, x, from);
     if (w->inflight && w->inflight->last_index >= from)
         w->inflight->last_index = from - 1;
-    int physical = s->written > x || pos + 1 < w->nsegs;
-    struct wal_op *op = NULL;
-    if (physical && (op = op_new(w, WAL_OP_TRUNC)) == NULL)
-        return ERR_NOMEM;
-    if (op && pos + 1 < w->nsegs) {
-        op->doomed = calloc(w->nsegs - pos - 1, sizeof(*op->doomed));
-        if (op->doomed == NULL) {
-            op_recycle(w, op);
-            return ERR_NOMEM;
-        }
-        for (size_t i = pos + 1; i < w->nsegs; i++)
-            op->doomed[op->ndoomed++] = w->segs[i];
-    }
     w->nsegs = pos + 1;
     s->end = x;
     s->noffs = from - s->first_index;
@@ -536,8 +552,6 @@ int wal_truncate(struct wal *w, uint64_t from)
         w->durable_index = from - 1;
     term_cut(w, from);
     if (op) {
-        op->seg = s;
-        op->off = x;
         if (w->tail)
             w->tail->sealed = 1;
         op_enqueue(w, op);
@@ -602,6 +616,29 @@ int wal__compact(struct wal *w, uint64_t index)
 }
 
 /* ---- small accessors ---- */
+
+int wal_io_parse(const char *value, enum wal_io_kind *out)
+{
+    static const char *names[] = {"auto", "uring", "sync"};
+    for (int i = 0; i < 3; i++) {
+        if (strcasecmp(value, names[i]) == 0) {
+            *out = (enum wal_io_kind)i;
+            return 0;
+        }
+    }
+    return ERR_INVALID;
+}
+
+int wal_fsync_parse(const char *value, enum wal_fsync_mode *out)
+{
+    if (strcasecmp(value, "always") == 0)
+        *out = WAL_FSYNC_ALWAYS;
+    else if (strcasecmp(value, "off") == 0)
+        *out = WAL_FSYNC_OFF;
+    else
+        return ERR_INVALID;
+    return 0;
+}
 
 int wal_save_hard_state(struct wal *w, const struct wal_hard_state *hs)
 {

@@ -77,6 +77,11 @@ struct wal_config {
     void *data;                /* passed to both callbacks */
 };
 
+/* Config values, for server.c's option table: 0 and *out, or ERR_INVALID.
+ * wal-io: "auto" | "uring" | "sync"; raft-fsync: "always" | "off". */
+int wal_io_parse(const char *value, enum wal_io_kind *out);
+int wal_fsync_parse(const char *value, enum wal_fsync_mode *out);
+
 /* What start-up found on disk. The membership blob is owned by the WAL
  * and valid until wal_close. */
 struct wal_recovered {

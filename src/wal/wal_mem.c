@@ -219,23 +219,11 @@ static int mem_size(struct wal_io *io, int fd, uint64_t *size)
     return 0;
 }
 
-/* Preallocation: the size is metadata, durable at once. */
+/* Preallocation changes nothing a reader can see but the file size, which
+ * recovery does not rely on: the mem disk skips it, so a simulated node
+ * costs only the bytes it wrote, whatever wal-segment-size is. */
 static int mem_allocate(struct wal_io *io, int fd, uint64_t len)
 {
-    struct mem_file *f = disk_of(io)->files[fd];
-    if (len <= f->len)
-        return 0;
-    size_t old = f->len;
-    if (file_set_len(f, (size_t)len) != 0)
-        return ERR_NOMEM;
-    uint8_t *p = realloc(f->durable, (size_t)len);
-    if (p == NULL)
-        return ERR_NOMEM;
-    f->durable = p;
-    if (f->dlen < old)
-        memset(f->durable + f->dlen, 0, old - f->dlen);
-    memset(f->durable + old, 0, (size_t)len - old);
-    f->dlen = (size_t)len;
     return 0;
 }
 

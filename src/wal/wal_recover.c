@@ -196,6 +196,47 @@ static int cut_tail(struct wal *w, struct wal_seg *s, const char *name,
     return 0;
 }
 
+/* The header must name this segment and continue the previous one. */
+static int seg_check_header(struct wal *w, struct wal_seg *s,
+                            const char *name, const uint8_t *buf,
+                            uint64_t size, char *errmsg)
+{
+    uint64_t hseq;
+    if (size < WAL_SEG_HDR ||
+        wal__seg_header_decode(buf, &hseq, &s->first_index) != 0 ||
+        hseq != s->seq)
+        return refuse(w, errmsg, "corrupt segment header in %s/%s at "
+                      "offset 0", w->dir, name);
+    uint64_t expect_first = w->nsegs ? w->next_index : s->first_index;
+    if (s->first_index != expect_first)
+        return refuse(w, errmsg, "%s/%s starts at index %" PRIu64
+                      ", expected %" PRIu64, w->dir, name, s->first_index,
+                      expect_first);
+    return 0;
+}
+
+/* Verifies the records; damage is cut off in the last segment (a torn
+ * tail), refused elsewhere unless wal-repair is set (*cut says so). */
+static int seg_check_records(struct wal *w, struct wal_seg *s,
+                             const char *name, const uint8_t *buf,
+                             uint64_t size, int is_last,
+                             struct wal_recovered *rec, char *errmsg,
+                             int *cut)
+{
+    uint64_t end;
+    int damaged = seg_scan(w, s, buf, size, &end);
+    if (damaged <= 0)
+        return damaged;
+    if (!is_last && !w->cfg.repair)
+        return refuse(w, errmsg, "corrupt record in %s/%s at offset %"
+                      PRIu64 " (index %" PRIu64 "); start with wal-repair "
+                      "yes to cut the log there", w->dir, name, end,
+                      s->last_index + 1);
+    uint64_t junk = last_nonzero_end(buf, size);
+    *cut = !is_last;
+    return cut_tail(w, s, name, end, junk > end ? junk : end + 1, size, rec);
+}
+
 static int seg_load(struct wal *w, uint64_t seq, int is_last,
                     struct wal_recovered *rec, char *errmsg, int *cut)
 {
@@ -206,57 +247,29 @@ static int seg_load(struct wal *w, uint64_t seq, int is_last,
         return ERR_NOMEM;
     s->seq = seq;
     uint8_t *buf = NULL;
-    uint64_t size = 0, hseq, end;
+    uint64_t size = 0;
     int rv = w->io->ops->open(w->io, name, 0, &s->fd);
     if (rv != 0) {
         free(s);
         return rv;
     }
-    if ((rv = seg_read(w, s->fd, &buf, &size)) != 0)
-        goto err_after_open;
-    rv = ERR_CORRUPT;
-    if (size < WAL_SEG_HDR ||
-        wal__seg_header_decode(buf, &hseq, &s->first_index) != 0 ||
-        hseq != seq) {
-        refuse(w, errmsg, "corrupt segment header in %s/%s at offset 0",
-               w->dir, name);
-        goto err_after_read;
-    }
-    uint64_t expect_first = w->nsegs ? w->next_index : s->first_index;
-    if (s->first_index != expect_first) {
-        refuse(w, errmsg, "%s/%s starts at index %" PRIu64 ", expected %"
-               PRIu64, w->dir, name, s->first_index, expect_first);
-        goto err_after_read;
-    }
-    int damaged = seg_scan(w, s, buf, size, &end);
-    if (damaged < 0) {
-        rv = damaged;
-        goto err_after_read;
-    }
-    if (damaged && !is_last && !w->cfg.repair) {
-        refuse(w, errmsg, "corrupt record in %s/%s at offset %" PRIu64
-               " (index %" PRIu64 "); start with wal-repair yes to cut the "
-               "log there", w->dir, name, end, s->last_index + 1);
-        goto err_after_read;
-    }
-    if (damaged) {
-        rv = cut_tail(w, s, name, end, last_nonzero_end(buf, size) > end
-                                           ? last_nonzero_end(buf, size)
-                                           : end + 1, size, rec);
-        if (rv != 0)
-            goto err_after_read;
-        *cut = !is_last;
-    }
+    rv = seg_read(w, s->fd, &buf, &size);
+    if (rv == 0)
+        rv = seg_check_header(w, s, name, buf, size, errmsg);
+    if (rv == 0)
+        rv = seg_check_records(w, s, name, buf, size, is_last, rec, errmsg,
+                               cut);
     free(buf);
+    if (rv == 0)
+        rv = wal__segs_push(w, s);
+    if (rv != 0) {
+        w->io->ops->close(w->io, s->fd);
+        free(s->offs);
+        free(s);
+        return rv;
+    }
     w->next_index = s->last_index + 1;
-    return wal__segs_push(w, s);
-err_after_read:
-    free(buf);
-err_after_open:
-    w->io->ops->close(w->io, s->fd);
-    free(s->offs);
-    free(s);
-    return rv;
+    return 0;
 }
 
 static int load_segments(struct wal *w, struct listing *l,

@@ -1,5 +1,6 @@
 /* The record and segment codec (src/wal/wal_segment.c): round trips, the
- * clean-end marker, and that any single damaged bit is detected. */
+ * clean-end marker, and that any single damaged bit is detected; and the
+ * parsing of the WAL's config values. */
 #include "unit/wal/wal_test_util.h"
 
 static void test_record_round_trips_for_every_length_up_to_300(void **state)
@@ -86,6 +87,24 @@ static void test_segment_names_parse_back(void **state)
     assert_true(wal__seg_parse_name("meta", &seq) != 0);
 }
 
+static void test_config_values_parse_and_bad_ones_are_refused(void **state)
+{
+    enum wal_io_kind io;
+    enum wal_fsync_mode fs;
+    assert_int_equal(wal_io_parse("auto", &io), 0);
+    assert_int_equal(io, WAL_IO_AUTO);
+    assert_int_equal(wal_io_parse("URING", &io), 0);
+    assert_int_equal(io, WAL_IO_URING);
+    assert_int_equal(wal_io_parse("sync", &io), 0);
+    assert_int_equal(io, WAL_IO_SYNC);
+    assert_int_equal(wal_io_parse("mem", &io), ERR_INVALID);
+    assert_int_equal(wal_fsync_parse("always", &fs), 0);
+    assert_int_equal(fs, WAL_FSYNC_ALWAYS);
+    assert_int_equal(wal_fsync_parse("off", &fs), 0);
+    assert_int_equal(fs, WAL_FSYNC_OFF);
+    assert_int_equal(wal_fsync_parse("everysec", &fs), ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +114,8 @@ int main(void)
         cmocka_unit_test(test_zero_header_marks_the_clean_end),
         cmocka_unit_test(test_segment_header_round_trips_and_detects_damage),
         cmocka_unit_test(test_segment_names_parse_back),
+        cmocka_unit_test(
+            test_config_values_parse_and_bad_ones_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
