@@ -673,6 +673,11 @@ uint64_t wal_durable_index(const struct wal *w)
     return w->durable_index;
 }
 
+uint64_t wal_term_at(struct wal *w, uint64_t index)
+{
+    return wal__term_at(w, index);
+}
+
 const char *wal_backend_name(const struct wal *w)
 {
     return w->io->ops->name;

@@ -140,6 +140,9 @@ uint64_t wal_last_index(const struct wal *w);
 uint64_t wal_last_term(const struct wal *w);
 uint64_t wal_first_index(const struct wal *w);
 uint64_t wal_durable_index(const struct wal *w);
+/* Term of the entry at index (the snapshot's term at the snapshot's
+ * index); 0 when the index is neither in the log nor the snapshot's. */
+uint64_t wal_term_at(struct wal *w, uint64_t index);
 /* "uring", "sync" or "mem": the backend chosen (auto resolves at open). */
 const char *wal_backend_name(const struct wal *w);
 

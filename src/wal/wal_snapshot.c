@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -708,8 +709,15 @@ pid_t wal_snapshot_fork(struct wal *w, const struct wal_snapshot_meta *meta,
         free(job);
         return ERR_IO;
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* The child shares the directory lock (flock belongs to the open
+         * file): it must not outlive a parent killed with SIGKILL, or the
+         * restarted server would find its directory in use. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         close(fds[0]);
         child_run(w, meta, fill, data, fds[1]);
     }
@@ -722,6 +730,13 @@ pid_t wal_snapshot_fork(struct wal *w, const struct wal_snapshot_meta *meta,
     *job = (struct wal_snap_job){w, pid, fds[0], NULL, meta->term,
                                  meta->index, done, data};
     job->io = loop_io_create(w->cfg.loop, fds[0], LOOP_READ, on_child, job);
+    if (job->io == NULL) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(fds[0]);
+        free(job);
+        return ERR_NOMEM;
+    }
     w->snap_job = job;
     return pid;
 }

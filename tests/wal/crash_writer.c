@@ -3,16 +3,20 @@
  * (inline: the sync backend without its worker thread)
  * At start it recovers DIR and reports on stdout, one line each:
  *   "H <term>"            the hard state's term
+ *   "P <index> <term>"    the snapshot loaded, if any (its contents were
+ *                         checked too: a bad one counts in R's <bad>)
  *   "S <index> <term>"    each run of equal terms in the recovered log
  *   "R <last> <bad>"      the last index and how many entries had a payload
  *                         other than f(index, term)
  *   "B <last>"            after saving hard state TERM: appends start
  * With "run" it then appends entries of term TERM forever (random batch
- * sizes, now and then truncating its own unacknowledged tail) and prints
+ * sizes, now and then truncating its own unacknowledged tail, and taking
+ * a snapshot through the fork helper, which compacts the log) and prints
  * "A <index>" each time the WAL reports entries durable up to index. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -28,7 +32,10 @@ struct writer {
     uint64_t run_term;
     int64_t started_ms;
     unsigned seed;
+    uint64_t last_snap;
 };
+
+#define SNAP_BYTES 32768
 
 static uint32_t payload_len(uint64_t index, uint64_t term)
 {
@@ -74,6 +81,69 @@ static void on_durable(struct wal *w, uint64_t index, int status, void *data)
     say("A %llu\n", index, 0);
 }
 
+/* A snapshot's one record: its index, then SNAP_BYTES bytes derived from
+ * it, so a reader can tell a whole and right snapshot. */
+static void snap_record(uint8_t *buf, uint64_t index)
+{
+    memcpy(buf, &index, 8);
+    for (uint32_t j = 0; j < SNAP_BYTES; j++)
+        buf[8 + j] = payload_byte(index, 3, j);
+}
+
+static int fill_snapshot(struct wal_snapshot_writer *sw, void *data)
+{
+    static uint8_t buf[8 + SNAP_BYTES];
+    snap_record(buf, *(uint64_t *)data);
+    return wal_snapshot_write(sw, buf, sizeof(buf));
+}
+
+static void check_snapshot(struct writer *wr)
+{
+    static uint8_t want[8 + SNAP_BYTES];
+    struct wal_snapshot_reader *rd;
+    if (wal_snapshot_reader_open(wr->w, &rd) != 0) {
+        wr->bad++;
+        return;
+    }
+    struct wal_snapshot_meta meta;
+    wal_snapshot_reader_meta(rd, &meta);
+    snap_record(want, meta.index);
+    const void *buf;
+    size_t len;
+    if (wal_snapshot_read(rd, &buf, &len) != 1 || len != sizeof(want) ||
+        memcmp(buf, want, len) != 0 || wal_snapshot_read(rd, &buf, &len))
+        wr->bad++;
+    wal_snapshot_reader_close(rd);
+    say("P %llu %llu\n", meta.index, meta.term);
+}
+
+static void on_snapshot(struct wal *w, int status,
+                        const struct wal_snapshot_meta *meta, void *data)
+{
+    struct writer *wr = data;
+    if (status != 0) {
+        fprintf(stderr, "crash_writer: snapshot failed: %s\n",
+                err_str(status));
+        exit(2);
+    }
+    wr->last_snap = meta->index;
+}
+
+/* Now and then a snapshot of everything durable, made by a forked child. */
+static void maybe_snapshot(struct writer *wr)
+{
+    static uint64_t index;
+    if (wal_snapshot_in_progress(wr->w) ||
+        wr->durable < wr->last_snap + 500 || rand_r(&wr->seed) % 20 != 0)
+        return;
+    index = wr->durable;
+    struct wal_snapshot_meta meta = {wal_term_at(wr->w, index), index, "m",
+                                     1};
+    if (wal_snapshot_fork(wr->w, &meta, fill_snapshot, on_snapshot,
+                          &index) < 0)
+        exit(2);
+}
+
 static void append_some(struct writer *wr)
 {
     static uint8_t buf[2048];
@@ -109,6 +179,7 @@ static void on_tick(struct loop_timer *t, void *data)
         exit(0); /* a safety bound: the parent kills us long before */
     if (rand_r(&wr->seed) % 40 == 0)
         truncate_tail(wr);
+    maybe_snapshot(wr);
     append_some(wr);
     wal_flush(wr->w);
 }
@@ -136,6 +207,10 @@ static int open_wal(struct writer *wr, const char *dir, const char *io,
         return rv;
     }
     say("H %llu %llu\n", rec.hs.term, 0);
+    if (rec.has_snapshot) {
+        wr->last_snap = rec.snap_index;
+        check_snapshot(wr);
+    }
     return 0;
 }
 
