@@ -315,7 +315,7 @@ static void fail(struct wal *w, int status)
         return;
     w->failed = status;
     wal__logf(w, "I/O error (%s): the log is stopped", err_str(status));
-    if (w->cfg.on_durable)
+    if (w->cfg.on_durable && !w->closing)
         w->cfg.on_durable(w, w->durable_index, status, w->cfg.data);
 }
 
@@ -403,7 +403,7 @@ static void complete(struct wal *w, struct wal_req *req)
         w->stats.fsyncs++;
     if (index > w->durable_index && !w->failed) {
         w->durable_index = index;
-        if (w->cfg.on_durable)
+        if (w->cfg.on_durable && !w->closing)
             w->cfg.on_durable(w, index, 0, w->cfg.data);
     }
 }
@@ -692,6 +692,7 @@ void wal_close(struct wal *w)
 {
     if (w == NULL)
         return;
+    w->closing = 1;
     wal__drain(w);
     while (w->head) {
         struct wal_op *op = w->head;

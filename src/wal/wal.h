@@ -106,7 +106,9 @@ struct wal_recovered {
 int wal_open(const struct wal_config *cfg, struct wal **out,
              struct wal_recovered *rec, char *errmsg);
 /* Waits for in-flight I/O, closes every file, releases the lock. Entries
- * appended but never flushed are dropped without acknowledgement. */
+ * appended but never flushed are dropped; no callback fires from here on,
+ * so a simulator can close a WAL as its node "crashes" (then
+ * wal_mem_crash, then wal_open on the same disk). Not from a callback. */
 void wal_close(struct wal *w);
 
 /* Streams the live entries with index >= from, in order, from disk, to cb.

@@ -83,6 +83,7 @@ struct wal {
     struct loop_io *event_io;
     struct loop_timer *flush_timer;
     int flush_armed;
+    int closing; /* wal_close: completions fire no callbacks */
 
     struct wal_snap_job *snap_job;
     struct wal_stats stats;

@@ -356,6 +356,48 @@ static void test_truncation_across_segments_removes_later_files(void **state)
     wal_mem_disk_destroy(d);
 }
 
+/* The truncation's fsync comes before the write of what follows it: when
+ * it fails, nothing after the truncation point is ever acknowledged. */
+static void test_nothing_after_a_truncation_is_acked_before_it_is_durable(
+    void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    struct acks a = {0};
+    struct wal_config c = mem_config(d, SEG, &a);
+    struct wal *w;
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, 50, 1), 0);
+    settle(w);
+    assert_int_equal(wal_truncate(w, 10), 0);
+    assert_int_equal(append_range(w, 10, 12, 2), 0);
+    uint64_t writes = wal_mem_write_count(d);
+    wal_mem_fail_sync(d, 1);
+    settle(w);
+    assert_int_equal(a.status, ERR_IO);
+    assert_int_equal(a.durable, 50);      /* no ack since */
+    assert_int_equal(wal_mem_write_count(d), writes); /* 10..12 unwritten */
+    wal_close(w);
+    wal_mem_crash(d);
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_log(w, 1, wal_last_index(w), 1); /* old entries, term 1 only */
+    wal_close(w);
+    wal_mem_disk_destroy(d);
+}
+
+static void test_close_fires_no_callbacks(void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    struct acks a = {0};
+    struct wal_config c = mem_config(d, SEG, &a);
+    struct wal *w;
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, 5, 1), 0);
+    assert_int_equal(wal_flush(w), 0); /* done, not yet reaped */
+    wal_close(w);
+    assert_int_equal(a.calls, 0);
+    wal_mem_disk_destroy(d);
+}
+
 static void test_append_with_gap_or_lower_term_is_refused(void **state)
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
@@ -486,6 +528,9 @@ int main(void)
             test_truncation_of_unflushed_entries_needs_no_disk_work),
         cmocka_unit_test(
             test_truncation_across_segments_removes_later_files),
+        cmocka_unit_test(
+            test_nothing_after_a_truncation_is_acked_before_it_is_durable),
+        cmocka_unit_test(test_close_fires_no_callbacks),
         cmocka_unit_test(test_append_with_gap_or_lower_term_is_refused),
         cmocka_unit_test(test_hard_state_survives_crash),
         cmocka_unit_test(

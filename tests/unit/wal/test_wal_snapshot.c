@@ -292,6 +292,49 @@ static void on_done(struct wal *w, int status,
     r->status = status;
 }
 
+static int fill_fails(struct wal_snapshot_writer *wr, void *data)
+{
+    wal_snapshot_write(wr, "partial", 7);
+    return ERR_IO;
+}
+
+static void test_failed_snapshot_child_leaves_log_and_directory_alone(
+    void **state)
+{
+    char dir[] = "/tmp/raftcache-wal-snapfail-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct loop *loop = loop_create();
+    struct acks a = {0};
+    struct wal_config c = mem_config(NULL, 16384, &a);
+    c.io = WAL_IO_URING;
+    c.dir = dir;
+    c.loop = loop;
+    struct wal *w;
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, 100, 1), 0);
+    settle(w);
+    struct wal_snapshot_meta meta = {1, 80, "m", 1};
+    struct fork_result r = {0};
+    assert_true(wal_snapshot_fork(w, &meta, fill_fails, on_done, &r) > 0);
+    assert_int_equal(wal_snapshot_fork(w, &meta, fill_fails, on_done, &r),
+                     ERR_BUSY);
+    for (int i = 0; i < 2000 && !r.done; i++)
+        loop_run_once(loop);
+    assert_true(r.done);
+    assert_true(r.status < 0);
+    assert_int_equal(wal_first_index(w), 1);
+    struct wal_snapshot_reader *rd;
+    assert_int_equal(wal_snapshot_reader_open(w, &rd), ERR_NOTFOUND);
+    wal_close(w);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls %s | grep -v -e LOCK -e meta "
+             "-e '^log-')\"", dir);
+    assert_int_equal(system(cmd), 0); /* no snapshot, no temp file */
+    loop_destroy(loop);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_forked_child_writes_snapshot_and_parent_compacts(
     void **state)
 {
@@ -352,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_start_up_drops_log_replaced_by_snapshot),
         cmocka_unit_test(
             test_forked_child_writes_snapshot_and_parent_compacts),
+        cmocka_unit_test(
+            test_failed_snapshot_child_leaves_log_and_directory_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
