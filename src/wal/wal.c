@@ -21,6 +21,23 @@
 #include "err.h"
 #include "net/loop.h"
 
+struct wal_allocator wal__allocator = {malloc, calloc, realloc, free};
+
+void wal_set_allocator(const struct wal_allocator *a)
+{
+    static const struct wal_allocator libc = {malloc, calloc, realloc, free};
+    wal__allocator = a ? *a : libc;
+}
+
+char *wal__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = wal__malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
 struct wal_io *wal__io(struct wal *w)
 {
     return w->io;
@@ -52,7 +69,7 @@ int wal__term_push(struct wal *w, uint64_t index, uint64_t term)
         return 0;
     if (w->nruns == w->capruns) {
         size_t cap = w->capruns ? w->capruns * 2 : 16;
-        struct wal_term_run *r = realloc(w->runs, cap * sizeof(*r));
+        struct wal_term_run *r = wal__realloc(w->runs, cap * sizeof(*r));
         if (r == NULL)
             return ERR_NOMEM;
         w->runs = r;
@@ -101,7 +118,7 @@ int wal__seg_push_off(struct wal_seg *s, uint64_t off)
 {
     if (s->noffs == s->capoffs) {
         size_t cap = s->capoffs ? s->capoffs * 2 : 1024;
-        uint32_t *p = realloc(s->offs, cap * sizeof(*p));
+        uint32_t *p = wal__realloc(s->offs, cap * sizeof(*p));
         if (p == NULL)
             return ERR_NOMEM;
         s->offs = p;
@@ -122,15 +139,15 @@ void wal__seg_free(struct wal *w, struct wal_seg *s, int unlink_file)
         wal__seg_name(name, sizeof(name), s->seq);
         w->io->ops->unlink(w->io, name);
     }
-    free(s->offs);
-    free(s);
+    wal__free(s->offs);
+    wal__free(s);
 }
 
 int wal__segs_push(struct wal *w, struct wal_seg *s)
 {
     if (w->nsegs == w->capsegs) {
         size_t cap = w->capsegs ? w->capsegs * 2 : 8;
-        struct wal_seg **p = realloc(w->segs, cap * sizeof(*p));
+        struct wal_seg **p = wal__realloc(w->segs, cap * sizeof(*p));
         if (p == NULL)
             return ERR_NOMEM;
         w->segs = p;
@@ -147,7 +164,7 @@ static struct wal_op *op_new(struct wal *w, int kind)
     struct wal_op *op = w->free_ops;
     if (op)
         w->free_ops = op->next;
-    else if ((op = calloc(1, sizeof(*op))) == NULL)
+    else if ((op = wal__calloc(1, sizeof(*op))) == NULL)
         return NULL;
     uint8_t *buf = op->buf;
     size_t cap = op->cap;
@@ -160,10 +177,10 @@ static struct wal_op *op_new(struct wal *w, int kind)
 
 static void op_recycle(struct wal *w, struct wal_op *op)
 {
-    free(op->doomed);
+    wal__free(op->doomed);
     op->doomed = NULL;
     if (op->cap > (4u << 20)) { /* do not keep huge buffers around */
-        free(op->buf);
+        wal__free(op->buf);
         op->buf = NULL;
         op->cap = 0;
     }
@@ -188,7 +205,7 @@ static int op_reserve(struct wal_op *op, size_t more)
     size_t cap = op->cap ? op->cap : 65536;
     while (cap < op->len + more)
         cap *= 2;
-    uint8_t *p = realloc(op->buf, cap);
+    uint8_t *p = wal__realloc(op->buf, cap);
     if (p == NULL)
         return ERR_NOMEM;
     op->buf = p;
@@ -219,40 +236,47 @@ static struct wal_op *open_batch(struct wal *w, struct wal_seg *s)
  * whose fsync also covers the directory entry. */
 static int seg_rotate(struct wal *w, uint64_t first_index)
 {
-    struct wal_seg *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return ERR_NOMEM;
-    s->seq = w->next_seq;
-    s->first_index = first_index;
-    s->last_index = first_index - 1;
+    struct wal_seg *s = wal__calloc(1, sizeof(*s));
+    struct wal_op *op = op_new(w, WAL_OP_WRITE);
+    int rv = (s && op && op_reserve(op, WAL_SEG_HDR) == 0) ? 0 : ERR_NOMEM;
     char name[32];
-    wal__seg_name(name, sizeof(name), s->seq);
-    int rv = w->io->ops->open(w->io, name, WAL_OPEN_CREATE | WAL_OPEN_TRUNC,
+    wal__seg_name(name, sizeof(name), w->next_seq);
+    if (rv == 0) {
+        s->seq = w->next_seq;
+        rv = w->io->ops->open(w->io, name, WAL_OPEN_CREATE | WAL_OPEN_TRUNC,
                               &s->fd);
+    }
     if (rv != 0) {
-        free(s);
-        return rv;
+        wal__free(s);
+        goto err_after_op;
     }
     rv = w->io->ops->allocate(w->io, s->fd, w->segment_size);
     if (rv == 0)
         rv = wal__segs_push(w, s);
     if (rv != 0) {
         wal__seg_free(w, s, 1);
-        return rv;
+        goto err_after_op;
     }
     w->next_seq++;
+    s->first_index = first_index;
+    s->last_index = first_index - 1;
+    s->end = WAL_SEG_HDR;
     if (w->tail)
         w->tail->sealed = 1;
-    struct wal_op *op = open_batch(w, s);
-    if (op == NULL || op_reserve(op, WAL_SEG_HDR) != 0)
-        return ERR_NOMEM;
-    wal__seg_header_encode(op->buf + op->len, s->seq, first_index);
-    op->len += WAL_SEG_HDR;
+    op->seg = s;
     op->sync_dir = 1;
-    s->end = WAL_SEG_HDR;
+    wal__seg_header_encode(op->buf, s->seq, first_index);
+    op->len = WAL_SEG_HDR;
+    op_enqueue(w, op);
     return 0;
+err_after_op:
+    if (op)
+        op_recycle(w, op);
+    return rv;
 }
 
+/* Everything that can fail (memory) happens before the first change, so a
+ * failed append leaves the WAL as it was. */
 static int append_one(struct wal *w, const struct wal_entry *e)
 {
     size_t size = wal__rec_size(e->len);
@@ -266,9 +290,12 @@ static int append_one(struct wal *w, const struct wal_entry *e)
     struct wal_op *op = open_batch(w, s);
     if (op == NULL || op_reserve(op, size) != 0)
         return ERR_NOMEM;
-    if (wal__seg_push_off(s, s->end) != 0 ||
-        wal__term_push(w, e->index, e->term) != 0)
+    if (wal__seg_push_off(s, s->end) != 0)
         return ERR_NOMEM;
+    if (wal__term_push(w, e->index, e->term) != 0) {
+        s->noffs--;
+        return ERR_NOMEM;
+    }
     wal__rec_encode(op->buf + op->len, e);
     op->len += size;
     op->last_index = e->index;
@@ -504,7 +531,7 @@ static struct wal_op *trunc_op(struct wal *w, struct wal_seg *s, size_t pos,
     op->seg = s;
     op->off = x;
     if (pos + 1 < w->nsegs) {
-        op->doomed = calloc(w->nsegs - pos - 1, sizeof(*op->doomed));
+        op->doomed = wal__calloc(w->nsegs - pos - 1, sizeof(*op->doomed));
         if (op->doomed == NULL) {
             op_recycle(w, op);
             return NULL;
@@ -704,18 +731,18 @@ void wal_close(struct wal *w)
     while (w->free_ops) {
         struct wal_op *op = w->free_ops;
         w->free_ops = op->next;
-        free(op->buf);
-        free(op);
+        wal__free(op->buf);
+        wal__free(op);
     }
     for (size_t i = 0; i < w->nsegs; i++)
         wal__seg_free(w, w->segs[i], 0);
-    free(w->segs);
-    free(w->runs);
-    free(w->membership);
+    wal__free(w->segs);
+    wal__free(w->runs);
+    wal__free(w->membership);
     loop_io_destroy(w->event_io);
     loop_timer_destroy(w->flush_timer);
     wal__snapshot_cleanup(w);
     w->io->ops->destroy(w->io);
-    free(w->dir);
-    free(w);
+    wal__free(w->dir);
+    wal__free(w);
 }

@@ -77,6 +77,17 @@ struct wal_config {
     void *data;                /* passed to both callbacks */
 };
 
+/* The allocator of the wal room (libc's by default). Tests install one
+ * that fails on the Nth call to reach every ERR_NOMEM path. Set it before
+ * any WAL is opened; NULL restores libc's. */
+struct wal_allocator {
+    void *(*malloc)(size_t n);
+    void *(*calloc)(size_t n, size_t size);
+    void *(*realloc)(void *p, size_t n);
+    void (*free)(void *p);
+};
+void wal_set_allocator(const struct wal_allocator *a);
+
 /* Config values, for server.c's option table: 0 and *out, or ERR_INVALID.
  * wal-io: "auto" | "uring" | "sync"; raft-fsync: "always" | "off". */
 int wal_io_parse(const char *value, enum wal_io_kind *out);

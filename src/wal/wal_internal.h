@@ -11,6 +11,32 @@
 
 #include "wal/wal.h"
 
+/* Every allocation of the wal room (but the mem disk's, which stands for
+ * a device) goes through the hook set by wal_set_allocator. */
+extern struct wal_allocator wal__allocator;
+
+static inline void *wal__malloc(size_t n)
+{
+    return wal__allocator.malloc(n);
+}
+
+static inline void *wal__calloc(size_t n, size_t size)
+{
+    return wal__allocator.calloc(n, size);
+}
+
+static inline void *wal__realloc(void *p, size_t n)
+{
+    return wal__allocator.realloc(p, n);
+}
+
+static inline void wal__free(void *p)
+{
+    wal__allocator.free(p);
+}
+
+char *wal__strdup(const char *s);
+
 #define WAL_OPEN_CREATE 1 /* create if missing */
 #define WAL_OPEN_TRUNC 2  /* and empty it */
 

@@ -29,11 +29,11 @@ static void on_name(void *data, const char *name)
     uint64_t seq;
     size_t n = strlen(name);
     if (n > 4 && strcmp(name + n - 4, ".tmp") == 0) {
-        char **p = realloc(l->tmps, (l->ntmps + 1) * sizeof(*p));
+        char **p = wal__realloc(l->tmps, (l->ntmps + 1) * sizeof(*p));
         if (p == NULL)
             return;
         l->tmps = p;
-        if ((p[l->ntmps] = strdup(name)) != NULL)
+        if ((p[l->ntmps] = wal__strdup(name)) != NULL)
             l->ntmps++;
         return;
     }
@@ -41,7 +41,7 @@ static void on_name(void *data, const char *name)
         return;
     if (l->nseqs == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        uint64_t *p = realloc(l->seqs, cap * sizeof(*p));
+        uint64_t *p = wal__realloc(l->seqs, cap * sizeof(*p));
         if (p == NULL)
             return;
         l->seqs = p;
@@ -59,9 +59,9 @@ static int cmp_u64(const void *a, const void *b)
 static void listing_free(struct listing *l)
 {
     for (size_t i = 0; i < l->ntmps; i++)
-        free(l->tmps[i]);
-    free(l->tmps);
-    free(l->seqs);
+        wal__free(l->tmps[i]);
+    wal__free(l->tmps);
+    wal__free(l->seqs);
 }
 
 static int refuse(struct wal *w, char *errmsg, const char *fmt, ...)
@@ -86,12 +86,12 @@ static int seg_read(struct wal *w, int fd, uint8_t **buf, uint64_t *size)
     int rv = w->io->ops->size(w->io, fd, size);
     if (rv != 0)
         return rv;
-    *buf = malloc(*size ? *size : 1);
+    *buf = wal__malloc(*size ? *size : 1);
     if (*buf == NULL)
         return ERR_NOMEM;
     long n = w->io->ops->pread(w->io, fd, *buf, *size, 0);
     if (n < 0 || (uint64_t)n != *size) {
-        free(*buf);
+        wal__free(*buf);
         return ERR_IO;
     }
     return 0;
@@ -136,7 +136,7 @@ static int drop_torn_segments(struct wal *w, struct listing *l)
             return rv;
         int torn = header_is_torn(buf, size);
         uint64_t junk = last_nonzero_end(buf, size);
-        free(buf);
+        wal__free(buf);
         if (!torn)
             return 0;
         wal__logf(w, "removed %s: its header was never written "
@@ -242,7 +242,7 @@ static int seg_load(struct wal *w, uint64_t seq, int is_last,
 {
     char name[32];
     wal__seg_name(name, sizeof(name), seq);
-    struct wal_seg *s = calloc(1, sizeof(*s));
+    struct wal_seg *s = wal__calloc(1, sizeof(*s));
     if (s == NULL)
         return ERR_NOMEM;
     s->seq = seq;
@@ -250,7 +250,7 @@ static int seg_load(struct wal *w, uint64_t seq, int is_last,
     uint64_t size = 0;
     int rv = w->io->ops->open(w->io, name, 0, &s->fd);
     if (rv != 0) {
-        free(s);
+        wal__free(s);
         return rv;
     }
     rv = seg_read(w, s->fd, &buf, &size);
@@ -259,13 +259,13 @@ static int seg_load(struct wal *w, uint64_t seq, int is_last,
     if (rv == 0)
         rv = seg_check_records(w, s, name, buf, size, is_last, rec, errmsg,
                                cut);
-    free(buf);
+    wal__free(buf);
     if (rv == 0)
         rv = wal__segs_push(w, s);
     if (rv != 0) {
         w->io->ops->close(w->io, s->fd);
-        free(s->offs);
-        free(s);
+        wal__free(s->offs);
+        wal__free(s);
         return rv;
     }
     w->next_index = s->last_index + 1;
@@ -436,11 +436,11 @@ int wal_open(const struct wal_config *cfg, struct wal **out,
     if ((cfg->dir == NULL && cfg->io != WAL_IO_MEM) ||
         (cfg->segment_size && cfg->segment_size < WAL_SEGMENT_SIZE_MIN))
         return ERR_INVALID;
-    struct wal *w = calloc(1, sizeof(*w));
+    struct wal *w = wal__calloc(1, sizeof(*w));
     if (w == NULL)
         return ERR_NOMEM;
     w->cfg = *cfg;
-    w->dir = strdup(cfg->dir ? cfg->dir : "mem");
+    w->dir = wal__strdup(cfg->dir ? cfg->dir : "mem");
     w->segment_size = cfg->segment_size ? cfg->segment_size
                                         : WAL_SEGMENT_SIZE_DEFAULT;
     w->next_seq = 1;
@@ -451,8 +451,8 @@ int wal_open(const struct wal_config *cfg, struct wal **out,
         if (errmsg)
             snprintf(errmsg, ERRMSG_LEN, "cannot open %s: %s", w->dir,
                      err_str(rv));
-        free(w->dir);
-        free(w);
+        wal__free(w->dir);
+        wal__free(w);
         return rv;
     }
     w->cfg.dir = w->dir;
@@ -482,7 +482,7 @@ static int seg_replay(struct wal *w, struct wal_seg *s, uint64_t from,
                       wal_entry_cb cb, void *data)
 {
     uint64_t len = s->written < s->end ? s->written : s->end;
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t *buf = wal__malloc(len ? len : 1);
     if (buf == NULL)
         return ERR_NOMEM;
     long n = w->io->ops->pread(w->io, s->fd, buf, len, 0);
@@ -499,7 +499,7 @@ static int seg_replay(struct wal *w, struct wal_seg *s, uint64_t from,
         if (e.index >= from && e.index < w->next_index)
             rv = cb(data, &e);
     }
-    free(buf);
+    wal__free(buf);
     return rv;
 }
 

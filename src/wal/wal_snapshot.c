@@ -124,7 +124,7 @@ static int snap_verify(struct wal_io *io, int fd,
         header_decode(h, meta) != 0 ||
         SNAP_HDR + (uint64_t)meta->membership_len + 4 + SNAP_TRAILER > size)
         return ERR_CORRUPT;
-    uint8_t *buf = malloc(SNAP_BUF);
+    uint8_t *buf = wal__malloc(SNAP_BUF);
     XXH3_state_t *st = XXH3_createState();
     rv = (buf && st) ? 0 : ERR_NOMEM;
     uint64_t body = size - SNAP_TRAILER;
@@ -148,15 +148,15 @@ static int snap_verify(struct wal_io *io, int fd,
             rv = ERR_CORRUPT;
     }
     uint8_t *m = NULL;
-    if (rv == 0 && (m = malloc(meta->membership_len + 1)) == NULL)
+    if (rv == 0 && (m = wal__malloc(meta->membership_len + 1)) == NULL)
         rv = ERR_NOMEM;
     if (rv == 0 && io->ops->pread(io, fd, m, meta->membership_len,
                                   SNAP_HDR) != (long)meta->membership_len)
         rv = ERR_IO;
     XXH3_freeState(st);
-    free(buf);
+    wal__free(buf);
     if (rv != 0) {
-        free(m);
+        wal__free(m);
         return rv;
     }
     *membership = m;
@@ -176,7 +176,7 @@ static int snap_verify_name(struct wal_io *io, const char *name,
     uint64_t term, index;
     if (rv == 0 && wal__snap_parse_name(name, &term, &index) == 0 &&
         (term != meta->term || index != meta->index)) {
-        free(*mship);
+        wal__free(*mship);
         rv = ERR_CORRUPT;
     }
     return rv;
@@ -203,7 +203,7 @@ int wal__snap_find_newest(struct wal_io *io, char *name, size_t len,
                           void (*logf)(void *ctx, const char *line),
                           void *ctx)
 {
-    struct snap_list *l = calloc(1, sizeof(*l));
+    struct snap_list *l = wal__calloc(1, sizeof(*l));
     if (l == NULL)
         return ERR_NOMEM;
     int rv = io->ops->list(io, on_snap_name, l);
@@ -228,7 +228,7 @@ int wal__snap_find_newest(struct wal_io *io, char *name, size_t len,
         l->index[best] = l->index[--l->n];
         memcpy(l->names[best], l->names[l->n], sizeof(l->names[0]));
     }
-    free(l);
+    wal__free(l);
     return rv != 0 ? rv : found;
 }
 
@@ -277,20 +277,20 @@ static void writer_free(struct wal_snapshot_writer *wr)
     if (wr->fd >= 0)
         wr->io->ops->close(wr->io, wr->fd);
     XXH3_freeState(wr->st);
-    free(wr->buf);
-    free(wr);
+    wal__free(wr->buf);
+    wal__free(wr);
 }
 
 int wal_snapshot_writer_open(struct wal *w,
                              const struct wal_snapshot_meta *meta,
                              struct wal_snapshot_writer **out)
 {
-    struct wal_snapshot_writer *wr = calloc(1, sizeof(*wr));
+    struct wal_snapshot_writer *wr = wal__calloc(1, sizeof(*wr));
     if (wr == NULL)
         return ERR_NOMEM;
     wr->io = w->io;
     wr->fd = -1;
-    wr->buf = malloc(SNAP_BUF);
+    wr->buf = wal__malloc(SNAP_BUF);
     wr->st = XXH3_createState();
     if (wr->buf == NULL || wr->st == NULL) {
         writer_free(wr);
@@ -386,7 +386,7 @@ static int adopt(struct wal *w, const char *name)
     if (rv != 0)
         return rv;
     int keep = wal__log_term_at(w, meta.index) == meta.term;
-    free(w->membership);
+    wal__free(w->membership);
     w->membership = mship;
     w->membership_len = meta.membership_len;
     w->snap_term = meta.term;
@@ -442,12 +442,12 @@ int wal_snapshot_reader_open(struct wal *w, struct wal_snapshot_reader **out)
 {
     if (w->snap_name[0] == '\0')
         return ERR_NOTFOUND;
-    struct wal_snapshot_reader *rd = calloc(1, sizeof(*rd));
+    struct wal_snapshot_reader *rd = wal__calloc(1, sizeof(*rd));
     if (rd == NULL)
         return ERR_NOMEM;
     rd->io = w->io;
     rd->cap = SNAP_BUF;
-    rd->buf = malloc(rd->cap);
+    rd->buf = wal__malloc(rd->cap);
     int rv = rd->buf ? rd->io->ops->open(rd->io, w->snap_name, 0, &rd->fd)
                      : ERR_NOMEM;
     if (rv == 0) {
@@ -456,8 +456,8 @@ int wal_snapshot_reader_open(struct wal *w, struct wal_snapshot_reader **out)
             rd->io->ops->close(rd->io, rd->fd);
     }
     if (rv != 0) {
-        free(rd->buf);
-        free(rd);
+        wal__free(rd->buf);
+        wal__free(rd);
         return rv;
     }
     rd->off = SNAP_HDR + rd->meta.membership_len;
@@ -494,7 +494,7 @@ int wal_snapshot_read(struct wal_snapshot_reader *rd, const void **buf,
         return 1;
     }
     /* A record larger than the buffer: read it whole into its own. */
-    uint8_t *p = realloc(rd->rec, n);
+    uint8_t *p = wal__realloc(rd->rec, n);
     if (p == NULL)
         return ERR_NOMEM;
     rd->rec = p;
@@ -515,10 +515,10 @@ void wal_snapshot_reader_close(struct wal_snapshot_reader *rd)
     if (rd == NULL)
         return;
     rd->io->ops->close(rd->io, rd->fd);
-    free(rd->membership);
-    free(rd->rec);
-    free(rd->buf);
-    free(rd);
+    wal__free(rd->membership);
+    wal__free(rd->rec);
+    wal__free(rd->buf);
+    wal__free(rd);
 }
 
 /* ---- chunked access and receiving ---- */
@@ -560,7 +560,7 @@ struct wal_snapshot_recv {
 int wal_snapshot_recv_begin(struct wal *w, uint64_t term, uint64_t index,
                             struct wal_snapshot_recv **out)
 {
-    struct wal_snapshot_recv *rv = calloc(1, sizeof(*rv));
+    struct wal_snapshot_recv *rv = wal__calloc(1, sizeof(*rv));
     if (rv == NULL)
         return ERR_NOMEM;
     rv->w = w;
@@ -571,7 +571,7 @@ int wal_snapshot_recv_begin(struct wal *w, uint64_t term, uint64_t index,
     int st = w->io->ops->open(w->io, rv->tmp,
                               WAL_OPEN_CREATE | WAL_OPEN_TRUNC, &rv->fd);
     if (st != 0) {
-        free(rv);
+        wal__free(rv);
         return st;
     }
     *out = rv;
@@ -597,7 +597,7 @@ void wal_snapshot_recv_abort(struct wal_snapshot_recv *rv)
     struct wal_io *io = rv->w->io;
     io->ops->close(io, rv->fd);
     io->ops->unlink(io, rv->tmp);
-    free(rv);
+    wal__free(rv);
 }
 
 int wal_snapshot_recv_finish(struct wal_snapshot_recv *rv)
@@ -611,7 +611,7 @@ int wal_snapshot_recv_finish(struct wal_snapshot_recv *rv)
         st = snap_verify(io, rv->fd, &meta, &mship);
     if (st == 0 && (meta.term != rv->term || meta.index != rv->index))
         st = ERR_CORRUPT;
-    free(mship);
+    wal__free(mship);
     if (st != 0) {
         wal__logf(w, "received snapshot at index %" PRIu64 " does not "
                      "verify (%s): discarded", rv->index, err_str(st));
@@ -624,7 +624,7 @@ int wal_snapshot_recv_finish(struct wal_snapshot_recv *rv)
         st = io->ops->sync_dir(io);
     if (st == 0)
         st = adopt(w, rv->final);
-    free(rv);
+    wal__free(rv);
     return st;
 }
 
@@ -661,7 +661,7 @@ static void job_free(struct wal_snap_job *job)
 {
     loop_io_destroy(job->io);
     close(job->fd);
-    free(job);
+    wal__free(job);
 }
 
 static void on_child(struct loop_io *lio, int events, void *data)
@@ -701,12 +701,12 @@ pid_t wal_snapshot_fork(struct wal *w, const struct wal_snapshot_meta *meta,
         return ERR_INVALID;
     if (w->snap_job)
         return ERR_BUSY;
-    struct wal_snap_job *job = calloc(1, sizeof(*job));
+    struct wal_snap_job *job = wal__calloc(1, sizeof(*job));
     if (job == NULL)
         return ERR_NOMEM;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        free(job);
+        wal__free(job);
         return ERR_IO;
     }
     pid_t parent = getpid();
@@ -724,7 +724,7 @@ pid_t wal_snapshot_fork(struct wal *w, const struct wal_snapshot_meta *meta,
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        free(job);
+        wal__free(job);
         return ERR_IO;
     }
     *job = (struct wal_snap_job){w, pid, fds[0], NULL, meta->term,
@@ -734,7 +734,7 @@ pid_t wal_snapshot_fork(struct wal *w, const struct wal_snapshot_meta *meta,
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         close(fds[0]);
-        free(job);
+        wal__free(job);
         return ERR_NOMEM;
     }
     w->snap_job = job;

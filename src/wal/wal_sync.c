@@ -33,7 +33,7 @@ static int errno_status(void)
 int wal__posix_init(struct wal_io *io, const char *dir)
 {
     io->lock_fd = -1;
-    io->dir = strdup(dir);
+    io->dir = wal__strdup(dir);
     if (io->dir == NULL)
         return ERR_NOMEM;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -43,7 +43,7 @@ int wal__posix_init(struct wal_io *io, const char *dir)
         goto err_after_dup;
     return 0;
 err_after_dup:
-    free(io->dir);
+    wal__free(io->dir);
     io->dir = NULL;
     return ERR_IO;
 }
@@ -54,7 +54,7 @@ void wal__posix_fini(struct wal_io *io)
         close(io->lock_fd); /* releases the flock */
     if (io->dir_fd >= 0)
         close(io->dir_fd);
-    free(io->dir);
+    wal__free(io->dir);
 }
 
 static int posix_open(struct wal_io *io, const char *name, int flags, int *fd)
@@ -362,7 +362,7 @@ static void sync_destroy(struct wal_io *io)
     }
     close(s->efd);
     wal__posix_fini(io);
-    free(s);
+    wal__free(s);
 }
 
 static struct wal_io_ops sync_ops;
@@ -384,12 +384,12 @@ static int start_thread(struct wal_sync_io *s)
 
 int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
 {
-    struct wal_sync_io *s = calloc(1, sizeof(*s));
+    struct wal_sync_io *s = wal__calloc(1, sizeof(*s));
     if (s == NULL)
         return ERR_NOMEM;
     int rv = wal__posix_init(&s->io, dir);
     if (rv != 0) {
-        free(s);
+        wal__free(s);
         return rv;
     }
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -397,7 +397,7 @@ int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
         if (s->efd >= 0)
             close(s->efd);
         wal__posix_fini(&s->io);
-        free(s);
+        wal__free(s);
         return ERR_IO;
     }
     sync_ops = wal__posix_ops;

@@ -131,14 +131,14 @@ static void uring_destroy(struct wal_io *io)
     io_uring_queue_exit(&u->ring);
     close(u->efd);
     wal__posix_fini(io);
-    free(u);
+    wal__free(u);
 }
 
 static struct wal_io_ops uring_ops;
 
 int wal__uring_create(const char *dir, struct wal_io **out)
 {
-    struct wal_uring_io *u = calloc(1, sizeof(*u));
+    struct wal_uring_io *u = wal__calloc(1, sizeof(*u));
     if (u == NULL)
         return ERR_NOMEM;
     int rv = wal__posix_init(&u->io, dir);
@@ -169,6 +169,6 @@ err_after_ring:
 err_after_posix:
     wal__posix_fini(&u->io);
 err_after_alloc:
-    free(u);
+    wal__free(u);
     return rv;
 }
