@@ -1,0 +1,748 @@
+/* The WAL proper: the queue of batches that turns appends into group-committed
+ * writes, suffix truncation, and the glue to the loop. Appends are copied
+ * (encoded as records, wal_segment.c) into the open batch; the batch goes out
+ * as one write + one fdatasync when nothing is in flight, otherwise it keeps
+ * growing until the write in flight completes. Batches and truncations form
+ * one ordered queue, and only its head runs, so a truncation is durable
+ * before any later batch is written, let alone acknowledged.
+ * Happy path: append* → flush → write+fsync → completion → on_durable(N).
+ * Failure modes: any I/O error is sticky: on_durable(status < 0) once, and
+ * every later call returns it (a WAL I/O error stops its group).
+ * Start-up recovery lives in wal_recover.c. */
+#include "wal/wal_internal.h"
+#include "wal/wal_state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "net/loop.h"
+
+struct wal_allocator wal__allocator = {malloc, calloc, realloc, free};
+
+void wal_set_allocator(const struct wal_allocator *a)
+{
+    static const struct wal_allocator libc = {malloc, calloc, realloc, free};
+    wal__allocator = a ? *a : libc;
+}
+
+char *wal__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = wal__malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+struct wal_io *wal__io(struct wal *w)
+{
+    return w->io;
+}
+
+struct loop *wal__loop(struct wal *w)
+{
+    return w->cfg.loop;
+}
+
+void wal__logf(struct wal *w, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (w->cfg.on_log)
+        w->cfg.on_log(w->cfg.data, line);
+    else
+        fprintf(stderr, "wal: %s\n", line);
+}
+
+/* ---- term runs: the term of any live index without a per-entry array ---- */
+
+int wal__term_push(struct wal *w, uint64_t index, uint64_t term)
+{
+    if (w->nruns > 0 && w->runs[w->nruns - 1].term == term)
+        return 0;
+    if (w->nruns == w->capruns) {
+        size_t cap = w->capruns ? w->capruns * 2 : 16;
+        struct wal_term_run *r = wal__realloc(w->runs, cap * sizeof(*r));
+        if (r == NULL)
+            return ERR_NOMEM;
+        w->runs = r;
+        w->capruns = cap;
+    }
+    w->runs[w->nruns].index = index;
+    w->runs[w->nruns].term = term;
+    w->nruns++;
+    return 0;
+}
+
+uint64_t wal__log_term_at(struct wal *w, uint64_t index)
+{
+    if (index < w->first_index || index >= w->next_index || w->nruns == 0)
+        return 0;
+    size_t lo = 0, hi = w->nruns;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (w->runs[mid].index <= index)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return w->runs[lo].term;
+}
+
+uint64_t wal__term_at(struct wal *w, uint64_t index)
+{
+    if (index == w->snap_index && index != 0)
+        return w->snap_term;
+    return wal__log_term_at(w, index);
+}
+
+static void term_cut(struct wal *w, uint64_t from)
+{
+    while (w->nruns > 0 && w->runs[w->nruns - 1].index >= from)
+        w->nruns--;
+    w->last_term = w->next_index > w->first_index
+                       ? wal__term_at(w, w->next_index - 1)
+                       : w->snap_term;
+}
+
+/* ---- segments ---- */
+
+int wal__seg_push_off(struct wal_seg *s, uint64_t off)
+{
+    if (s->noffs == s->capoffs) {
+        size_t cap = s->capoffs ? s->capoffs * 2 : 1024;
+        uint32_t *p = wal__realloc(s->offs, cap * sizeof(*p));
+        if (p == NULL)
+            return ERR_NOMEM;
+        s->offs = p;
+        s->capoffs = cap;
+    }
+    s->offs[s->noffs++] = (uint32_t)off;
+    return 0;
+}
+
+void wal__seg_free(struct wal *w, struct wal_seg *s, int unlink_file)
+{
+    if (s == NULL)
+        return;
+    if (s->fd >= 0)
+        w->io->ops->close(w->io, s->fd);
+    if (unlink_file) {
+        char name[32];
+        wal__seg_name(name, sizeof(name), s->seq);
+        w->io->ops->unlink(w->io, name);
+    }
+    wal__free(s->offs);
+    wal__free(s);
+}
+
+int wal__segs_push(struct wal *w, struct wal_seg *s)
+{
+    if (w->nsegs == w->capsegs) {
+        size_t cap = w->capsegs ? w->capsegs * 2 : 8;
+        struct wal_seg **p = wal__realloc(w->segs, cap * sizeof(*p));
+        if (p == NULL)
+            return ERR_NOMEM;
+        w->segs = p;
+        w->capsegs = cap;
+    }
+    w->segs[w->nsegs++] = s;
+    return 0;
+}
+
+/* ---- ops: batches and truncations ---- */
+
+static struct wal_op *op_new(struct wal *w, int kind)
+{
+    struct wal_op *op = w->free_ops;
+    if (op)
+        w->free_ops = op->next;
+    else if ((op = wal__calloc(1, sizeof(*op))) == NULL)
+        return NULL;
+    uint8_t *buf = op->buf;
+    size_t cap = op->cap;
+    memset(op, 0, sizeof(*op));
+    op->buf = buf;
+    op->cap = cap;
+    op->kind = kind;
+    return op;
+}
+
+static void op_recycle(struct wal *w, struct wal_op *op)
+{
+    wal__free(op->doomed);
+    op->doomed = NULL;
+    if (op->cap > (4u << 20)) { /* do not keep huge buffers around */
+        wal__free(op->buf);
+        op->buf = NULL;
+        op->cap = 0;
+    }
+    op->next = w->free_ops;
+    w->free_ops = op;
+}
+
+static void op_enqueue(struct wal *w, struct wal_op *op)
+{
+    op->next = NULL;
+    if (w->tail)
+        w->tail->next = op;
+    else
+        w->head = op;
+    w->tail = op;
+}
+
+static int op_reserve(struct wal_op *op, size_t more)
+{
+    if (op->len + more <= op->cap)
+        return 0;
+    size_t cap = op->cap ? op->cap : 65536;
+    while (cap < op->len + more)
+        cap *= 2;
+    uint8_t *p = wal__realloc(op->buf, cap);
+    if (p == NULL)
+        return ERR_NOMEM;
+    op->buf = p;
+    op->cap = cap;
+    return 0;
+}
+
+/* The batch that appends to segment s go into: the queue's tail when it is
+ * an open batch of s, else a new one. */
+static struct wal_op *open_batch(struct wal *w, struct wal_seg *s)
+{
+    struct wal_op *op = w->tail;
+    if (op && op->kind == WAL_OP_WRITE && !op->sealed && op->seg == s)
+        return op;
+    if (op)
+        op->sealed = 1;
+    op = op_new(w, WAL_OP_WRITE);
+    if (op == NULL)
+        return NULL;
+    op->seg = s;
+    op->off = s->end;
+    op_enqueue(w, op);
+    return op;
+}
+
+/* Starts a new segment whose first record will be first_index. The file is
+ * created and preallocated now; its header goes out with its first batch,
+ * whose fsync also covers the directory entry. */
+static int seg_rotate(struct wal *w, uint64_t first_index)
+{
+    struct wal_seg *s = wal__calloc(1, sizeof(*s));
+    struct wal_op *op = op_new(w, WAL_OP_WRITE);
+    int rv = (s && op && op_reserve(op, WAL_SEG_HDR) == 0) ? 0 : ERR_NOMEM;
+    char name[32];
+    wal__seg_name(name, sizeof(name), w->next_seq);
+    if (rv == 0) {
+        s->seq = w->next_seq;
+        rv = w->io->ops->open(w->io, name, WAL_OPEN_CREATE | WAL_OPEN_TRUNC,
+                              &s->fd);
+    }
+    if (rv != 0) {
+        wal__free(s);
+        goto err_after_op;
+    }
+    rv = w->io->ops->allocate(w->io, s->fd, w->segment_size);
+    if (rv == 0)
+        rv = wal__segs_push(w, s);
+    if (rv != 0) {
+        wal__seg_free(w, s, 1);
+        goto err_after_op;
+    }
+    w->next_seq++;
+    s->first_index = first_index;
+    s->last_index = first_index - 1;
+    s->end = WAL_SEG_HDR;
+    if (w->tail)
+        w->tail->sealed = 1;
+    op->seg = s;
+    op->sync_dir = 1;
+    wal__seg_header_encode(op->buf, s->seq, first_index);
+    op->len = WAL_SEG_HDR;
+    op_enqueue(w, op);
+    return 0;
+err_after_op:
+    if (op)
+        op_recycle(w, op);
+    return rv;
+}
+
+/* Everything that can fail (memory) happens before the first change, so a
+ * failed append leaves the WAL as it was. */
+static int append_one(struct wal *w, const struct wal_entry *e)
+{
+    size_t size = wal__rec_size(e->len);
+    struct wal_seg *s = w->nsegs ? w->segs[w->nsegs - 1] : NULL;
+    if (s == NULL || s->end + size > w->segment_size) {
+        int rv = seg_rotate(w, e->index);
+        if (rv != 0)
+            return rv;
+        s = w->segs[w->nsegs - 1];
+    }
+    struct wal_op *op = open_batch(w, s);
+    if (op == NULL || op_reserve(op, size) != 0)
+        return ERR_NOMEM;
+    if (wal__seg_push_off(s, s->end) != 0)
+        return ERR_NOMEM;
+    if (wal__term_push(w, e->index, e->term) != 0) {
+        s->noffs--;
+        return ERR_NOMEM;
+    }
+    wal__rec_encode(op->buf + op->len, e);
+    op->len += size;
+    op->last_index = e->index;
+    s->end += size;
+    s->last_index = e->index;
+    w->next_index = e->index + 1;
+    w->last_term = e->term;
+    w->stats.appended++;
+    return 0;
+}
+
+static void arm_flush(struct wal *w)
+{
+    if (w->flush_timer == NULL || w->flush_armed)
+        return;
+    w->flush_armed = 1;
+    loop_timer_again(w->flush_timer, 0);
+}
+
+int wal_append(struct wal *w, const struct wal_entry *entries, size_t n)
+{
+    if (w->failed)
+        return w->failed;
+    for (size_t i = 0; i < n; i++) {
+        const struct wal_entry *e = &entries[i];
+        if (e->index != w->next_index || e->term < w->last_term)
+            return ERR_INVALID;
+        if (e->len > WAL_ENTRY_MAX ||
+            WAL_SEG_HDR + wal__rec_size(e->len) > w->segment_size)
+            return ERR_TOOBIG;
+        int rv = append_one(w, e);
+        if (rv != 0)
+            return rv;
+    }
+    arm_flush(w);
+    return 0;
+}
+
+/* ---- submitting and completing ---- */
+
+static void fail(struct wal *w, int status)
+{
+    if (w->failed)
+        return;
+    w->failed = status;
+    wal__logf(w, "I/O error (%s): the log is stopped", err_str(status));
+    if (w->cfg.on_durable && !w->closing)
+        w->cfg.on_durable(w, w->durable_index, status, w->cfg.data);
+}
+
+/* A truncation runs in the loop thread once every earlier write is done:
+ * zero the cut-off bytes (so no stale record can ever reappear after the new
+ * end), drop later segments, and make both durable. */
+static int run_truncate(struct wal *w, struct wal_op *op)
+{
+    struct wal_io *io = w->io;
+    int rv = 0;
+    if (op->seg) {
+        uint64_t size = 0;
+        rv = io->ops->size(io, op->seg->fd, &size);
+        if (rv == 0 && size > op->off)
+            rv = io->ops->zero(io, op->seg->fd, op->off, size - op->off);
+        if (rv == 0)
+            rv = io->ops->sync(io, op->seg->fd);
+    }
+    for (size_t i = 0; i < op->ndoomed; i++)
+        wal__seg_free(w, op->doomed[i], 1);
+    op->ndoomed = 0;
+    if (rv == 0)
+        rv = io->ops->sync_dir(io);
+    w->stats.truncations++;
+    return rv;
+}
+
+static int submit_write(struct wal *w, struct wal_op *op)
+{
+    struct wal_req *req = &op->req;
+    memset(req, 0, sizeof(*req));
+    req->fd = op->seg->fd;
+    req->buf = op->buf;
+    req->len = op->len;
+    req->off = op->off;
+    if (w->cfg.fsync == WAL_FSYNC_ALWAYS)
+        req->flags = WAL_REQ_SYNC | (op->sync_dir ? WAL_REQ_SYNC_DIR : 0);
+    op->sealed = 1;
+    int rv = w->io->ops->submit(w->io, req);
+    if (rv != 0)
+        return rv;
+    w->inflight = op;
+    if (op->seg->written < op->off + op->len)
+        op->seg->written = op->off + op->len;
+    w->stats.batches++;
+    w->stats.bytes += op->len;
+    return 0;
+}
+
+int wal_flush(struct wal *w)
+{
+    while (!w->failed && w->inflight == NULL && w->head != NULL) {
+        struct wal_op *op = w->head;
+        w->head = op->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        int rv = 0;
+        if (op->kind == WAL_OP_TRUNC)
+            rv = run_truncate(w, op);
+        else if (op->len > 0)
+            rv = submit_write(w, op);
+        if (w->inflight != op)
+            op_recycle(w, op);
+        if (rv != 0)
+            fail(w, rv);
+    }
+    return w->failed;
+}
+
+static void complete(struct wal *w, struct wal_req *req)
+{
+    struct wal_op *op = (struct wal_op *)((char *)req -
+                                          offsetof(struct wal_op, req));
+    if (w->inflight == op)
+        w->inflight = NULL;
+    int status = req->status;
+    uint64_t index = op->last_index;
+    int synced = (req->flags & WAL_REQ_SYNC) != 0;
+    op_recycle(w, op);
+    if (status != 0) {
+        fail(w, status);
+        return;
+    }
+    if (synced)
+        w->stats.fsyncs++;
+    if (index > w->durable_index && !w->failed) {
+        w->durable_index = index;
+        if (w->cfg.on_durable && !w->closing)
+            w->cfg.on_durable(w, index, 0, w->cfg.data);
+    }
+}
+
+int wal_poll(struct wal *w)
+{
+    int n = 0;
+    struct wal_req *req = w->io->ops->reap(w->io);
+    while (req) {
+        struct wal_req *next = req->next;
+        complete(w, req);
+        req = next;
+        n++;
+    }
+    int rv = wal_flush(w);
+    return rv != 0 ? rv : n;
+}
+
+static void on_event(struct loop_io *lio, int events, void *data)
+{
+    wal_poll(data);
+}
+
+static void on_flush_timer(struct loop_timer *t, void *data)
+{
+    struct wal *w = data;
+    w->flush_armed = 0;
+    wal_flush(w);
+}
+
+int wal__attach_loop(struct wal *w)
+{
+    if (w->cfg.loop == NULL)
+        return 0;
+    int fd = w->io->ops->event_fd(w->io);
+    w->event_io = loop_io_create(w->cfg.loop, fd, LOOP_READ, on_event, w);
+    if (w->event_io == NULL)
+        return ERR_NOMEM;
+    w->flush_timer = loop_timer_create(w->cfg.loop, 0, 0, on_flush_timer, w);
+    if (w->flush_timer == NULL)
+        return ERR_NOMEM;
+    loop_timer_stop(w->flush_timer);
+    return 0;
+}
+
+/* ---- truncation ---- */
+
+static struct wal_seg *seg_of(struct wal *w, uint64_t index, size_t *pos)
+{
+    for (size_t i = w->nsegs; i-- > 0;) {
+        struct wal_seg *s = w->segs[i];
+        if (s->first_index <= index && index <= s->last_index + 1) {
+            *pos = i;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Cuts the queued (not yet submitted) batches at byte x of segment s and
+ * drops those of later segments. */
+static void cut_queue(struct wal *w, struct wal_seg *s, uint64_t x,
+                      uint64_t from)
+{
+    struct wal_op **pp = &w->head;
+    w->tail = NULL;
+    while (*pp) {
+        struct wal_op *op = *pp;
+        int drop = 0;
+        if (op->kind == WAL_OP_WRITE && op->seg->seq > s->seq)
+            drop = 1;
+        else if (op->kind == WAL_OP_WRITE && op->seg == s) {
+            if (op->off >= x)
+                drop = 1;
+            else if (op->off + op->len > x)
+                op->len = x - op->off;
+        }
+        if (op->last_index >= from)
+            op->last_index = from - 1;
+        if (drop) {
+            *pp = op->next;
+            op_recycle(w, op);
+            continue;
+        }
+        w->tail = op;
+        pp = &op->next;
+    }
+}
+
+/* A truncation op that zeroes segment s from byte x on and unlinks the
+ * segments after position pos, which leave the segment list now. */
+static struct wal_op *trunc_op(struct wal *w, struct wal_seg *s, size_t pos,
+                               uint64_t x)
+{
+    struct wal_op *op = op_new(w, WAL_OP_TRUNC);
+    if (op == NULL)
+        return NULL;
+    op->seg = s;
+    op->off = x;
+    if (pos + 1 < w->nsegs) {
+        op->doomed = wal__calloc(w->nsegs - pos - 1, sizeof(*op->doomed));
+        if (op->doomed == NULL) {
+            op_recycle(w, op);
+            return NULL;
+        }
+        for (size_t i = pos + 1; i < w->nsegs; i++)
+            op->doomed[op->ndoomed++] = w->segs[i];
+    }
+    return op;
+}
+
+int wal_truncate(struct wal *w, uint64_t from)
+{
+    if (w->failed)
+        return w->failed;
+    if (from < w->first_index || from > w->next_index)
+        return ERR_INVALID;
+    if (from == w->next_index)
+        return 0;
+    size_t pos;
+    struct wal_seg *s = seg_of(w, from, &pos);
+    if (s == NULL)
+        return ERR_INVALID;
+    /* A segment is empty only while it is the last one, and then
+     * from == next_index returned above. */
+    uint64_t x = from - s->first_index < s->noffs
+                     ? s->offs[from - s->first_index]
+                     : s->end;
+    /* Bytes at or after x already handed to the disk, or later segment
+     * files, need the disk; a cut in unsubmitted batches does not. */
+    struct wal_op *op = NULL;
+    if ((s->written > x || pos + 1 < w->nsegs) &&
+        (op = trunc_op(w, s, pos, x)) == NULL)
+        return ERR_NOMEM;
+    cut_queue(w, s, x, from);
+    if (w->inflight && w->inflight->last_index >= from)
+        w->inflight->last_index = from - 1;
+    w->nsegs = pos + 1;
+    s->end = x;
+    s->noffs = from - s->first_index;
+    s->last_index = from - 1;
+    if (s->written > x)
+        s->written = x;
+    w->next_index = from;
+    if (w->durable_index >= from)
+        w->durable_index = from - 1;
+    term_cut(w, from);
+    if (op) {
+        if (w->tail)
+            w->tail->sealed = 1;
+        op_enqueue(w, op);
+    }
+    arm_flush(w);
+    return 0;
+}
+
+/* ---- whole-log operations used by snapshots ---- */
+
+/* Waits until nothing is in flight, firing completions. */
+void wal__drain(struct wal *w)
+{
+    while (w->inflight) {
+        w->io->ops->wait(w->io);
+        struct wal_req *req = w->io->ops->reap(w->io);
+        while (req) {
+            struct wal_req *next = req->next;
+            complete(w, req);
+            req = next;
+        }
+    }
+}
+
+int wal__reset(struct wal *w, uint64_t next_index)
+{
+    wal__drain(w);
+    while (w->head) {
+        struct wal_op *op = w->head;
+        w->head = op->next;
+        if (op->kind == WAL_OP_TRUNC)
+            run_truncate(w, op);
+        op_recycle(w, op);
+    }
+    w->tail = NULL;
+    for (size_t i = 0; i < w->nsegs; i++)
+        wal__seg_free(w, w->segs[i], 1);
+    w->nsegs = 0;
+    w->nruns = 0;
+    w->first_index = next_index;
+    w->next_index = next_index;
+    w->durable_index = next_index - 1;
+    w->last_term = w->snap_term;
+    return w->io->ops->sync_dir(w->io);
+}
+
+int wal__compact(struct wal *w, uint64_t index)
+{
+    size_t keep = 0;
+    uint64_t limit = index < w->durable_index ? index : w->durable_index;
+    while (keep + 1 < w->nsegs && w->segs[keep]->last_index <= limit &&
+           !(w->inflight && w->inflight->seg == w->segs[keep]))
+        keep++;
+    for (size_t i = 0; i < keep; i++)
+        wal__seg_free(w, w->segs[i], 1);
+    memmove(w->segs, w->segs + keep, (w->nsegs - keep) * sizeof(*w->segs));
+    w->nsegs -= keep;
+    if (index + 1 > w->first_index)
+        w->first_index = index + 1 < w->next_index ? index + 1
+                                                   : w->next_index;
+    return keep ? w->io->ops->sync_dir(w->io) : 0;
+}
+
+/* ---- small accessors ---- */
+
+int wal_io_parse(const char *value, enum wal_io_kind *out)
+{
+    static const char *names[] = {"auto", "uring", "sync"};
+    for (int i = 0; i < 3; i++) {
+        if (strcasecmp(value, names[i]) == 0) {
+            *out = (enum wal_io_kind)i;
+            return 0;
+        }
+    }
+    return ERR_INVALID;
+}
+
+int wal_fsync_parse(const char *value, enum wal_fsync_mode *out)
+{
+    if (strcasecmp(value, "always") == 0)
+        *out = WAL_FSYNC_ALWAYS;
+    else if (strcasecmp(value, "off") == 0)
+        *out = WAL_FSYNC_OFF;
+    else
+        return ERR_INVALID;
+    return 0;
+}
+
+int wal_save_hard_state(struct wal *w, const struct wal_hard_state *hs)
+{
+    if (w->failed)
+        return w->failed;
+    int rv = wal__meta_save(w->io, hs);
+    if (rv != 0) {
+        fail(w, rv);
+        return rv;
+    }
+    w->hs = *hs;
+    return 0;
+}
+
+uint64_t wal_last_index(const struct wal *w)
+{
+    return w->next_index - 1;
+}
+
+uint64_t wal_last_term(const struct wal *w)
+{
+    return w->last_term;
+}
+
+uint64_t wal_first_index(const struct wal *w)
+{
+    return w->first_index;
+}
+
+uint64_t wal_durable_index(const struct wal *w)
+{
+    return w->durable_index;
+}
+
+uint64_t wal_term_at(struct wal *w, uint64_t index)
+{
+    return wal__term_at(w, index);
+}
+
+const char *wal_backend_name(const struct wal *w)
+{
+    return w->io->ops->name;
+}
+
+void wal_get_stats(const struct wal *w, struct wal_stats *st)
+{
+    *st = w->stats;
+}
+
+void wal_close(struct wal *w)
+{
+    if (w == NULL)
+        return;
+    w->closing = 1;
+    wal__drain(w);
+    while (w->head) {
+        struct wal_op *op = w->head;
+        w->head = op->next;
+        for (size_t i = 0; i < op->ndoomed; i++)
+            wal__seg_free(w, op->doomed[i], 0);
+        op_recycle(w, op);
+    }
+    while (w->free_ops) {
+        struct wal_op *op = w->free_ops;
+        w->free_ops = op->next;
+        wal__free(op->buf);
+        wal__free(op);
+    }
+    for (size_t i = 0; i < w->nsegs; i++)
+        wal__seg_free(w, w->segs[i], 0);
+    wal__free(w->segs);
+    wal__free(w->runs);
+    wal__free(w->membership);
+    loop_io_destroy(w->event_io);
+    loop_timer_destroy(w->flush_timer);
+    wal__snapshot_cleanup(w);
+    w->io->ops->destroy(w->io);
+    wal__free(w->dir);
+    wal__free(w);
+}

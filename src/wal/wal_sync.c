@@ -1,0 +1,413 @@
+/* The plain-syscall backend (wal-io sync), and the file operations that the
+ * io_uring backend shares with it. A submitted request (pwrite, then
+ * fdatasync and the directory fsync) runs on a small worker thread, so the
+ * loop never waits for the disk, or, with wal-sync-thread no, at once in the
+ * caller's thread. Either way its completion is queued and announced on an
+ * eventfd, so the WAL reaps it exactly as it reaps io_uring completions.
+ * Happy path: one pwrite and one fdatasync per batch. Failure modes: EINTR
+ * and short writes are retried; any other error completes the request with
+ * ERR_IO (or ERR_NOSPACE). */
+#include "wal/wal_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+
+#define LOCK_NAME "LOCK"
+
+static int errno_status(void)
+{
+    return (errno == ENOSPC || errno == EDQUOT) ? ERR_NOSPACE : ERR_IO;
+}
+
+int wal__posix_init(struct wal_io *io, const char *dir)
+{
+    io->lock_fd = -1;
+    io->dir = wal__strdup(dir);
+    if (io->dir == NULL)
+        return ERR_NOMEM;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        goto err_after_dup;
+    io->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (io->dir_fd < 0)
+        goto err_after_dup;
+    return 0;
+err_after_dup:
+    wal__free(io->dir);
+    io->dir = NULL;
+    return ERR_IO;
+}
+
+void wal__posix_fini(struct wal_io *io)
+{
+    if (io->lock_fd >= 0)
+        close(io->lock_fd); /* releases the flock */
+    if (io->dir_fd >= 0)
+        close(io->dir_fd);
+    wal__free(io->dir);
+}
+
+static int posix_open(struct wal_io *io, const char *name, int flags, int *fd)
+{
+    int oflags = O_RDWR | O_CLOEXEC;
+    if (flags & WAL_OPEN_CREATE)
+        oflags |= O_CREAT;
+    if (flags & WAL_OPEN_TRUNC)
+        oflags |= O_TRUNC;
+    int rv = openat(io->dir_fd, name, oflags, 0644);
+    if (rv < 0)
+        return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+    *fd = rv;
+    return 0;
+}
+
+static void posix_close(struct wal_io *io, int fd)
+{
+    close(fd);
+}
+
+static long posix_pread(struct wal_io *io, int fd, void *buf, size_t len,
+                        uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (char *)buf + done, len - done,
+                          (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ERR_IO;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (long)done;
+}
+
+static int posix_pwrite(struct wal_io *io, int fd, const void *buf,
+                        size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+                           (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return errno_status();
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static int posix_sync(struct wal_io *io, int fd)
+{
+    return fdatasync(fd) == 0 ? 0 : ERR_IO;
+}
+
+static int posix_size(struct wal_io *io, int fd, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return ERR_IO;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int posix_allocate(struct wal_io *io, int fd, uint64_t len)
+{
+    int rv = posix_fallocate(fd, 0, (off_t)len);
+    if (rv == 0)
+        return 0;
+    return (rv == ENOSPC || rv == EDQUOT) ? ERR_NOSPACE : ERR_IO;
+}
+
+/* FALLOC_FL_ZERO_RANGE turns the range back into unwritten extents in one
+ * metadata operation; file systems without it get zeros written. */
+static int posix_zero(struct wal_io *io, int fd, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
+        return 0;
+    static const uint8_t zeros[65536];
+    while (len > 0) {
+        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+        int rv = posix_pwrite(io, fd, zeros, n, off);
+        if (rv != 0)
+            return rv;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int posix_truncate(struct wal_io *io, int fd, uint64_t len)
+{
+    return ftruncate(fd, (off_t)len) == 0 ? 0 : ERR_IO;
+}
+
+static int posix_rename(struct wal_io *io, const char *from, const char *to)
+{
+    return renameat(io->dir_fd, from, io->dir_fd, to) == 0 ? 0 : ERR_IO;
+}
+
+static int posix_unlink(struct wal_io *io, const char *name)
+{
+    if (unlinkat(io->dir_fd, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    return ERR_IO;
+}
+
+static int posix_sync_dir(struct wal_io *io)
+{
+    return fsync(io->dir_fd) == 0 ? 0 : ERR_IO;
+}
+
+static int posix_list(struct wal_io *io,
+                      void (*cb)(void *data, const char *name), void *data)
+{
+    int fd = dup(io->dir_fd);
+    if (fd < 0)
+        return ERR_IO;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return ERR_IO;
+    }
+    rewinddir(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        cb(data, de->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* flock, not fcntl locks: it belongs to the open file, so a forked
+ * snapshot child does not drop it when it exits. */
+static int posix_lock(struct wal_io *io)
+{
+    int fd = openat(io->dir_fd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC,
+                    0644);
+    if (fd < 0)
+        return ERR_IO;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return errno == EWOULDBLOCK ? ERR_BUSY : ERR_IO;
+    }
+    io->lock_fd = fd;
+    return 0;
+}
+
+const struct wal_io_ops wal__posix_ops = {
+    .name = "posix",
+    .open = posix_open,
+    .close = posix_close,
+    .pread = posix_pread,
+    .pwrite = posix_pwrite,
+    .sync = posix_sync,
+    .size = posix_size,
+    .allocate = posix_allocate,
+    .zero = posix_zero,
+    .truncate = posix_truncate,
+    .rename = posix_rename,
+    .unlink = posix_unlink,
+    .sync_dir = posix_sync_dir,
+    .list = posix_list,
+    .lock = posix_lock,
+};
+
+/* ---- the submit path: inline or on the worker thread ---- */
+
+struct wal_sync_io {
+    struct wal_io io;
+    int efd;
+    int threaded;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    struct wal_req *qhead, *qtail; /* submitted, not started */
+    struct wal_req *head, *tail;   /* completed, not reaped */
+    int outstanding;
+    int stop;
+};
+
+static void push(struct wal_req **head, struct wal_req **tail,
+                 struct wal_req *req)
+{
+    req->next = NULL;
+    if (*tail)
+        (*tail)->next = req;
+    else
+        *head = req;
+    *tail = req;
+}
+
+static void run_req(struct wal_io *io, struct wal_req *req)
+{
+    int rv = posix_pwrite(io, req->fd, req->buf, req->len, req->off);
+    if (rv == 0 && (req->flags & WAL_REQ_SYNC))
+        rv = posix_sync(io, req->fd);
+    if (rv == 0 && (req->flags & WAL_REQ_SYNC_DIR))
+        rv = posix_sync_dir(io);
+    req->status = rv;
+}
+
+static void announce(struct wal_sync_io *s)
+{
+    uint64_t one = 1;
+    /* EAGAIN: the counter is saturated, a wakeup is pending anyway. */
+    if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        abort();
+}
+
+static void *worker(void *arg)
+{
+    struct wal_sync_io *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->qhead == NULL && !s->stop)
+            pthread_cond_wait(&s->work_cv, &s->mu);
+        if (s->qhead == NULL)
+            break;
+        struct wal_req *req = s->qhead;
+        s->qhead = req->next;
+        if (s->qhead == NULL)
+            s->qtail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        run_req(&s->io, req);
+        pthread_mutex_lock(&s->mu);
+        push(&s->head, &s->tail, req);
+        s->outstanding--;
+        pthread_cond_broadcast(&s->done_cv);
+        announce(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static int sync_submit(struct wal_io *io, struct wal_req *req)
+{
+    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    if (!s->threaded) {
+        run_req(io, req);
+        push(&s->head, &s->tail, req);
+        announce(s);
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    push(&s->qhead, &s->qtail, req);
+    s->outstanding++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static struct wal_req *sync_reap(struct wal_io *io)
+{
+    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    uint64_t v;
+    while (read(s->efd, &v, sizeof(v)) > 0)
+        ;
+    if (s->threaded)
+        pthread_mutex_lock(&s->mu);
+    struct wal_req *list = s->head;
+    s->head = s->tail = NULL;
+    if (s->threaded)
+        pthread_mutex_unlock(&s->mu);
+    return list;
+}
+
+static void sync_wait(struct wal_io *io)
+{
+    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    if (!s->threaded)
+        return; /* inline requests are done when submit returns */
+    pthread_mutex_lock(&s->mu);
+    while (s->head == NULL && s->outstanding > 0)
+        pthread_cond_wait(&s->done_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int sync_event_fd(struct wal_io *io)
+{
+    return ((struct wal_sync_io *)io)->efd;
+}
+
+static void sync_destroy(struct wal_io *io)
+{
+    struct wal_sync_io *s = (struct wal_sync_io *)io;
+    if (s->threaded) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = 1;
+        pthread_cond_signal(&s->work_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->work_cv);
+        pthread_cond_destroy(&s->done_cv);
+    }
+    close(s->efd);
+    wal__posix_fini(io);
+    wal__free(s);
+}
+
+static struct wal_io_ops sync_ops;
+
+static int start_thread(struct wal_sync_io *s)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->done_cv, NULL);
+    if (pthread_create(&s->thread, NULL, worker, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->work_cv);
+        pthread_cond_destroy(&s->done_cv);
+        return ERR_IO;
+    }
+    s->threaded = 1;
+    return 0;
+}
+
+int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
+{
+    struct wal_sync_io *s = wal__calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ERR_NOMEM;
+    int rv = wal__posix_init(&s->io, dir);
+    if (rv != 0) {
+        wal__free(s);
+        return rv;
+    }
+    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->efd < 0 || (threaded && start_thread(s) != 0)) {
+        if (s->efd >= 0)
+            close(s->efd);
+        wal__posix_fini(&s->io);
+        wal__free(s);
+        return ERR_IO;
+    }
+    sync_ops = wal__posix_ops;
+    sync_ops.name = "sync";
+    sync_ops.submit = sync_submit;
+    sync_ops.reap = sync_reap;
+    sync_ops.wait = sync_wait;
+    sync_ops.event_fd = sync_event_fd;
+    sync_ops.destroy = sync_destroy;
+    s->io.ops = &sync_ops;
+    *out = &s->io;
+    return 0;
+}

@@ -1,0 +1,226 @@
+/* The real-file backends (src/wal/wal_uring.c, src/wal/wal_sync.c): both
+ * produce byte-identical directories for the same operations; io_uring
+ * completions arrive through the loop's eventfd watcher; group commit puts
+ * one loop iteration's appends into one write, and appends made while a
+ * write is in flight into the next one; raft-fsync off skips fdatasync. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "net/loop.h"
+#include "unit/wal/wal_test_util.h"
+
+#define SEG 65536
+
+static void rm_rf(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int inline_sync; /* wal-sync-thread no for WAL_IO_SYNC */
+
+static struct wal *open_real(const char *dir, enum wal_io_kind io,
+                             struct loop *loop, struct acks *a)
+{
+    struct wal_config c = mem_config(NULL, SEG, a);
+    c.io = io;
+    c.sync_inline = inline_sync;
+    c.dir = dir;
+    c.loop = loop;
+    struct wal *w;
+    char err[ERRMSG_LEN];
+    int rv = wal_open(&c, &w, NULL, err);
+    if (rv != 0)
+        fail_msg("open %s: %s", dir, err);
+    return w;
+}
+
+static void run_ops(const char *dir, enum wal_io_kind io)
+{
+    struct acks a = {0};
+    struct wal *w = open_real(dir, io, NULL, &a);
+    assert_string_equal(wal_backend_name(w),
+                        io == WAL_IO_URING ? "uring" : "sync");
+    for (uint64_t i = 1; i <= 500; i += 10) {
+        assert_int_equal(append_range(w, i, i + 9, 1), 0);
+        settle(w);
+    }
+    assert_int_equal(a.durable, 500);
+    assert_int_equal(wal_truncate(w, 300), 0);
+    assert_int_equal(append_range(w, 300, 320, 2), 0);
+    settle(w);
+    assert_int_equal(a.durable, 320);
+    struct wal_hard_state hs = {2, 1, 1};
+    assert_int_equal(wal_save_hard_state(w, &hs), 0);
+    wal_close(w);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(*len + 1);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+/* Asserts that two directories hold the same files with the same bytes. */
+static void assert_same_dirs(const char *d1, const char *d2)
+{
+    DIR *dir = opendir(d1);
+    struct dirent *de;
+    int files = 0;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p1[512], p2[512];
+        snprintf(p1, sizeof(p1), "%s/%s", d1, de->d_name);
+        snprintf(p2, sizeof(p2), "%s/%s", d2, de->d_name);
+        size_t l1, l2;
+        uint8_t *b1 = slurp(p1, &l1), *b2 = slurp(p2, &l2);
+        assert_int_equal(l1, l2);
+        assert_memory_equal(b1, b2, l1);
+        free(b1);
+        free(b2);
+        files++;
+    }
+    closedir(dir);
+    assert_true(files >= 3); /* LOCK, meta, segments */
+}
+
+static void test_uring_and_sync_backends_write_identical_files(void **state)
+{
+    char d1[] = "/tmp/raftcache-wal-uring-XXXXXX";
+    char d2[] = "/tmp/raftcache-wal-sync-XXXXXX";
+    char d3[] = "/tmp/raftcache-wal-inline-XXXXXX";
+    assert_non_null(mkdtemp(d1));
+    assert_non_null(mkdtemp(d2));
+    assert_non_null(mkdtemp(d3));
+    run_ops(d1, WAL_IO_URING);
+    run_ops(d2, WAL_IO_SYNC);
+    inline_sync = 1;
+    run_ops(d3, WAL_IO_SYNC);
+    inline_sync = 0;
+    assert_same_dirs(d1, d2);
+    assert_same_dirs(d1, d3);
+    rm_rf(d1);
+    rm_rf(d2);
+    rm_rf(d3);
+}
+
+static void run_until_durable(struct loop *loop, struct wal *w,
+                              struct acks *a, uint64_t index)
+{
+    for (int i = 0; i < 5000 && a->durable < index && a->status == 0; i++)
+        loop_run_once(loop);
+    assert_int_equal(a->status, 0);
+    assert_int_equal(a->durable, index);
+}
+
+static void test_one_iteration_of_appends_is_one_write_and_one_fsync(
+    void **state)
+{
+    char d[] = "/tmp/raftcache-wal-group-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    struct loop *loop = loop_create();
+    struct acks a = {0};
+    struct wal *w = open_real(d, WAL_IO_URING, loop, &a);
+    assert_int_equal(append_range(w, 1, 100, 1), 0);
+    run_until_durable(loop, w, &a, 100);
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.fsyncs, 1);
+    assert_int_equal(st.appended, 100);
+    wal_close(w);
+    loop_destroy(loop);
+    rm_rf(d);
+}
+
+static void test_appends_during_an_inflight_fsync_form_the_next_batch(
+    void **state)
+{
+    char d[] = "/tmp/raftcache-wal-inflight-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    struct loop *loop = loop_create();
+    struct acks a = {0};
+    struct wal *w = open_real(d, WAL_IO_URING, loop, &a);
+    assert_int_equal(append_range(w, 1, 1, 1), 0);
+    assert_int_equal(wal_flush(w), 0);
+    for (uint64_t i = 2; i <= 50; i++) {
+        assert_int_equal(append_range(w, i, i, 1), 0);
+        assert_int_equal(wal_flush(w), 0); /* a no-op while in flight */
+    }
+    run_until_durable(loop, w, &a, 50);
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_true(st.batches <= 3);
+    wal_close(w);
+    loop_destroy(loop);
+    rm_rf(d);
+}
+
+static void test_fsync_off_acknowledges_after_the_write(void **state)
+{
+    char d[] = "/tmp/raftcache-wal-off-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    struct loop *loop = loop_create();
+    struct acks a = {0};
+    struct wal_config c = mem_config(NULL, SEG, &a);
+    c.io = WAL_IO_AUTO;
+    c.fsync = WAL_FSYNC_OFF;
+    c.dir = d;
+    c.loop = loop;
+    struct wal *w;
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_string_equal(wal_backend_name(w), "uring"); /* probed */
+    assert_int_equal(append_range(w, 1, 30, 1), 0);
+    run_until_durable(loop, w, &a, 30);
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_int_equal(st.fsyncs, 0);
+    wal_close(w);
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_log(w, 1, 30, 1);
+    wal_close(w);
+    loop_destroy(loop);
+    rm_rf(d);
+}
+
+static void test_segments_are_preallocated(void **state)
+{
+    char d[] = "/tmp/raftcache-wal-prealloc-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    struct acks a = {0};
+    struct wal *w = open_real(d, WAL_IO_SYNC, NULL, &a);
+    assert_int_equal(append_range(w, 1, 3, 1), 0);
+    settle(w);
+    wal_close(w);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/log-0000000000000001", d);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, SEG);
+    rm_rf(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(
+            test_uring_and_sync_backends_write_identical_files),
+        cmocka_unit_test(
+            test_one_iteration_of_appends_is_one_write_and_one_fsync),
+        cmocka_unit_test(
+            test_appends_during_an_inflight_fsync_form_the_next_batch),
+        cmocka_unit_test(test_fsync_off_acknowledges_after_the_write),
+        cmocka_unit_test(test_segments_are_preallocated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
