@@ -197,6 +197,8 @@ void peer__link_write(struct peer_link *l)
             peer__link_close(l, strerror(errno));
             return;
         }
+        if (l->outbound && l->authed && l->peer != NULL)
+            l->peer->st.write_calls++;
         consume(l, (size_t)n);
         if ((size_t)n < total) {
             want_write(l, true);
@@ -264,13 +266,18 @@ static int parse_frames(struct peer_link *l)
     size_t off = 0;
     while (off < l->rlen) {
         struct peer_frame f;
-        int r = peer_frame_parse(l->rbuf + off, l->rlen - off,
-                                 t->cfg.max_frame, &f);
+        /* Only an authenticated inbound link carries data frames: until
+         * then (and on outbound links, which only ever receive the
+         * handshake) a stranger cannot make us buffer more than a few
+         * bytes. */
+        uint32_t max = l->authed && !l->outbound ? t->cfg.max_frame
+                                                 : PEER_HANDSHAKE_FRAME_MAX;
+        int r = peer_frame_parse(l->rbuf + off, l->rlen - off, max, &f);
         if (r < 0) {
             peer__log(t, PEER_LOG_WARNING, "%s from %s (limit %u bytes), "
                       "link dropped", r == ERR_TOOBIG ? "oversized frame"
                                                       : "malformed frame",
-                      l->addr, t->cfg.max_frame);
+                      l->addr, max);
             return r;
         }
         if (r == 0)
@@ -440,11 +447,27 @@ static void format_addr(const struct sockaddr_storage *ss, char *out,
     snprintf(out, cap, "%s:%d", host, port);
 }
 
+static int pending_inbound(const struct peer_transport *t)
+{
+    int n = 0;
+    for (const struct peer_link *l = t->links; l != NULL; l = l->next)
+        n += !l->outbound && !l->authed;
+    return n;
+}
+
 static void accept_one(struct peer_transport *t, int fd,
                        const struct sockaddr_storage *ss)
 {
     char addr[80];
     format_addr(ss, addr, sizeof(addr));
+    /* A flood of idle connections must not eat every descriptor: each
+     * handshake has a deadline, and only so many may be pending. */
+    if (pending_inbound(t) >= PEER_PENDING_INBOUND_MAX) {
+        peer__log(t, PEER_LOG_WARNING, "too many unauthenticated links, "
+                  "refused %s", addr);
+        close(fd);
+        return;
+    }
     set_sockopts(fd, 0);
     struct peer_link *l = link_new(t, fd, false, addr);
     if (l == NULL) {

@@ -109,6 +109,7 @@ struct peer_status {
     uint64_t frames_dropped; /* lost with a link, or sent during backoff */
     uint64_t would_block;    /* sends refused with ERR_BUSY */
     uint64_t links_up;       /* successful outbound handshakes */
+    uint64_t write_calls;    /* sendmsg calls that wrote queued frames */
     uint64_t auth_failures;  /* handshakes it failed, both directions */
 };
 

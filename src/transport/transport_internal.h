@@ -46,6 +46,8 @@ int peer__mac_equal(const uint8_t *a, const uint8_t *b, size_t len);
 #define PEER_CTL_CAP 128      /* control frames waiting to be written */
 #define PEER_RBUF_MIN 65536   /* read buffer size between large frames */
 #define PEER_IOV_MAX 512      /* iovecs per writev (two per frame) */
+#define PEER_HANDSHAKE_FRAME_MAX 64 /* largest payload before AUTH passes */
+#define PEER_PENDING_INBOUND_MAX 64 /* inbound links still handshaking */
 
 /* One queued outbound frame. Copied frames keep their bytes in data[]. */
 struct peer_msg {
