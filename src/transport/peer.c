@@ -144,7 +144,7 @@ static void reap(struct peer_transport *t)
     }
     while (t->dead_peers != NULL) {
         struct peer *p = t->dead_peers;
-        t->dead_peers = (struct peer *)p->out;
+        t->dead_peers = p->next_dead;
         peer_free(p);
     }
 }
@@ -198,9 +198,10 @@ struct peer *peer__find(const struct peer_transport *t, uint64_t id)
 static void on_redial(struct loop_timer *timer, void *data)
 {
     struct peer *p = data;
-    peer__enter(p->t);
+    struct peer_transport *t = p->t;
+    peer__enter(t);
     peer__dial(p);
-    peer__leave(p->t);
+    peer__leave(t);
 }
 
 static int peer_set_address(struct peer *p, const char *host, int port)
@@ -300,7 +301,7 @@ int peer_remove(struct peer_transport *t, uint64_t id)
         peer_free(p);
         return 0;
     }
-    p->out = (struct peer_link *)t->dead_peers;
+    p->next_dead = t->dead_peers;
     t->dead_peers = p;
     return 0;
 }

@@ -103,6 +103,7 @@ struct peer {
     size_t head_off;            /* bytes of head already written */
     struct peer_status st;      /* counters; the live fields are filled in
                                  * by peer_get_status */
+    struct peer *next_dead;     /* in t->dead_peers once removed */
 };
 
 struct peer_transport {
@@ -116,7 +117,7 @@ struct peer_transport {
     size_t npeers, cap;
     struct peer_link *links;    /* live links */
     struct peer_link *dead;     /* closed, freed when no callback runs */
-    struct peer *dead_peers;    /* removed, likewise (chained via out) */
+    struct peer *dead_peers;    /* removed, likewise */
     int depth;                  /* nesting of callbacks now running */
     uint64_t rng;
 };

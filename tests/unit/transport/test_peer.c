@@ -41,6 +41,9 @@ struct node {
     uint64_t bad_payload;
     char last_warning[ERRMSG_LEN];
     int warnings;
+    bool echo;            /* answer every frame from inside on_frame */
+    uint8_t remove_on;    /* remove the sender when a frame of this type
+                           * arrives, from inside on_frame */
 };
 
 static struct loop *loop;
@@ -58,6 +61,12 @@ static void on_frame(void *data, uint64_t from, uint8_t type,
 {
     struct node *n = data;
     uint32_t seq;
+    if (n->remove_on != 0 && type == n->remove_on) {
+        assert_int_equal(peer_remove(n->t, from), 0);
+        return;
+    }
+    if (n->echo)
+        assert_int_equal(peer_send(n->t, from, TYPE_DATA, bytes, len), 0);
     if (len < 4 || from > MAX_NODES) {
         n->bad_payload++;
         return;
@@ -593,6 +602,33 @@ static void test_throughput_and_batching_on_loopback(void **state)
     assert_true(per_call >= 8.0);
 }
 
+static void test_on_frame_may_answer_and_remove_the_sender(void **state)
+{
+    node_open(1, SECRET, 0, 1 << 20);
+    node_open(2, SECRET, 0, 1 << 20);
+    mesh(2);
+    nodes[2].echo = true;
+    nodes[2].remove_on = TYPE_DATA + 5;
+    uint64_t pairs[] = {1, 2, 2, 1, 0};
+    assert_true(run_until(all_authed, pairs, 3000));
+    for (uint32_t seq = 0; seq < 500; seq++)
+        assert_int_equal(send_blocking(1, 2, seq, false), 0);
+    struct want w[] = {{2, 1, 500}, {1, 2, 500}, {0, 0, 0}};
+    assert_true(run_until(received_all, w, 3000));
+    assert_int_equal(nodes[1].out_of_order, 0);
+
+    /* A frame that makes node 2 forget node 1, followed by more frames
+     * in the same read: none of them may be delivered after the removal. */
+    uint8_t b[8] = {0};
+    assert_int_equal(peer_send(nodes[1].t, 2, TYPE_DATA + 5, b, 8), 0);
+    for (uint32_t seq = 500; seq < 510; seq++)
+        assert_int_equal(send_blocking(1, 2, seq, false), 0);
+    run_for(100);
+    uint64_t ids[2];
+    assert_int_equal(peer_list(nodes[2].t, ids, 2), 0);
+    assert_int_equal(nodes[2].received[1], 500);
+}
+
 static void test_send_checks_peer_type_and_size(void **state)
 {
     node_open(1, SECRET, 0, 1 << 20);
@@ -661,6 +697,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_throughput_and_batching_on_loopback, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_on_frame_may_answer_and_remove_the_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_checks_peer_type_and_size,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
