@@ -319,6 +319,33 @@ int peer_drop_link(struct peer_transport *t, uint64_t id)
     return 0;
 }
 
+int peer_block(struct peer_transport *t, uint64_t id, bool on)
+{
+    struct peer *p = peer__find(t, id);
+    if (p == NULL)
+        return ERR_NOTFOUND;
+    if (p->blocked == on)
+        return 0;
+    p->blocked = on;
+    peer__log(t, PEER_LOG_NOTICE, "traffic with peer %llu %s",
+              (unsigned long long)id, on ? "blocked" : "unblocked");
+    if (!on) {
+        p->attempts = 0;
+        p->state = PEER_CONNECTING;
+        loop_timer_again(p->redial, 0);
+        return 0;
+    }
+    t->depth++;
+    loop_timer_stop(p->redial);
+    if (p->out != NULL)
+        peer__link_close(p->out, "blocked");
+    close_inbound(t, p, "blocked");
+    peer__drop_queue(p);
+    p->state = PEER_BACKOFF;
+    peer__leave(t);
+    return 0;
+}
+
 /* ---- Link events ---- */
 
 /* xorshift64*: jitter only, so that peers that lost each other at the
@@ -356,6 +383,8 @@ void peer__link_lost(struct peer *p)
                   (unsigned long long)p->id);
     peer__drop_queue(p);
     p->state = PEER_BACKOFF;
+    if (p->blocked)
+        return;
     double delay = backoff_ms(t, p->attempts);
     if (p->attempts < 30)
         p->attempts++;
@@ -548,6 +577,7 @@ int peer_get_status(const struct peer_transport *t, uint64_t id,
     *st = p->st;
     st->connected = p->out != NULL && !p->out->connecting;
     st->authenticated = p->state == PEER_UP;
+    st->blocked = p->blocked;
     st->inbound = false;
     for (const struct peer_link *l = t->links; l != NULL; l = l->next)
         if (!l->outbound && l->peer == p && l->authed)

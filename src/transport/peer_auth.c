@@ -115,6 +115,11 @@ static int check_identity(struct peer_link *l, uint64_t sender,
                   "%llu: dropped", l->addr, (unsigned long long)sender);
         return ERR_PROTOCOL;
     }
+    if (l->peer->blocked) {
+        peer__log(t, PEER_LOG_VERBOSE, "link from blocked peer %llu refused",
+                  (unsigned long long)sender);
+        return ERR_PROTOCOL;
+    }
     return 0;
 }
 

@@ -399,7 +399,7 @@ void peer__dial(struct peer *p)
     struct peer_transport *t = p->t;
     char addr[80];
     bool pending;
-    if (p->removed || p->out != NULL)
+    if (p->removed || p->blocked || p->out != NULL)
         return;
     p->state = PEER_CONNECTING;
     snprintf(addr, sizeof(addr), "%s:%d", p->host, p->port);

@@ -101,6 +101,7 @@ struct peer_status {
     bool connected;       /* our outbound TCP connection is established */
     bool authenticated;   /* ... and passed the handshake */
     bool inbound;         /* an authenticated link from it exists */
+    bool blocked;         /* partitioned away by peer_block */
     size_t bytes_queued;  /* header + payload bytes not yet written */
     size_t frames_queued;
     int64_t last_heard_ms; /* loop_mono_ms of the last frame, 0: never */
@@ -165,5 +166,10 @@ size_t peer_list(const struct peer_transport *t, uint64_t *ids, size_t max);
  * would; the outbound link is redialled after the backoff. For tests and
  * the DEBUG command. 0 or ERR_NOTFOUND. */
 int peer_drop_link(struct peer_transport *t, uint64_t id);
+/* Partitions this node from peer id (on) or heals it (off): while blocked,
+ * its links are closed, it is not redialled, its inbound links are refused
+ * after HELLO and frames sent to it are dropped and counted. For the
+ * partition tests' DEBUG command. 0 or ERR_NOTFOUND. */
+int peer_block(struct peer_transport *t, uint64_t id, bool on);
 
 #endif

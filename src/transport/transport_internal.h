@@ -95,6 +95,7 @@ struct peer {
     int port;
     enum peer_state state;
     bool removed;
+    bool blocked;               /* peer_block: no links, frames dropped */
     bool busy_reported;         /* ERR_BUSY returned since last drain */
     struct peer_link *out;
     struct loop_timer *redial;

@@ -629,6 +629,42 @@ static void test_on_frame_may_answer_and_remove_the_sender(void **state)
     assert_int_equal(nodes[2].received[1], 500);
 }
 
+static void test_blocked_peer_is_partitioned_until_unblocked(void **state)
+{
+    node_open(1, SECRET, 0, 1 << 20);
+    node_open(2, SECRET, 0, 1 << 20);
+    mesh(2);
+    uint64_t pairs[] = {1, 2, 2, 1, 0};
+    assert_true(run_until(all_authed, pairs, 3000));
+
+    assert_int_equal(peer_block(nodes[1].t, 2, true), 0);
+    for (uint32_t seq = 0; seq < 20; seq++) {
+        assert_int_equal(send_blocking(1, 2, seq, false), 0);
+        assert_int_equal(send_blocking(2, 1, seq, false), 0);
+    }
+    run_for(300); /* node 2 keeps redialling and is refused */
+    assert_false(authed(1, 2));
+    assert_false(authed(2, 1));
+    assert_int_equal(nodes[1].received[2], 0);
+    assert_int_equal(nodes[2].received[1], 0);
+    struct peer_status st;
+    assert_int_equal(peer_get_status(nodes[1].t, 2, &st), 0);
+    assert_true(st.blocked);
+    assert_int_equal(st.frames_dropped, 20);
+
+    assert_int_equal(peer_block(nodes[1].t, 2, false), 0);
+    assert_true(run_until(all_authed, pairs, 3000));
+    nodes[1].next_seq[2] = 100;
+    nodes[2].next_seq[1] = 100;
+    for (uint32_t seq = 100; seq < 110; seq++) {
+        assert_int_equal(send_blocking(1, 2, seq, false), 0);
+        assert_int_equal(send_blocking(2, 1, seq, false), 0);
+    }
+    struct want w[] = {{1, 2, 10}, {2, 1, 10}, {0, 0, 0}};
+    assert_true(run_until(received_all, w, 3000));
+    assert_int_equal(nodes[1].out_of_order + nodes[2].out_of_order, 0);
+}
+
 static void test_send_checks_peer_type_and_size(void **state)
 {
     node_open(1, SECRET, 0, 1 << 20);
@@ -699,6 +735,8 @@ int main(void)
             test_throughput_and_batching_on_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_on_frame_may_answer_and_remove_the_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_blocked_peer_is_partitioned_until_unblocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_checks_peer_type_and_size,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
