@@ -32,6 +32,11 @@ unsigned cluster_keyslot(const void *key, size_t len);
  * slot (the caller replies CROSSSLOT). n == 0 returns -1 as well. */
 int cluster_keys_slot(const char *const *keys, const size_t *lens, size_t n);
 
+/* The 40-hex-character name CLUSTER NODES shows for a Raft node id: the
+ * id in hex, zero-padded (ids are never reused, so neither are names).
+ * out must hold CLUSTER_NAMELEN + 1 bytes. */
+void cluster_node_name(uint64_t id, char out[CLUSTER_NAMELEN + 1]);
+
 /* ---- Slot → group map (cluster_slot.c) ---- */
 
 struct cluster_slot_map {

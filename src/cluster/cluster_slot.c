@@ -6,6 +6,9 @@
 
 #include "err.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 /* CRC16/XMODEM: polynomial 0x1021, initial value 0, no reflection, no final
  * xor (the Redis Cluster specification, appendix A). Generated from the
  * polynomial; do not edit by hand. */
@@ -82,6 +85,11 @@ int cluster_keys_slot(const char *const *keys, const size_t *lens, size_t n)
         if (cluster_keyslot(keys[i], lens[i]) != slot)
             return -1;
     return (int)slot;
+}
+
+void cluster_node_name(uint64_t id, char out[CLUSTER_NAMELEN + 1])
+{
+    snprintf(out, CLUSTER_NAMELEN + 1, "%040" PRIx64, id);
 }
 
 void cluster_map_init(struct cluster_slot_map *m)

@@ -103,6 +103,15 @@ static void test_map_assign_checks_ranges(void **state)
     assert_int_equal(cluster_map_assigned(&m), CLUSTER_SLOTS);
 }
 
+static void test_node_name_is_40_hex_digits_of_the_id(void **state)
+{
+    char name[CLUSTER_NAMELEN + 1];
+    cluster_node_name(1, name);
+    assert_string_equal(name, "0000000000000000000000000000000000000001");
+    cluster_node_name(UINT64_MAX, name);
+    assert_string_equal(name, "000000000000000000000000ffffffffffffffff");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_keys_slot_detects_cross_slot),
         cmocka_unit_test(test_single_group_map_owns_every_slot),
         cmocka_unit_test(test_map_assign_checks_ranges),
+        cmocka_unit_test(test_node_name_is_40_hex_digits_of_the_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
