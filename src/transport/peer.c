@@ -411,7 +411,7 @@ static size_t queued_bytes(const struct peer *p)
 static void msg_release(struct peer_msg *m)
 {
     if (m->release != NULL)
-        m->release(m->ctx, m->buf, m->len);
+        m->release(m->ctx, m->release_buf, m->len);
     free(m);
 }
 
@@ -497,26 +497,45 @@ static void enqueue(struct peer *p, struct peer_msg *m, uint8_t type)
     p->st.frames_queued++;
 }
 
+/* Refuses the frame (ERR_*), drops it while the peer is in backoff (1),
+ * or lets it be queued (0). */
+static int send_admit(struct peer_transport *t, struct peer *p, uint8_t type,
+                      size_t len)
+{
+    int rv = send_check(t, p, type, len);
+    if (rv != 0)
+        return rv;
+    if (p->state != PEER_BACKOFF)
+        return 0;
+    p->st.frames_dropped++;
+    return 1;
+}
+
+static struct peer_msg *msg_new(size_t extra)
+{
+    struct peer_msg *m = malloc(sizeof(struct peer_msg) + extra);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+    return m;
+}
+
 int peer_send(struct peer_transport *t, uint64_t id, uint8_t type,
               const void *buf, size_t len)
 {
     struct peer *p = peer__find(t, id);
-    int rv = send_check(t, p, type, len);
+    int rv = send_admit(t, p, type, len);
     if (rv != 0)
-        return rv;
-    if (p->state == PEER_BACKOFF) {
-        p->st.frames_dropped++;
-        return 0;
-    }
-    struct peer_msg *m = malloc(sizeof(*m) + len);
+        return rv < 0 ? rv : 0;
+    struct peer_msg *m = msg_new(len);
     if (m == NULL)
         return ERR_NOMEM;
     if (len > 0)
         memcpy(m->data, buf, len);
-    m->buf = m->data;
+    m->one = (struct iovec){.iov_base = m->data, .iov_len = len};
+    m->iov = &m->one;
+    m->niov = 1;
     m->len = len;
-    m->release = NULL;
-    m->ctx = NULL;
     enqueue(p, m, type);
     return 0;
 }
@@ -526,19 +545,52 @@ int peer_send_zc(struct peer_transport *t, uint64_t id, uint8_t type,
                  void *ctx)
 {
     struct peer *p = peer__find(t, id);
-    int rv = send_check(t, p, type, len);
-    if (rv != 0)
+    int rv = send_admit(t, p, type, len);
+    if (rv < 0)
         return rv;
-    if (p->state == PEER_BACKOFF) {
-        p->st.frames_dropped++;
+    if (rv > 0) {
         if (release != NULL)
             release(ctx, buf, len);
         return 0;
     }
-    struct peer_msg *m = malloc(sizeof(*m));
+    struct peer_msg *m = msg_new(0);
     if (m == NULL)
         return ERR_NOMEM;
-    m->buf = buf;
+    m->one = (struct iovec){.iov_base = (void *)buf, .iov_len = len};
+    m->iov = &m->one;
+    m->niov = 1;
+    m->len = len;
+    m->release = release;
+    m->ctx = ctx;
+    m->release_buf = buf;
+    enqueue(p, m, type);
+    return 0;
+}
+
+int peer_sendv_zc(struct peer_transport *t, uint64_t id, uint8_t type,
+                  const struct iovec *iov, int iovcnt,
+                  peer_release_cb release, void *ctx)
+{
+    if (iovcnt < 1 || iovcnt > PEER_SENDV_MAX)
+        return ERR_INVALID;
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    struct peer *p = peer__find(t, id);
+    int rv = send_admit(t, p, type, len);
+    if (rv < 0)
+        return rv;
+    if (rv > 0) {
+        if (release != NULL)
+            release(ctx, NULL, len);
+        return 0;
+    }
+    struct peer_msg *m = msg_new((size_t)iovcnt * sizeof(struct iovec));
+    if (m == NULL)
+        return ERR_NOMEM;
+    memcpy(m->data, iov, (size_t)iovcnt * sizeof(struct iovec));
+    m->iov = (const struct iovec *)(void *)m->data;
+    m->niov = iovcnt;
     m->len = len;
     m->release = release;
     m->ctx = ctx;

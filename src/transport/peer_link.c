@@ -125,6 +125,33 @@ int peer__link_ctl(struct peer_link *l, uint8_t type, const void *payload,
 
 /* ---- Writing ---- */
 
+/* Adds frame m to iov from byte `off` of it (header included). Returns the
+ * new iovec count, or -1 when the frame does not fit whole. */
+static int gather_msg(const struct peer_msg *m, size_t off, struct iovec *iov,
+                      int n)
+{
+    if (n + 1 + m->niov > PEER_IOV_MAX)
+        return -1;
+    if (off < PEER_FRAME_HEADER_LEN) {
+        iov[n].iov_base = (uint8_t *)m->hdr + off;
+        iov[n++].iov_len = PEER_FRAME_HEADER_LEN - off;
+        off = 0;
+    } else {
+        off -= PEER_FRAME_HEADER_LEN;
+    }
+    for (int i = 0; i < m->niov; i++) {
+        size_t seg = m->iov[i].iov_len;
+        if (off >= seg) {
+            off -= seg;
+            continue;
+        }
+        iov[n].iov_base = (uint8_t *)m->iov[i].iov_base + off;
+        iov[n++].iov_len = seg - off;
+        off = 0;
+    }
+    return n;
+}
+
 /* Fills iov with the unwritten control bytes and, on an authenticated
  * outbound link, the queued frames. Returns the iovec count; *total gets
  * the byte count. */
@@ -139,17 +166,11 @@ static int gather(struct peer_link *l, struct iovec *iov, size_t *total)
     struct peer *p = l->peer;
     if (l->outbound && l->authed && p != NULL) {
         size_t off = p->head_off;
-        for (struct peer_msg *m = p->head; m && n + 2 <= PEER_IOV_MAX;
-             m = m->next, off = 0) {
-            if (off < PEER_FRAME_HEADER_LEN) {
-                iov[n].iov_base = m->hdr + off;
-                iov[n++].iov_len = PEER_FRAME_HEADER_LEN - off;
-                off = PEER_FRAME_HEADER_LEN;
-            }
-            if (m->len > off - PEER_FRAME_HEADER_LEN) {
-                iov[n].iov_base = (uint8_t *)m->buf + (off - PEER_FRAME_HEADER_LEN);
-                iov[n++].iov_len = m->len - (off - PEER_FRAME_HEADER_LEN);
-            }
+        for (struct peer_msg *m = p->head; m != NULL; m = m->next, off = 0) {
+            int next = gather_msg(m, off, iov, n);
+            if (next < 0)
+                break;
+            n = next;
         }
     }
     for (int i = 0; i < n; i++)
@@ -350,6 +371,14 @@ static void on_link_io(struct loop_io *io, int events, void *data)
     peer__leave(t);
 }
 
+static void set_buffers(int fd, int bytes)
+{
+    if (bytes <= 0)
+        return;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
 static void set_sockopts(int fd, int user_timeout_ms)
 {
     int one = 1;
@@ -362,7 +391,8 @@ static void set_sockopts(int fd, int user_timeout_ms)
 
 /* Resolves and starts a non-blocking connect; returns the fd or -1 with
  * errno set (EINPROGRESS is success: *pending is set). */
-static int start_connect(const char *host, int port, bool *pending)
+static int start_connect(const char *host, int port, int bufsize,
+                         bool *pending)
 {
     char service[16];
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -378,6 +408,8 @@ static int start_connect(const char *host, int port, bool *pending)
                     0);
     if (fd < 0)
         goto out;
+    /* Before connect, so the TCP window is sized from it. */
+    set_buffers(fd, bufsize);
     *pending = false;
     if (connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
         if (errno != EINPROGRESS) {
@@ -403,7 +435,7 @@ void peer__dial(struct peer *p)
         return;
     p->state = PEER_CONNECTING;
     snprintf(addr, sizeof(addr), "%s:%d", p->host, p->port);
-    int fd = start_connect(p->host, p->port, &pending);
+    int fd = start_connect(p->host, p->port, t->cfg.socket_buffer, &pending);
     if (fd < 0) {
         peer__log(t, PEER_LOG_VERBOSE, "connect to peer %llu at %s: %s",
                   (unsigned long long)p->id, addr, strerror(errno));
@@ -499,7 +531,8 @@ static void on_accept(struct loop_io *io, int events, void *data)
     peer__leave(t);
 }
 
-static int bind_listen(const char *host, int port, char errmsg[ERRMSG_LEN])
+static int bind_listen(const char *host, int port, int bufsize,
+                       char errmsg[ERRMSG_LEN])
 {
     char service[16];
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -516,8 +549,10 @@ static int bind_listen(const char *host, int port, char errmsg[ERRMSG_LEN])
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);
     int one = 1;
-    if (fd >= 0)
+    if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        set_buffers(fd, bufsize); /* accepted sockets inherit them */
+    }
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
         listen(fd, 128) < 0) {
         snprintf(errmsg, ERRMSG_LEN, "cluster bus %s:%d: %s", host, port,
@@ -544,7 +579,7 @@ static int bound_port(int fd)
 int peer__listen(struct peer_transport *t, char errmsg[ERRMSG_LEN])
 {
     const char *host = t->cfg.bind ? t->cfg.bind : "0.0.0.0";
-    t->lfd = bind_listen(host, t->cfg.port, errmsg);
+    t->lfd = bind_listen(host, t->cfg.port, t->cfg.socket_buffer, errmsg);
     if (t->lfd < 0)
         return ERR_IO;
     t->port = bound_port(t->lfd);

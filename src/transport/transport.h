@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "err.h"
 #include "net/loop.h"
 
@@ -88,6 +90,7 @@ struct peer_config {
     int backoff_max_ms;      /* reconnect delay ceiling, 5000 */
     int handshake_timeout_ms; /* drop links not authenticated by then, 3000 */
     int user_timeout_ms;     /* TCP_USER_TIMEOUT on outbound links, 10000 */
+    int socket_buffer;       /* SO_SNDBUF/SO_RCVBUF bytes, 0: the kernel's */
     uint64_t seed;           /* for backoff jitter; any value */
     peer_frame_cb on_frame;  /* required */
     peer_writable_cb on_writable;
@@ -150,6 +153,15 @@ int peer_send(struct peer_transport *t, uint64_t id, uint8_t type,
 int peer_send_zc(struct peer_transport *t, uint64_t id, uint8_t type,
                  const void *buf, size_t len, peer_release_cb release,
                  void *ctx);
+
+/* As peer_send_zc for a payload in iovcnt (1..PEER_SENDV_MAX) segments,
+ * written back to back as one frame (header + segments, no copy: e.g. a
+ * Raft APPEND header and the log entries it carries). The segment list is
+ * copied; the bytes are borrowed until release(ctx, NULL, total). */
+#define PEER_SENDV_MAX 64
+int peer_sendv_zc(struct peer_transport *t, uint64_t id, uint8_t type,
+                  const struct iovec *iov, int iovcnt,
+                  peer_release_cb release, void *ctx);
 
 /* Writes every queued frame that can be written now, one writev per peer
  * link. The before-sleep hook calls it; repl may call it earlier to keep

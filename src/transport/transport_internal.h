@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "transport/transport.h"
 
 /* ---- SHA-256 / HMAC-SHA256 (peer_sha256.c) ---- */
@@ -45,19 +47,24 @@ int peer__mac_equal(const uint8_t *a, const uint8_t *b, size_t len);
 #define PEER_HELLO_LEN (8 + 8 + PEER_NONCE_LEN)
 #define PEER_CTL_CAP 128      /* control frames waiting to be written */
 #define PEER_RBUF_MIN 65536   /* read buffer size between large frames */
-#define PEER_IOV_MAX 512      /* iovecs per writev (two per frame) */
+#define PEER_IOV_MAX 512      /* iovecs per sendmsg (IOV_MAX is 1024) */
 #define PEER_HANDSHAKE_FRAME_MAX 64 /* largest payload before AUTH passes */
 #define PEER_PENDING_INBOUND_MAX 64 /* inbound links still handshaking */
 
-/* One queued outbound frame. Copied frames keep their bytes in data[]. */
+/* One queued outbound frame: its header, then its payload in niov
+ * segments. Copied frames keep their bytes in data[] (seg points at one);
+ * vectored frames keep their segment list in data[]. */
 struct peer_msg {
     struct peer_msg *next;
     uint8_t hdr[PEER_FRAME_HEADER_LEN];
-    const uint8_t *buf;
-    size_t len;
-    peer_release_cb release; /* NULL for copies */
+    size_t len;                /* payload bytes, all segments */
+    const struct iovec *iov;
+    int niov;
+    struct iovec one;          /* the segment of a single-buffer frame */
+    peer_release_cb release;   /* NULL for copies */
     void *ctx;
-    uint8_t data[];
+    const void *release_buf;   /* handed back to release */
+    _Alignas(struct iovec) uint8_t data[];
 };
 
 enum peer_state {

@@ -51,6 +51,7 @@ static struct loop_timer *tick;
 static struct node nodes[MAX_NODES + 1];
 static uint64_t released;
 static uint32_t max_frame_of[MAX_NODES + 1]; /* 0: 1 MiB */
+static int sockbuf; /* SO_SNDBUF/SO_RCVBUF of every node; 0: default */
 
 static void on_tick(struct loop_timer *t, void *data)
 {
@@ -113,7 +114,7 @@ static struct peer_config config_for(struct node *n, const char *secret,
         .max_frame = n->id <= MAX_NODES && max_frame_of[n->id]
                          ? max_frame_of[n->id]
                          : 1 << 20,
-        .max_queue_bytes = max_queue,
+        .max_queue_bytes = max_queue, .socket_buffer = sockbuf,
         .backoff_min_ms = 10, .backoff_max_ms = 100,
         .handshake_timeout_ms = 1000, .seed = n->id * 7919,
         .on_frame = on_frame, .on_writable = on_writable, .log = on_log,
@@ -148,6 +149,7 @@ static int setup(void **state)
     tick = loop_timer_create(loop, 2, 2, on_tick, NULL);
     released = 0;
     memset(max_frame_of, 0, sizeof(max_frame_of));
+    sockbuf = 0;
     return loop == NULL || tick == NULL;
 }
 
@@ -604,6 +606,7 @@ static void test_throughput_and_batching_on_loopback(void **state)
 
 static void test_on_frame_may_answer_and_remove_the_sender(void **state)
 {
+    sockbuf = 4096; /* writes also stop inside frame headers */
     node_open(1, SECRET, 0, 1 << 20);
     node_open(2, SECRET, 0, 1 << 20);
     mesh(2);
@@ -663,6 +666,59 @@ static void test_blocked_peer_is_partitioned_until_unblocked(void **state)
     struct want w[] = {{1, 2, 10}, {2, 1, 10}, {0, 0, 0}};
     assert_true(run_until(received_all, w, 3000));
     assert_int_equal(nodes[1].out_of_order + nodes[2].out_of_order, 0);
+}
+
+struct vec_frame {
+    uint32_t seq;
+    uint8_t *filler;
+};
+
+static void on_release_vec(void *ctx, const void *buf, size_t len)
+{
+    struct vec_frame *f = ctx;
+    assert_null(buf);
+    free(f->filler);
+    free(f);
+    released++;
+}
+
+/* Frames from three segments (sequence number, then two slices of one
+ * filler buffer) through small socket buffers, so that writes stop at
+ * arbitrary offsets inside headers and segments: the receiver must see
+ * each frame whole and in order. */
+static void test_vectored_frames_arrive_whole_and_in_order(void **state)
+{
+    const uint32_t frames = 300;
+    sockbuf = 4096;
+    node_open(1, SECRET, 0, 1 << 20);
+    node_open(2, SECRET, 0, 1 << 20);
+    mesh(2);
+    uint64_t pairs[] = {1, 2, 2, 1, 0};
+    assert_true(run_until(all_authed, pairs, 3000));
+    for (uint32_t seq = 0; seq < frames; seq++) {
+        size_t flen = 1 + (seq * 7919u) % (200 << 10);
+        struct vec_frame *f = malloc(sizeof(*f));
+        f->seq = seq;
+        f->filler = malloc(flen);
+        memset(f->filler, (uint8_t)seq, flen);
+        size_t cut = flen / 3;
+        struct iovec iov[3] = {{&f->seq, 4},
+                               {f->filler, cut},
+                               {f->filler + cut, flen - cut}};
+        int rv;
+        while ((rv = peer_sendv_zc(nodes[1].t, 2, TYPE_ZC, iov, 3,
+                                   on_release_vec, f)) == ERR_BUSY)
+            loop_run_once(loop);
+        assert_int_equal(rv, 0);
+    }
+    struct want w[] = {{2, 1, frames}, {0, 0, 0}};
+    assert_true(run_until(received_all, w, 10000));
+    assert_int_equal(nodes[2].out_of_order, 0);
+    assert_int_equal(nodes[2].bad_payload, 0);
+    assert_int_equal(released, frames);
+    struct iovec none[1] = {{NULL, 0}};
+    assert_int_equal(peer_sendv_zc(nodes[1].t, 2, TYPE_ZC, none, 0, NULL,
+                                   NULL), ERR_INVALID);
 }
 
 static void test_send_checks_peer_type_and_size(void **state)
@@ -737,6 +793,8 @@ int main(void)
             test_on_frame_may_answer_and_remove_the_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_blocked_peer_is_partitioned_until_unblocked, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_vectored_frames_arrive_whole_and_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_checks_peer_type_and_size,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
