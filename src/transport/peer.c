@@ -164,13 +164,12 @@ void peer_close(struct peer_transport *t)
 {
     if (t == NULL)
         return;
-    t->depth++;
+    peer__enter(t);
     while (t->npeers > 0)
         peer_remove(t, t->peers[0]->id);
     while (t->links != NULL)
         peer__link_close(t->links, NULL);
-    t->depth--;
-    reap(t);
+    peer__leave(t);
     loop_remove_before_sleep(t->loop, on_before_sleep, t);
     loop_io_destroy(t->lio);
     if (t->lfd >= 0)
@@ -291,18 +290,17 @@ int peer_remove(struct peer_transport *t, uint64_t id)
         return ERR_NOTFOUND;
     struct peer *p = t->peers[i];
     t->peers[i] = t->peers[--t->npeers];
+    peer__enter(t);
     p->removed = true;
     loop_timer_stop(p->redial);
     if (p->out != NULL)
         peer__link_close(p->out, "peer removed");
     close_inbound(t, p, "peer removed");
     peer__drop_queue(p);
-    if (t->depth == 0) {
-        peer_free(p);
-        return 0;
-    }
+    /* Freed when no callback that may hold p is running (now, if none). */
     p->next_dead = t->dead_peers;
     t->dead_peers = p;
+    peer__leave(t);
     return 0;
 }
 
@@ -311,7 +309,7 @@ int peer_drop_link(struct peer_transport *t, uint64_t id)
     struct peer *p = peer__find(t, id);
     if (p == NULL)
         return ERR_NOTFOUND;
-    t->depth++;
+    peer__enter(t);
     if (p->out != NULL)
         peer__link_close(p->out, "dropped on request");
     close_inbound(t, p, "dropped on request");
@@ -335,7 +333,7 @@ int peer_block(struct peer_transport *t, uint64_t id, bool on)
         loop_timer_again(p->redial, 0);
         return 0;
     }
-    t->depth++;
+    peer__enter(t);
     loop_timer_stop(p->redial);
     if (p->out != NULL)
         peer__link_close(p->out, "blocked");
@@ -600,7 +598,7 @@ int peer_sendv_zc(struct peer_transport *t, uint64_t id, uint8_t type,
 
 void peer_flush(struct peer_transport *t)
 {
-    t->depth++;
+    peer__enter(t);
     for (size_t i = 0; i < t->npeers; i++) {
         struct peer *p = t->peers[i];
         if (p->state != PEER_UP || p->head == NULL || p->out == NULL)

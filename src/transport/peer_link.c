@@ -90,6 +90,7 @@ void peer__link_close(struct peer_link *l, const char *why)
     if (l->closed)
         return;
     struct peer_transport *t = l->t;
+    peer__enter(t);
     l->closed = true;
     if (why != NULL)
         peer__log(t, l->authed ? PEER_LOG_NOTICE : PEER_LOG_VERBOSE,
@@ -106,10 +107,7 @@ void peer__link_close(struct peer_link *l, const char *why)
     t->dead = l;
     if (l->outbound && l->peer != NULL && l->peer->out == l)
         peer__link_lost(l->peer);
-    if (t->depth == 0) {
-        t->dead = l->next;
-        peer__link_free(l);
-    }
+    peer__leave(t); /* frees l unless a callback up the stack still runs */
 }
 
 int peer__link_ctl(struct peer_link *l, uint8_t type, const void *payload,
