@@ -241,6 +241,19 @@ int loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *data)
     return 0;
 }
 
+int loop_remove_before_sleep(struct loop *loop, loop_hook_cb cb, void *data)
+{
+    for (int i = 0; i < loop->nhooks; i++) {
+        if (loop->hooks[i].cb != cb || loop->hooks[i].data != data)
+            continue;
+        for (int j = i + 1; j < loop->nhooks; j++)
+            loop->hooks[j - 1] = loop->hooks[j];
+        loop->nhooks--;
+        return 0;
+    }
+    return -1;
+}
+
 static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
 {
     struct loop_signal *s = (struct loop_signal *)w;

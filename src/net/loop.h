@@ -64,6 +64,9 @@ void loop_timer_destroy(struct loop_timer *t);
 /* Hooks run at the end of every iteration, before the loop sleeps, in the
  * order they were added (server.c adds them in the documented order). */
 int loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *data);
+/* Removes the hook added with the same cb and data; returns 0, or -1 when
+ * there is none. Objects that add a hook remove it before they are freed. */
+int loop_remove_before_sleep(struct loop *loop, loop_hook_cb cb, void *data);
 
 /* Calls cb in the loop (not in the signal handler) when signum arrives. */
 int loop_on_signal(struct loop *loop, int signum, loop_hook_cb cb,
