@@ -293,7 +293,7 @@ static void chaos_crash(struct sim_world *w, bool bounce)
 static void chaos_membership(struct sim_world *w)
 {
     struct sim_node *l = sim_leader(w);
-    if (!l)
+    if (!l || w->p.no_membership)
         return;
     const struct raft_config *c = raft_config(l->raft);
     uint64_t voters[SIM_MAX_NODES], learners[SIM_MAX_NODES];
@@ -395,6 +395,52 @@ static void chaos(struct sim_world *w)
     }
 }
 
+/* Leader churn, for the Figure 8 scenario of the Raft paper (§5.4.2): a
+ * leader cut off or crashed right after its election leaves entries of its
+ * term on itself alone, and a later leader may then find old-term entries
+ * on a majority without its own term's entries there yet. */
+void sim_on_new_leader(struct sim_world *w, struct sim_node *n)
+{
+    if (!w->chaos || !sim_rng_chance(&w->rng, w->p.churn_permille))
+        return;
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 0, 6), SIM_EV_CHURN,
+                 n->id, n->incarnation, NULL);
+}
+
+/* A leader that just advanced its commit index is at the edge of the
+ * Figure 8 window: its followers may not hold its own term's entries yet. */
+void sim_on_leader_commit(struct sim_world *w, struct sim_node *n)
+{
+    uint64_t term = raft_term(n->raft);
+    if (!w->chaos || n->churn_term == term)
+        return;
+    n->churn_term = term; /* only a new leader's first commit */
+    if (!sim_rng_chance(&w->rng, w->p.churn_permille))
+        return;
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 0, 2), SIM_EV_CHURN,
+                 n->id, n->incarnation, NULL);
+}
+
+static void churn(struct sim_world *w, struct sim_node *n, uint32_t inc)
+{
+    if (!w->chaos || n->state != SIM_NODE_UP || n->incarnation != inc)
+        return;
+    if (sim_rng_chance(&w->rng, 400)) {
+        node_crash(w, n, sim_rng_range(&w->rng, 10, 300));
+        return;
+    }
+    isolate(w, n->id, true, true);
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 30, 300), SIM_EV_REJOIN,
+                 n->id, 0, NULL);
+}
+
+static void rejoin(struct sim_world *w, uint64_t id)
+{
+    for (uint64_t b = 1; b < SIM_MAX_NODES; b++)
+        w->cut[id][b] = w->cut[b][id] = false;
+    sim_trace(w, "node %llu rejoins", (unsigned long long)id);
+}
+
 /* End of faults: links heal, crashed nodes restart, disks are fast again;
  * clients finish what they are doing and one probe write must commit. */
 static void heal_all(struct sim_world *w)
@@ -455,6 +501,13 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
         break;
     case SIM_EV_HEAL:
         heal_all(w);
+        break;
+    case SIM_EV_CHURN:
+        churn(w, n, (uint32_t)ev->arg);
+        break;
+    case SIM_EV_REJOIN:
+        if (w->chaos)
+            rejoin(w, ev->node);
         break;
     }
 }
