@@ -269,7 +269,8 @@ struct raft_msg {
  * raft_msg_decode: parses one frame at the head of buf. Returns bytes
  *   consumed (>0), 0 when buf holds less than one whole frame, or
  *   ERR_PROTOCOL for malformed input (unknown version or type, a length
- *   that disagrees with the contents, a bad config...). Entry and chunk
+ *   that disagrees with the contents, a bad config...), ERR_NOMEM when the
+ *   entries array cannot be allocated. Entry and chunk
  *   bytes are slices of buf (zero copy) with buf/owner set to `owner`
  *   (which the caller keeps alive until raft_step returns; the core acquires
  *   it for what it keeps). The entries array of an APPEND is allocated from
@@ -497,7 +498,8 @@ void raft_free(struct raft *r);
  * ERR_NOTLEADER (PROPOSE, CHANGE, TRANSFER on a non-leader; READ with no
  *   known leader is answered in reads with that status instead),
  * ERR_BUSY (PROPOSE/CHANGE during a leadership transfer, CHANGE while a
- *   configuration change is uncommitted),
+ *   configuration change is uncommitted or before the leader has committed
+ *   an entry of its own term),
  * ERR_INVALID (bad arguments: unknown event, a CHANGE naming a reused id,
  *   an id not a member, a snapshot beyond the applied index...),
  * ERR_LIMIT (CHANGE beyond RAFT_MAX_SERVERS),
