@@ -17,6 +17,16 @@
 
 #include "err.h"
 
+/* Bug-injection switches, compiled in only when defined (the simulator
+ * builds one variant per switch and must catch each):
+ *   RAFT_BUG_COMMIT_OLD_TERM       commit an earlier term's entry by
+ *                                  counting replicas (breaks §5.4.2)
+ *   RAFT_BUG_VOTE_NO_LOG_CHECK     grant votes without the up-to-date check
+ *   RAFT_BUG_LEASE_NO_CHECKQUORUM  serve lease reads on any leader, without
+ *                                  CheckQuorum and after the lease lapsed
+ *   RAFT_BUG_APPLY_BEFORE_PERSIST  count and apply entries before the local
+ *                                  write is durable (breaks §10.2.1) */
+
 /* Largest cluster (voters + learners) a configuration can describe. */
 #define RAFT_MAX_SERVERS 16
 /* Version byte at the head of every encoded message (raft_msg.c). */
