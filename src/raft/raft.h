@@ -397,7 +397,9 @@ struct raft_event {
         struct raft_snapshot_meta snapshot;
         /* SNAPSHOT_INSTALLED: the caller has made the snapshot it was asked
          * to install (install_snapshot) durable, dropped its stored log
-         * (the core keeps nothing before index + 1 either) and loaded it. */
+         * (the core keeps nothing before index + 1 either; writes of
+         * earlier updates still in flight are completed first, and may be
+         * reported PERSISTED after this event) and loaded it. */
         struct {
             uint64_t index;
         } installed;
