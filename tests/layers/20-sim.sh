@@ -4,11 +4,15 @@
 # once), every seed in tests/sim/regressions.txt, and one run per injected
 # bug (build/sim-bug-*) that must be caught by a failed check within the
 # same seed budget. Counts one per test, seed, regression and bug variant.
-# Env: BUILD, FULL=1 (10x the seeds), SIM_SEEDS, SIM_SEED_START.
+# Env: BUILD, FULL=1 (10x the seeds), ASAN=1 (100 seeds: the sanitizer
+# build is about 10x slower), SIM_SEEDS, SIM_SEED_START.
 set -u
 BUILD="${BUILD:-build}"
 FULL="${FULL:-0}"
-seeds="${SIM_SEEDS:-500}"
+ASAN="${ASAN:-0}"
+default_seeds=500
+[ "$ASAN" = "1" ] && default_seeds=100
+seeds="${SIM_SEEDS:-$default_seeds}"
 [ "$FULL" = "1" ] && seeds=$((seeds * 10))
 start="${SIM_SEED_START:-1}"
 sim="$BUILD/sim"

@@ -30,6 +30,7 @@ struct sim_cli {
 struct seed_result {
     int rv;
     bool crashed; /* signal or hang, not a failed check */
+    bool done;    /* the run reached its end and filled this in */
     uint64_t steps, vms, crashes, changes, installs;
     size_t ops;
     char why[512];
@@ -194,6 +195,7 @@ static void run_here(const struct sim_params *p, struct seed_result *res)
     memcpy(res->why, w->why, sizeof(res->why));
     sim_world_free(w);
     free(w);
+    res->done = true;
 }
 
 static void run_forked(const struct sim_params *p, struct seed_result *res)
@@ -220,6 +222,12 @@ static void run_forked(const struct sim_params *p, struct seed_result *res)
         snprintf(res->why, sizeof(res->why), "%s (signal %d)",
                  sig == SIGALRM ? "hung: wall-clock limit reached"
                                 : "crashed", sig);
+    } else if (!res->done || WEXITSTATUS(status) != 0) {
+        res->rv = -1;
+        res->crashed = true;
+        snprintf(res->why, sizeof(res->why),
+                 "crashed: exit status %d before the run ended (sanitizer?)",
+                 WEXITSTATUS(status));
     }
 }
 

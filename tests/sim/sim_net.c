@@ -63,6 +63,7 @@ void sim_net_send(struct sim_world *w, struct sim_node *from,
     nm->from = m->from;
     nm->to = m->to;
     nm->len = (uint32_t)len;
+    nm->lost = false;
     w->n_msgs++;
     if (w->cut[m->from][m->to] || sim_rng_chance(&w->rng, w->loss_permille)) {
         sim_net_free(nm);
@@ -77,7 +78,7 @@ void sim_net_send(struct sim_world *w, struct sim_node *from,
 void sim_node_deliver(struct sim_world *w, struct sim_netmsg *nm)
 {
     struct sim_node *n = &w->nodes[nm->to];
-    if (n->state != SIM_NODE_UP) {
+    if (n->state != SIM_NODE_UP || nm->lost) {
         sim_net_free(nm);
         return;
     }

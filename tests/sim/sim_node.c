@@ -289,7 +289,8 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
     size_t off = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         const struct sim_entry *e = &d->log.e[skip + i];
-        memcpy(ib->data + off, e->data, e->len);
+        if (e->len)
+            memcpy(ib->data + off, e->data, e->len);
         ents[i] = (struct raft_entry){.term = e->term, .data = ib->data + off,
                                       .buf = &ib->rb, .len = e->len,
                                       .type = e->type};

@@ -190,6 +190,14 @@ static bool node_init(struct sim_world *w, uint64_t id, const struct raft_config
 
 static void node_crash(struct sim_world *w, struct sim_node *n, uint64_t down_ms)
 {
+    /* Power loss: what was still in the machine's send buffers is lost,
+     * what was already on the wire arrives. */
+    for (uint32_t i = 0; i < w->n_heap; i++) {
+        struct sim_event *ev = &w->heap[i];
+        if (ev->type == SIM_EV_DELIVER && ev->msg->from == n->id &&
+            sim_rng_chance(&w->rng, 500))
+            ev->msg->lost = true;
+    }
     w->n_crashes++;
     sim_node_crash(w, n);
     sim_schedule(w, w->now + down_ms, SIM_EV_RESTART, n->id, 0, NULL);
@@ -417,8 +425,7 @@ void sim_on_leader_commit(struct sim_world *w, struct sim_node *n)
     n->churn_term = term; /* only a new leader's first commit */
     if (!sim_rng_chance(&w->rng, w->p.churn_permille))
         return;
-    sim_schedule(w, w->now + sim_rng_range(&w->rng, 0, 2), SIM_EV_CHURN,
-                 n->id, n->incarnation, NULL);
+    sim_schedule(w, w->now, SIM_EV_CHURN, n->id, n->incarnation, NULL);
 }
 
 static void churn(struct sim_world *w, struct sim_node *n, uint32_t inc)
