@@ -273,9 +273,13 @@ struct raft_msg {
  * raft_msg_encoded_size: total frame bytes for m.
  * raft_msg_encode: writes the whole frame; returns bytes written (>0),
  *   ERR_TOOBIG when cap is short, ERR_INVALID for a malformed m.
- * raft_msg_encode_header: like encode but for SNAPSHOT stops before the
+ * raft_msg_encode_header: the frame up to the payload bytes, for sending
+ *   without copying them (writev, sendfile). SNAPSHOT: everything but the
  *   chunk bytes (m->snapshot.len still counts in the frame length and
- *   m->snapshot.data may be NULL); for other types same as encode.
+ *   m->snapshot.data may be NULL). APPEND: everything up to the first entry;
+ *   then, per entry, RAFT_MSG_ENTRY_HEADER bytes from
+ *   raft_msg_encode_entry_header() followed by the entry's own bytes.
+ *   Other types: the same as encode.
  * raft_msg_decode: parses one frame at the head of buf. Returns bytes
  *   consumed (>0), 0 when buf holds less than one whole frame, or
  *   ERR_PROTOCOL for malformed input (unknown version or type, a length
@@ -292,6 +296,9 @@ int raft_msg_encode_header(const struct raft_msg *m, uint8_t *buf,
 int raft_msg_decode(const struct raft_alloc *a, const uint8_t *buf,
                     size_t len, struct raft_buf *owner, struct raft_msg *m);
 void raft_msg_decoded_free(const struct raft_alloc *a, struct raft_msg *m);
+#define RAFT_MSG_ENTRY_HEADER 13
+void raft_msg_encode_entry_header(const struct raft_entry *e,
+                                  uint8_t out[RAFT_MSG_ENTRY_HEADER]);
 
 /* ---------------------------------------------------------------------- */
 /* Options, fixed for the life of a node. Zero fields take the defaults in
