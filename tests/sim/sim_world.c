@@ -498,7 +498,7 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
     case SIM_EV_CHAOS:
         if (w->chaos) {
             chaos(w);
-            sim_schedule(w, w->now + sim_rng_range(&w->rng, 20, 150),
+            sim_schedule(w, w->now + sim_rng_range(&w->rng, 30, 300),
                          SIM_EV_CHAOS, 0, 0, NULL);
         }
         break;
@@ -550,6 +550,18 @@ static void check_history(struct sim_world *w)
               lincheck_verdict_str(v), (unsigned long long)r.steps);
     if (v == LC_LINEARIZABLE)
         return;
+    for (size_t i = 0; i < w->hist.n && w->trace; i++) {
+        const struct lc_op *o = &w->hist.ops[i];
+        if (o->key != r.bad_key)
+            continue;
+        static const char *kinds[] = {"read", "write", "cas"};
+        static const char *res[] = {"ok", "fail", "unknown"};
+        sim_trace(w, "  op %zu client %d %s arg %lld arg2 %lld out %lld %s "
+                     "[%llu, %llu]", i, o->client, kinds[o->kind],
+                  (long long)o->arg, (long long)o->arg2, (long long)o->out,
+                  res[o->result], (unsigned long long)o->invoke,
+                  (unsigned long long)o->complete);
+    }
     const struct lc_op *op = &w->hist.ops[r.bad_op];
     sim_fail(w, "history %s on key %llu (%zu ops): op %zu by client %d, %s "
                 "arg %lld out %lld, could not be placed (%zu linearized)",
