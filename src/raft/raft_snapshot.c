@@ -148,7 +148,8 @@ void raft__recv_snapshot(struct raft *r, const struct raft_msg *m)
     if (r->installing || (s->len > 0 && s->data == NULL)) {
         return;
     }
-    bool have = s->meta.index >= r->snap.index &&
+    bool have = s->meta.term != 0 && s->meta.index >= r->snap.index &&
+                s->meta.index <= raft__last_index(r) &&
                 raft__term_at(r, s->meta.index) == s->meta.term;
     if (s->meta.index <= r->commit || have) {
         /* We hold all of it already: acknowledge, durably, and keep the
