@@ -432,7 +432,7 @@ static void churn(struct sim_world *w, struct sim_node *n, uint32_t inc)
 {
     if (!w->chaos || n->state != SIM_NODE_UP || n->incarnation != inc)
         return;
-    if (sim_rng_chance(&w->rng, 400)) {
+    if (sim_rng_chance(&w->rng, 700)) {
         node_crash(w, n, sim_rng_range(&w->rng, 10, 300));
         return;
     }
