@@ -90,9 +90,26 @@ void sim_check_node(struct sim_world *w, struct sim_node *n)
                  (unsigned long long)commit);
         return;
     }
+    bool advanced = commit > n->last_commit;
     n->last_commit = commit;
-    if (raft_role(n->raft) != RAFT_LEADER)
+    if (raft_role(n->raft) != RAFT_LEADER) {
+        n->led_term = 0;
         return;
+    }
+    uint64_t term = raft_term(n->raft);
+    /* Figure 2's commit rule: a leader moves its commit index only to an
+     * entry of its own term (§5.4.2); older ones commit indirectly. */
+    if (advanced && n->led_term == term && !w->p.consequences_only &&
+        raft_term_at(n->raft, commit) != term) {
+        sim_fail(w, "Commit rule: leader %llu of term %llu committed index %llu "
+                    "of term %llu by counting", (unsigned long long)n->id,
+                 (unsigned long long)term, (unsigned long long)commit,
+                 (unsigned long long)raft_term_at(n->raft, commit));
+        return;
+    }
+    n->led_term = term;
+    if (advanced)
+        sim_on_leader_commit(w, n);
     check_election_safety(w, n);
     if (!w->failed)
         check_leader_completeness(w, n, false);
@@ -205,7 +222,7 @@ void sim_check_apply(struct sim_world *w, struct sim_node *n, uint64_t index,
     uint64_t term = e ? e->term : n->applied_term;
     uint64_t hash = e ? entry_hash(e) : 0;
     uint64_t digest = sim_kv_digest(n->kv);
-    if (e && !w->p.no_durable_apply_check && !durable_on(n, index, term)) {
+    if (e && !w->p.consequences_only && !durable_on(n, index, term)) {
         sim_fail(w, "node %llu applies index %llu (term %llu) before it is "
                     "durable on its disk", (unsigned long long)n->id,
                  (unsigned long long)index, (unsigned long long)term);

@@ -226,6 +226,7 @@ static void node_reset_volatile(struct sim_node *n)
     n->n_reads = n->cap_reads = 0;
     n->last_commit = 0;
     n->lc_term = n->lc_upto = 0;
+    n->led_term = 0;
 }
 
 struct init_buf {
@@ -288,7 +289,8 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
     size_t off = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         const struct sim_entry *e = &d->log.e[skip + i];
-        memcpy(ib->data + off, e->data, e->len);
+        if (e->len)
+            memcpy(ib->data + off, e->data, e->len);
         ents[i] = (struct raft_entry){.term = e->term, .data = ib->data + off,
                                       .buf = &ib->rb, .len = e->len,
                                       .type = e->type};
@@ -518,10 +520,6 @@ static void do_apply(struct sim_world *w, struct sim_node *n,
     for (uint32_t i = 0; i < u->n_committed && !w->failed; i++) {
         const struct raft_entry *e = &u->committed[i];
         uint64_t idx = u->committed_index + i;
-        /* Entries the snapshot installed in this same update already
-         * covers (see /work/wt/notes/sim-failures.md, entry 2). */
-        if (u->install_snapshot && idx <= u->install_meta.index)
-            continue;
         if (idx != n->applied + 1) {
             sim_fail(w, "node %llu: applies index %llu after %llu",
                      (unsigned long long)n->id, (unsigned long long)idx,
@@ -623,6 +621,8 @@ static void do_notes(struct sim_world *w, struct sim_node *n,
                   (unsigned long long)n->id, raft_role_name(u->role),
                   (unsigned long long)raft_term(n->raft),
                   (unsigned long long)u->leader_id);
+    if (u->role_changed && u->role == RAFT_LEADER)
+        sim_on_new_leader(w, n);
     if (u->snapshot_suggested)
         take_snapshot(w, n, f);
 }

@@ -190,6 +190,14 @@ static bool node_init(struct sim_world *w, uint64_t id, const struct raft_config
 
 static void node_crash(struct sim_world *w, struct sim_node *n, uint64_t down_ms)
 {
+    /* Power loss: what was still in the machine's send buffers is lost,
+     * what was already on the wire arrives. */
+    for (uint32_t i = 0; i < w->n_heap; i++) {
+        struct sim_event *ev = &w->heap[i];
+        if (ev->type == SIM_EV_DELIVER && ev->msg->from == n->id &&
+            sim_rng_chance(&w->rng, 500))
+            ev->msg->lost = true;
+    }
     w->n_crashes++;
     sim_node_crash(w, n);
     sim_schedule(w, w->now + down_ms, SIM_EV_RESTART, n->id, 0, NULL);
@@ -293,7 +301,7 @@ static void chaos_crash(struct sim_world *w, bool bounce)
 static void chaos_membership(struct sim_world *w)
 {
     struct sim_node *l = sim_leader(w);
-    if (!l)
+    if (!l || w->p.no_membership)
         return;
     const struct raft_config *c = raft_config(l->raft);
     uint64_t voters[SIM_MAX_NODES], learners[SIM_MAX_NODES];
@@ -395,6 +403,51 @@ static void chaos(struct sim_world *w)
     }
 }
 
+/* Leader churn, for the Figure 8 scenario of the Raft paper (§5.4.2): a
+ * leader cut off or crashed right after its election leaves entries of its
+ * term on itself alone, and a later leader may then find old-term entries
+ * on a majority without its own term's entries there yet. */
+void sim_on_new_leader(struct sim_world *w, struct sim_node *n)
+{
+    if (!w->chaos || !sim_rng_chance(&w->rng, w->p.churn_permille))
+        return;
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 0, 6), SIM_EV_CHURN,
+                 n->id, n->incarnation, NULL);
+}
+
+/* A leader that just advanced its commit index is at the edge of the
+ * Figure 8 window: its followers may not hold its own term's entries yet. */
+void sim_on_leader_commit(struct sim_world *w, struct sim_node *n)
+{
+    uint64_t term = raft_term(n->raft);
+    if (!w->chaos || n->churn_term == term)
+        return;
+    n->churn_term = term; /* only a new leader's first commit */
+    if (!sim_rng_chance(&w->rng, w->p.churn_permille))
+        return;
+    sim_schedule(w, w->now, SIM_EV_CHURN, n->id, n->incarnation, NULL);
+}
+
+static void churn(struct sim_world *w, struct sim_node *n, uint32_t inc)
+{
+    if (!w->chaos || n->state != SIM_NODE_UP || n->incarnation != inc)
+        return;
+    if (sim_rng_chance(&w->rng, 700)) {
+        node_crash(w, n, sim_rng_range(&w->rng, 10, 300));
+        return;
+    }
+    isolate(w, n->id, true, true);
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 30, 300), SIM_EV_REJOIN,
+                 n->id, 0, NULL);
+}
+
+static void rejoin(struct sim_world *w, uint64_t id)
+{
+    for (uint64_t b = 1; b < SIM_MAX_NODES; b++)
+        w->cut[id][b] = w->cut[b][id] = false;
+    sim_trace(w, "node %llu rejoins", (unsigned long long)id);
+}
+
 /* End of faults: links heal, crashed nodes restart, disks are fast again;
  * clients finish what they are doing and one probe write must commit. */
 static void heal_all(struct sim_world *w)
@@ -445,7 +498,7 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
     case SIM_EV_CHAOS:
         if (w->chaos) {
             chaos(w);
-            sim_schedule(w, w->now + sim_rng_range(&w->rng, 20, 150),
+            sim_schedule(w, w->now + sim_rng_range(&w->rng, 30, 300),
                          SIM_EV_CHAOS, 0, 0, NULL);
         }
         break;
@@ -455,6 +508,13 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
         break;
     case SIM_EV_HEAL:
         heal_all(w);
+        break;
+    case SIM_EV_CHURN:
+        churn(w, n, (uint32_t)ev->arg);
+        break;
+    case SIM_EV_REJOIN:
+        if (w->chaos)
+            rejoin(w, ev->node);
         break;
     }
 }
@@ -490,6 +550,18 @@ static void check_history(struct sim_world *w)
               lincheck_verdict_str(v), (unsigned long long)r.steps);
     if (v == LC_LINEARIZABLE)
         return;
+    for (size_t i = 0; i < w->hist.n && w->trace; i++) {
+        const struct lc_op *o = &w->hist.ops[i];
+        if (o->key != r.bad_key)
+            continue;
+        static const char *kinds[] = {"read", "write", "cas"};
+        static const char *res[] = {"ok", "fail", "unknown"};
+        sim_trace(w, "  op %zu client %d %s arg %lld arg2 %lld out %lld %s "
+                     "[%llu, %llu]", i, o->client, kinds[o->kind],
+                  (long long)o->arg, (long long)o->arg2, (long long)o->out,
+                  res[o->result], (unsigned long long)o->invoke,
+                  (unsigned long long)o->complete);
+    }
     const struct lc_op *op = &w->hist.ops[r.bad_op];
     sim_fail(w, "history %s on key %llu (%zu ops): op %zu by client %d, %s "
                 "arg %lld out %lld, could not be placed (%zu linearized)",
