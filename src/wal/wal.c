@@ -231,9 +231,6 @@ static struct wal_op *open_batch(struct wal *w, struct wal_seg *s)
     return op;
 }
 
-/* Starts a new segment whose first record will be first_index. The file is
- * created and preallocated now; its header goes out with its first batch,
- * whose fsync also covers the directory entry. */
 /* Creates the file of the next segment; allocate_now: fallocate it here
  * (else the caller preallocates it in the background). */
 static int seg_create(struct wal *w, struct wal_seg **out, int allocate_now)

@@ -261,8 +261,15 @@ void wal_mem_tear_write(struct wal_mem_disk *d, uint64_t nth, size_t keep);
 /* The nth fsync from now fails. */
 void wal_mem_fail_sync(struct wal_mem_disk *d, uint64_t nth);
 /* A power cut: every file loses what was written since its last fsync;
- * faults are cleared. The WAL using the disk must be closed first. */
+ * faults are cleared. A WAL still open on the disk (a node dying mid-write)
+ * must be closed right after, without being used. */
 void wal_mem_crash(struct wal_mem_disk *d);
+/* The same, but a random prefix of each file's unsynced bytes survives. */
+void wal_mem_crash_torn(struct wal_mem_disk *d, unsigned seed);
+/* on: a request's fdatasync happens when it is reaped (wal_poll), not when
+ * it is submitted, so a crash in between loses what it wrote: a slow disk
+ * whose pace the simulator sets by when it polls. */
+void wal_mem_defer_sync(struct wal_mem_disk *d, int on);
 uint64_t wal_mem_write_count(const struct wal_mem_disk *d);
 /* Direct access to a file's current bytes, to damage them in tests.
  * Returns NULL when there is no such file. */
