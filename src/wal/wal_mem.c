@@ -34,6 +34,7 @@ struct wal_mem_disk {
     uint64_t fail_at, tear_at, sync_fail_at;
     int fail_lasting;
     size_t tear_keep;
+    int defer_sync;
 };
 
 struct wal_mem_io {
@@ -298,11 +299,15 @@ static int mem_lock(struct wal_io *io)
     return 0;
 }
 
+/* With defer_sync, the write lands now and the fsync when the request is
+ * reaped: the window in which a crash loses written, unsynced bytes. */
 static int mem_submit(struct wal_io *io, struct wal_req *req)
 {
     struct wal_mem_io *m = (struct wal_mem_io *)io;
     int rv = mem_pwrite(io, req->fd, req->buf, req->len, req->off);
-    if (rv == 0 && (req->flags & WAL_REQ_SYNC))
+    req->pending = m->d->defer_sync && rv == 0 &&
+                   (req->flags & WAL_REQ_SYNC);
+    if (rv == 0 && (req->flags & WAL_REQ_SYNC) && !req->pending)
         rv = mem_sync(io, req->fd);
     req->status = rv;
     req->next = NULL;
@@ -325,6 +330,11 @@ static struct wal_req *mem_reap(struct wal_io *io)
         ;
     struct wal_req *list = m->head;
     m->head = m->tail = NULL;
+    for (struct wal_req *r = list; r; r = r->next)
+        if (r->pending) {
+            r->pending = 0;
+            r->status = mem_sync(io, r->fd);
+        }
     return list;
 }
 
@@ -422,6 +432,38 @@ void wal_mem_tear_write(struct wal_mem_disk *d, uint64_t nth, size_t keep)
 void wal_mem_fail_sync(struct wal_mem_disk *d, uint64_t nth)
 {
     d->sync_fail_at = d->syncs + nth;
+}
+
+void wal_mem_defer_sync(struct wal_mem_disk *d, int on)
+{
+    d->defer_sync = on;
+}
+
+/* Keeps a random prefix of what each file changed since its last sync,
+ * as a disk that wrote back some pages before the power went. */
+static void keep_some_unsynced(struct mem_file *f, unsigned *seed)
+{
+    size_t hi = f->dirty_hi < f->len ? f->dirty_hi : f->len;
+    if (f->dirty_lo >= hi)
+        return;
+    size_t end = f->dirty_lo + (size_t)rand_r(seed) % (hi - f->dirty_lo + 1);
+    if (end > f->dlen) {
+        uint8_t *p = realloc(f->durable, end);
+        if (p == NULL)
+            return;
+        memset(p + f->dlen, 0, end - f->dlen);
+        f->durable = p;
+        f->dlen = end;
+    }
+    memcpy(f->durable + f->dirty_lo, f->data + f->dirty_lo,
+           end - f->dirty_lo);
+}
+
+void wal_mem_crash_torn(struct wal_mem_disk *d, unsigned seed)
+{
+    for (int i = 0; i < d->nfiles; i++)
+        keep_some_unsynced(d->files[i], &seed);
+    wal_mem_crash(d);
 }
 
 void wal_mem_crash(struct wal_mem_disk *d)

@@ -139,8 +139,11 @@ static int drop_torn_segments(struct wal *w, struct listing *l)
         wal__free(buf);
         if (!torn)
             return 0;
-        wal__logf(w, "removed %s: its header was never written "
-                     "(%" PRIu64 " bytes dropped)", name, junk);
+        /* An empty one is the spare segment of a process that stopped
+         * without closing: nothing to report. */
+        if (junk > 0)
+            wal__logf(w, "removed %s: its header was never written "
+                         "(%" PRIu64 " bytes dropped)", name, junk);
         rv = w->io->ops->unlink(w->io, name);
         if (rv != 0)
             return rv;
@@ -464,6 +467,8 @@ int wal_open(const struct wal_config *cfg, struct wal **out,
         rv = recover(w, rec, errmsg);
     if (rv == 0)
         rv = wal__attach_loop(w);
+    if (rv == 0)
+        wal__spare_prepare(w);
     if (rv != 0) {
         if (errmsg && errmsg[0] == '\0')
             snprintf(errmsg, ERRMSG_LEN, "cannot recover %s: %s", w->dir,

@@ -258,6 +258,10 @@ static void push(struct wal_req **head, struct wal_req **tail,
 
 static void run_req(struct wal_io *io, struct wal_req *req)
 {
+    if (req->flags & WAL_REQ_ALLOCATE) {
+        req->status = posix_allocate(io, req->fd, req->len);
+        return;
+    }
     int rv = posix_pwrite(io, req->fd, req->buf, req->len, req->off);
     if (rv == 0 && (req->flags & WAL_REQ_SYNC))
         rv = posix_sync(io, req->fd);
@@ -403,6 +407,7 @@ int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
     sync_ops = wal__posix_ops;
     sync_ops.name = "sync";
     sync_ops.submit = sync_submit;
+    sync_ops.allocate_async = threaded;
     sync_ops.reap = sync_reap;
     sync_ops.wait = sync_wait;
     sync_ops.event_fd = sync_event_fd;

@@ -5,6 +5,8 @@
  * write is in flight into the next one; raft-fsync off skips fdatasync. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "net/loop.h"
@@ -193,21 +195,82 @@ static void test_fsync_off_acknowledges_after_the_write(void **state)
     rm_rf(d);
 }
 
-static void test_segments_are_preallocated(void **state)
+/* Every segment is preallocated (the next one in the background while the
+ * current one fills), and the spare never left behind. */
+static void test_segments_are_preallocated_and_no_spare_is_left(
+    void **state)
 {
-    char d[] = "/tmp/raftcache-wal-prealloc-XXXXXX";
-    assert_non_null(mkdtemp(d));
-    struct acks a = {0};
-    struct wal *w = open_real(d, WAL_IO_SYNC, NULL, &a);
-    assert_int_equal(append_range(w, 1, 3, 1), 0);
-    settle(w);
-    wal_close(w);
-    char p[256];
-    snprintf(p, sizeof(p), "%s/log-0000000000000001", d);
-    struct stat st;
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_size, SEG);
-    rm_rf(d);
+    for (int io = 0; io < 2; io++) {
+        char d[] = "/tmp/raftcache-wal-prealloc-XXXXXX";
+        assert_non_null(mkdtemp(d));
+        struct acks a = {0};
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : WAL_IO_URING, NULL,
+                                  &a);
+        for (uint64_t i = 1; i <= 800; i += 50) {
+            assert_int_equal(append_range(w, i, i + 49, 1), 0);
+            settle(w);
+        }
+        uint64_t segs = 0;
+        DIR *dir = opendir(d);
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL)
+            segs += strncmp(de->d_name, "log-", 4) == 0;
+        closedir(dir);
+        assert_true(segs >= 4); /* 3 or more in use, and the spare */
+        wal_close(w);
+        char p[256];
+        struct stat st;
+        for (uint64_t seq = 1; seq < segs; seq++) {
+            snprintf(p, sizeof(p), "%s/log-%016llx", d,
+                     (unsigned long long)seq);
+            assert_int_equal(stat(p, &st), 0);
+            assert_int_equal(st.st_size, SEG);
+        }
+        snprintf(p, sizeof(p), "%s/log-%016llx", d, (unsigned long long)segs);
+        assert_int_not_equal(stat(p, &st), 0); /* the spare is gone */
+        w = open_real(d, WAL_IO_URING, NULL, &a);
+        assert_log(w, 1, 800, 1);
+        wal_close(w);
+        rm_rf(d);
+    }
+}
+
+/* A real write error (the file size limit: EFBIG) reaches the owner as a
+ * failed WAL, from either backend, and what was acknowledged before it
+ * survives. */
+static void test_real_write_error_stops_the_wal_and_keeps_acked(void **state)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    for (int io = 0; io < 2; io++) {
+        char d[] = "/tmp/raftcache-wal-efbig-XXXXXX";
+        assert_non_null(mkdtemp(d));
+        struct acks a = {0};
+        struct rlimit old, lim;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        lim = old;
+        lim.rlim_cur = 20000;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : WAL_IO_URING, NULL,
+                                  &a);
+        int rv = 0;
+        for (uint64_t i = 1; rv == 0 && a.status == 0 && i <= 400; i += 5) {
+            rv = append_range(w, i, i + 4, 1);
+            settle(w);
+        }
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        assert_int_equal(a.status, ERR_IO);
+        assert_true(a.durable > 10 && a.durable < 400);
+        assert_int_equal(append_range(w, a.durable + 1, a.durable + 1, 1),
+                         ERR_IO);
+        uint64_t acked = a.durable;
+        wal_close(w);
+        w = open_real(d, WAL_IO_SYNC, NULL, &a);
+        assert_true(wal_last_index(w) >= acked);
+        assert_log(w, 1, wal_last_index(w), 1);
+        wal_close(w);
+        rm_rf(d);
+    }
+    signal(SIGXFSZ, SIG_DFL);
 }
 
 int main(void)
@@ -220,7 +283,10 @@ int main(void)
         cmocka_unit_test(
             test_appends_during_an_inflight_fsync_form_the_next_batch),
         cmocka_unit_test(test_fsync_off_acknowledges_after_the_write),
-        cmocka_unit_test(test_segments_are_preallocated),
+        cmocka_unit_test(
+            test_segments_are_preallocated_and_no_spare_is_left),
+        cmocka_unit_test(
+            test_real_write_error_stops_the_wal_and_keeps_acked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
