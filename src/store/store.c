@@ -658,24 +658,22 @@ int store_rename(struct store *st, const struct store_key *src,
     return 0;
 }
 
-static int free_large(void *ctx, struct dict_node *node)
+static int free_entry(void *ctx, struct dict_node *node)
 {
     struct store *st = ctx;
     struct store_entry *e = (struct store_entry *)node;
-    size_t size = store__entry_size(e);
-    if (size > slab_max_chunk(st->slab))
-        slab_free(st->slab, e, size);
+    slab_free(st->slab, e, store__entry_size(e));
     return 0;
 }
 
+/* Frees entry by entry rather than resetting the slab: a reservation in
+ * flight (a big value still arriving from a socket) owns a chunk that is
+ * in no dict, and must survive a FLUSHALL. Emptied pages go to the
+ * free-page list for any class. O(keys), as Redis' FLUSHALL. */
 void store_flush(struct store *st)
 {
-    struct slab_totals t;
-    slab_totals(st->slab, &t);
-    if (t.large_count > 0)
-        dict_foreach(&st->dict, free_large, st);
+    dict_foreach(&st->dict, free_entry, st);
     dict_clear(&st->dict);
-    slab_reset(st->slab);
     mem_free(st->alloc, st->vol);
     st->vol = NULL;
     st->vol_count = 0;

@@ -257,6 +257,34 @@ static void test_flush_empties_and_memory_is_reused(void **state)
     store_destroy(st);
 }
 
+static void test_reservation_survives_a_flush(void **state)
+{
+    (void)state;
+    struct store *st = mk();
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        assert_int_equal(tset(st, key, "valuevaluevalue", -1, NOW), 0);
+    }
+    struct store_key k = tkey(st, "pending");
+    struct store_reservation r;
+    assert_int_equal(store_reserve(st, &k, 30, 0, &r), 0);
+    store_flush(st);
+    /* Other writes reuse the freed chunks, never the reserved one. */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k2:%d", i);
+        assert_int_equal(tset(st, key, "VALUEVALUEVALUEVALUEVALUEVALUE", -1, NOW), 0);
+    }
+    memset(r.value, 'r', 30);
+    assert_int_equal(store_publish(st, &r, -1, 0, NOW, NULL), 0);
+    assert_true(value_is(tget(st, "pending", NOW), "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"));
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k2:%d", i);
+        assert_true(value_is(tget(st, key, NOW), "VALUEVALUEVALUEVALUEVALUEVALUE"));
+    }
+    store_destroy(st);
+}
+
 static void test_random_returns_live_keys(void **state)
 {
     (void)state;
@@ -435,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_expire_set_and_persist_move_entry_and_index),
         cmocka_unit_test(test_rename_overwrites_destination_and_keeps_ttl),
         cmocka_unit_test(test_flush_empties_and_memory_is_reused),
+        cmocka_unit_test(test_reservation_survives_a_flush),
         cmocka_unit_test(test_random_returns_live_keys),
         cmocka_unit_test(test_scan_with_count_visits_all_live_keys),
         cmocka_unit_test(test_foreach_live_skips_expired),
