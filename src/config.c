@@ -267,6 +267,9 @@ static int set_scalar(struct config *cfg, const struct opt *o,
     case OPT_OCTAL:
         if (parse_number(o, v, &n, err, errlen) < 0)
             return ERR_INVALID;
+        /* Redis clamps hz to 1..500 instead of refusing it. */
+        if (o->offset == OFF(hz))
+            n = n < 1 ? 1 : n > 500 ? 500 : n;
         *(long long *)field(cfg, o) = n;
         return 0;
     case OPT_BOOL:

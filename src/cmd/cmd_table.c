@@ -215,7 +215,7 @@
       "7.0.0", "O(N) where N is the total number of Redis commands",         \
       "Get an array of Redis command names",                                 \
       "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]")       \
-    X(command_getkeys, "command|getkeys", -3, L | S | SE, 0, 0, 0, "server", \
+    X(command_getkeys, "command|getkeys", -4, L | S | SE, 0, 0, 0, "server", \
       "2.8.13", "O(N) where N is the number of arguments to the command",    \
       "Extract keys given a full Redis command", "command [arg [arg ...]]")  \
     X(command_help, "command|help", 2, L | S | SE, 0, 0, 0, "server",        \
