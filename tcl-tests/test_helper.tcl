@@ -22,7 +22,7 @@ source [file join $::root support test.tcl]
 source [file join $::root support server.tcl]
 source [file join $::root support util.tcl]
 
-set ::all_units {strings keys expire connection server config protocol connections}
+set ::all_units {strings keys expire connection server config replies protocol connections}
 
 proc usage {} {
     puts stderr "usage: tclsh test_helper.tcl ?--server-bin PATH? ?--host H --port P? ?--single NAME? ?--only PAT? ?--tags T? ?--slow? ?--timeout S? ?--failures FILE?"
@@ -98,7 +98,7 @@ if {$failfile ne ""} {
         lassign $item file name msg last
         puts $f "- **unit/$file.tcl: $name**"
         if {$last ne ""} { puts $f "  - last command sent: `[string map {` '} $last]`" }
-        puts $f "  - [string map {\n { }} $msg]"
+        foreach line [split $msg \n] { puts $f "  - `[string map {` '} [string trim $line]]`" }
     }
     close $f
 }
