@@ -364,6 +364,11 @@ static int load_line(struct config *cfg, char *line, char *err,
                      size_t errlen)
 {
     struct resp_arg words[64];
+    /* Comments are skipped before splitting, as Redis does. */
+    while (*line == ' ' || *line == '\t' || *line == '\r')
+        line++;
+    if (*line == '#' || *line == '\0')
+        return 0;
     int n = resp_split_args(line, strlen(line), words, 64);
     if (n < 0)
         return set_errf(err, errlen, "Unbalanced quotes in configuration line");

@@ -293,6 +293,35 @@ static void test_config_file_errors_name_option_and_line(void **state)
     config_free(&cfg);
 }
 
+static void collect(const char *name, const char *value, void *data)
+{
+    const char *text = data;
+    char needle[128];
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    if (strstr(text, needle) == NULL)
+        fail_msg("redis.conf.sample does not document %s", name);
+}
+
+static void test_sample_config_documents_every_option_and_loads(void **state)
+{
+    FILE *f = fopen("redis.conf.sample", "r");
+    if (f == NULL)
+        skip();
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    struct config cfg;
+    char err[256];
+    config_init(&cfg);
+    assert_int_equal(config_load_file(&cfg, "redis.conf.sample", err, sizeof(err)), 0);
+    config_get_matching(&cfg, "*", 1, collect, text);
+    assert_int_equal(cfg.port, 6379);
+    assert_string_equal(cfg.bind[0], "127.0.0.1");
+    assert_int_equal(cfg.databases, 1);
+    config_free(&cfg);
+}
+
 static void test_command_docs_arguments_come_from_usage(void **state)
 {
     const char *r = run("command docs mset");
@@ -319,6 +348,7 @@ int main(void)
         T(test_select_and_shutdown),
         T(test_config_file_errors_name_option_and_line),
         T(test_command_docs_arguments_come_from_usage),
+        T(test_sample_config_documents_every_option_and_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
