@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Writes the current failure list for the server developers: runs the tcl
 # suite and the clients layer against BUILD's raftcache-server and turns
-# their results into one Markdown file (default /work/wt/notes/tcl-failures.md).
-# Usage: BUILD=build-x bash tcl-tests/helpers/write_failures_note.sh [OUT]
+# their results into one Markdown file OUT.
+# Usage: BUILD=build-x bash tcl-tests/helpers/write_failures_note.sh OUT
 set -u
 cd "$(dirname "$0")/../.."
 BUILD="${BUILD:-build}"
-out="${1:-/work/wt/notes/tcl-failures.md}"
+out="${1:?usage: write_failures_note.sh OUT.md}"
 bash tests/layers/30-tcl.sh >"$BUILD/test-logs/note-tcl.out" 2>&1
 bash tests/layers/40-clients.sh >"$BUILD/test-logs/note-clients.out" 2>&1
 {
