@@ -7,6 +7,7 @@ set root [file dirname [file dirname [file normalize [info script]]]]
 source [file join $root support redis.tcl]
 source [file join $root support test.tcl]
 source [file join $root support server.tcl]
+source [file join $root support util.tcl]
 set ::srv::bin /usr/bin/redis-server
 set ::t::current_file record
 foreach {opt val} $argv { if {$opt eq "--server-bin"} { set ::srv::bin $val } }
@@ -42,6 +43,11 @@ proc parse_cases {path} {
             set cmds {}
             continue
         }
+        if {[string match "raw *" $name]} {
+            # One Tcl-quoted byte string; [string repeat] and escapes work.
+            append cmds [subst -novariables [string range [string trim $line] 1 end-1]]
+            continue
+        }
         # Parsed as a Tcl list: quoted words take \r \n \x00 escapes.
         lappend cmds [lrange $line 0 end]
     }
@@ -55,6 +61,10 @@ set out {}
 start_server {} {
     foreach {name cmds} $cases {
         r flushall
+        if {[string match "raw *" $name]} {
+            lappend out $name $cmds [raw_exchange $cmds]
+            continue
+        }
         set c [new_client]
         set raw ""
         foreach cmd $cmds {
@@ -75,6 +85,12 @@ puts $f "# edit the cases and re-record against redis-server."
 puts $f ""
 puts $f "set reply_cases {}"
 foreach {name cmds raw} $out {
+    if {[string match "raw *" $name]} {
+        puts $f "lappend reply_cases [tcl_quote $name] \\"
+        puts $f "    [tcl_quote $cmds] \\"
+        puts $f "    [tcl_quote $raw]"
+        continue
+    }
     set words {}
     foreach cmd $cmds {
         set q {}
@@ -89,6 +105,14 @@ foreach {name cmds raw} $out {
 puts $f {
 start_server {tags {replies}} {
     foreach {name cmds expected} $reply_cases {
+        if {[string match "raw *" $name]} {
+            test "Reply bytes: $name" {
+                set got [raw_exchange $cmds]
+                if {$got ne $expected} { error [resp_diff $expected $got] }
+                assert_server_alive
+            }
+            continue
+        }
         test "Reply bytes: $name" {
             r flushall
             set c [new_client]

@@ -133,3 +133,16 @@ proc resp_diff {want got} {
     set from [expr {max(0, $i - 80)}]
     return "differs at byte $i: expected ...[resp_show [string range $want $from $from+239]] got ...[resp_show [string range $got $from $from+239]]"
 }
+
+# Send BYTES in one write on a fresh connection; return what came back until
+# the server went quiet, followed by "<closed>" when it closed the connection.
+proc raw_exchange {bytes {quiet 150}} {
+    set fd [raw_connect]
+    fconfigure $fd -blocking 1
+    catch {puts -nonewline $fd $bytes; flush $fd}
+    fconfigure $fd -blocking 0
+    lassign [raw_read_until_quiet $fd $quiet 5000] buf closed
+    raw_close $fd
+    if {$closed} { append buf "<closed>" }
+    return $buf
+}

@@ -617,9 +617,71 @@ lappend reply_cases "resp3_more_shapes" [list \
         [list "echo" ""] \
     ] \
     "+OK\x0d\x0a%1\x0d\x0a\$10\x0d\x0amaxclients\x0d\x0a\$5\x0d\x0a10000\x0d\x0a%0\x0d\x0a*1\x0d\x0a*10\x0d\x0a\$3\x0d\x0aget\x0d\x0a:2\x0d\x0a~2\x0d\x0a+readonly\x0d\x0a+fast\x0d\x0a:1\x0d\x0a:1\x0d\x0a:1\x0d\x0a~3\x0d\x0a+@read\x0d\x0a+@string\x0d\x0a+@fast\x0d\x0a~0\x0d\x0a~1\x0d\x0a%3\x0d\x0a\$5\x0d\x0aflags\x0d\x0a~2\x0d\x0a+RO\x0d\x0a+access\x0d\x0a\$12\x0d\x0abegin_search\x0d\x0a%2\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$5\x0d\x0aindex\x0d\x0a\$4\x0d\x0aspec\x0d\x0a%1\x0d\x0a\$5\x0d\x0aindex\x0d\x0a:1\x0d\x0a\$9\x0d\x0afind_keys\x0d\x0a%2\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$5\x0d\x0arange\x0d\x0a\$4\x0d\x0aspec\x0d\x0a%3\x0d\x0a\$7\x0d\x0alastkey\x0d\x0a:0\x0d\x0a\$7\x0d\x0akeystep\x0d\x0a:1\x0d\x0a\$5\x0d\x0alimit\x0d\x0a:0\x0d\x0a~0\x0d\x0a%1\x0d\x0a\$3\x0d\x0aget\x0d\x0a%5\x0d\x0a\$7\x0d\x0asummary\x0d\x0a\$22\x0d\x0aGet the value of a key\x0d\x0a\$5\x0d\x0asince\x0d\x0a\$5\x0d\x0a1.0.0\x0d\x0a\$5\x0d\x0agroup\x0d\x0a\$6\x0d\x0astring\x0d\x0a\$10\x0d\x0acomplexity\x0d\x0a\$4\x0d\x0aO(1)\x0d\x0a\$9\x0d\x0aarguments\x0d\x0a*1\x0d\x0a%3\x0d\x0a\$4\x0d\x0aname\x0d\x0a\$3\x0d\x0akey\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$3\x0d\x0akey\x0d\x0a\$14\x0d\x0akey_spec_index\x0d\x0a:0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-NOPROTO unsupported protocol version\x0d\x0a-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\x0d\x0a:100\x0d\x0a:-2\x0d\x0a\$3\x0d\x0a2.5\x0d\x0a-ERR increment would produce NaN or Infinity\x0d\x0a*2\x0d\x0a_\x0d\x0a_\x0d\x0a_\x0d\x0a\$1\x0d\x0ax\x0d\x0a_\x0d\x0a\$1\x0d\x0av\x0d\x0a\$0\x0d\x0a\x0d\x0a"
+lappend reply_cases "raw inline_tabs_and_spaces" \
+    "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
+    "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"
+lappend reply_cases "raw inline_escapes" \
+    "ECHO \"a\\nb\\tc\\\\d\\\"e\\x41\\x4g\"\x0d\x0aECHO 'it\\'s'\x0d\x0aECHO 'a\\nb'\x0d\x0aECHO \"\"\x0d\x0a" \
+    "\$13\x0d\x0aa\x0ab\x09c\\d\"eAx4g\x0d\x0a\$4\x0d\x0ait's\x0d\x0a\$4\x0d\x0aa\\nb\x0d\x0a\$0\x0d\x0a\x0d\x0a"
+lappend reply_cases "raw inline_empty_command_name" \
+    "\"\"\x0d\x0a" \
+    "-ERR unknown command '', with args beginning with: \x0d\x0a"
+lappend reply_cases "raw inline_cr_inside" \
+    "PI\x0dNG\x0d\x0a" \
+    "-ERR unknown command 'PI', with args beginning with: 'NG' \x0d\x0a"
+lappend reply_cases "raw inline_many_args" \
+    "ECHO a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a \x0d\x0a" \
+    "-ERR wrong number of arguments for 'echo' command\x0d\x0a"
+lappend reply_cases "raw inline_leading_space_star" \
+    " *1\x0d\x0a" \
+    "-ERR unknown command '*1', with args beginning with: \x0d\x0a"
+lappend reply_cases "raw multibulk_leading_zeros" \
+    "*01\x0d\x0a\$4\x0d\x0aPING\x0d\x0a" \
+    "-ERR Protocol error: invalid multibulk length\x0d\x0a<closed>"
+lappend reply_cases "raw bulk_leading_zeros" \
+    "*1\x0d\x0a\$04\x0d\x0aPING\x0d\x0a" \
+    "-ERR Protocol error: invalid bulk length\x0d\x0a<closed>"
+lappend reply_cases "raw bulk_minus_zero" \
+    "*1\x0d\x0a\$-0\x0d\x0a" \
+    "-ERR Protocol error: invalid bulk length\x0d\x0a<closed>"
+lappend reply_cases "raw multibulk_trailing_space" \
+    "*1 \x0d\x0a\$4\x0d\x0aPING\x0d\x0a" \
+    "-ERR Protocol error: invalid multibulk length\x0d\x0a<closed>"
+lappend reply_cases "raw bulk_trailing_space" \
+    "*1\x0d\x0a\$4 \x0d\x0aPING\x0d\x0a" \
+    "-ERR Protocol error: invalid bulk length\x0d\x0a<closed>"
+lappend reply_cases "raw empty_command_name_multibulk" \
+    "*1\x0d\x0a\$0\x0d\x0a\x0d\x0a" \
+    "-ERR unknown command '', with args beginning with: \x0d\x0a"
+lappend reply_cases "raw lowercase_and_mixed_case_multibulk" \
+    "*1\x0d\x0a\$4\x0d\x0aping\x0d\x0a*1\x0d\x0a\$4\x0d\x0aPiNg\x0d\x0a" \
+    "+PONG\x0d\x0a+PONG\x0d\x0a"
+lappend reply_cases "raw incomplete_waits" \
+    "*2\x0d\x0a\$3\x0d\x0aGET\x0d\x0a" \
+    ""
+lappend reply_cases "raw multibulk_then_inline" \
+    "*1\x0d\x0a\$4\x0d\x0aPING\x0d\x0aPING\x0d\x0a*2\x0d\x0a\$4\x0d\x0aECHO\x0d\x0a\$1\x0d\x0ax\x0d\x0aECHO y\x0d\x0a" \
+    "+PONG\x0d\x0a+PONG\x0d\x0a\$1\x0d\x0ax\x0d\x0a\$1\x0d\x0ay\x0d\x0a"
+lappend reply_cases "raw error_then_more_commands_dropped" \
+    "PING\x0d\x0a*1\x0d\x0a\$x\x0d\x0aPING\x0d\x0a" \
+    "+PONG\x0d\x0a-ERR Protocol error: invalid bulk length\x0d\x0a<closed>"
+lappend reply_cases "raw reset_inline" \
+    "RESET\x0d\x0a" \
+    "+RESET\x0d\x0a"
+lappend reply_cases "raw quit_inline_with_args" \
+    "QUIT now please\x0d\x0aPING\x0d\x0a" \
+    "+OK\x0d\x0a<closed>"
 
 start_server {tags {replies}} {
     foreach {name cmds expected} $reply_cases {
+        if {[string match "raw *" $name]} {
+            test "Reply bytes: $name" {
+                set got [raw_exchange $cmds]
+                if {$got ne $expected} { error [resp_diff $expected $got] }
+                assert_server_alive
+            }
+            continue
+        }
         test "Reply bytes: $name" {
             r flushall
             set c [new_client]
