@@ -151,3 +151,37 @@ start_server {tags {keyspace external:skip}} {
         server_stopped_on_purpose
     }
 }
+
+start_server {tags {keyspace slow}} {
+    test {SCAN returns every key present throughout while the keyspace grows to 1,000,000} {
+        r flushall
+        pipeline_all 200000 set_key_cmd "+OK\r\n"
+        set seen [dict create]
+        set cursor 0
+        set next 200000
+        set rounds 0
+        while 1 {
+            lassign [r scan $cursor count 500] cursor batch
+            foreach k $batch { dict set seen $k 1 }
+            # Keep growing the table (and so rehashing) between SCAN calls.
+            if {$next < 1000000} {
+                set fd [raw_connect]
+                fconfigure $fd -blocking 1
+                set req ""
+                for {set i 0} {$i < 4000} {incr i} { append req [::rc::encode [set_key_cmd [expr {$next + $i}]]] }
+                puts -nonewline $fd $req
+                flush $fd
+                fconfigure $fd -blocking 0
+                raw_read_n $fd [expr {5 * 4000}] 30000
+                raw_close $fd
+                incr next 4000
+            }
+            if {$cursor == 0 || [incr rounds] > 100000} break
+        }
+        set missing 0
+        for {set i 0} {$i < 200000} {incr i} {
+            if {![dict exists $seen key:[format %012d $i]]} { incr missing }
+        }
+        assert_equal $missing 0
+    }
+}
