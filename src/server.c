@@ -171,12 +171,22 @@ static void hook_shutdown(void *data)
     s->shutdown_asap = 1;
 }
 
-static void on_signal(struct loop *loop, void *data)
+static void stop_on_signal(struct loop *loop, struct server *s,
+                           const char *name)
 {
-    struct server *s = data;
-    log_msg(LOG_LEVEL_WARNING, "Received signal, scheduling shutdown...");
+    log_msg(LOG_LEVEL_WARNING, "Received %s scheduling shutdown...", name);
     s->shutdown_asap = 1;
     loop_stop(loop);
+}
+
+static void on_sigterm(struct loop *loop, void *data)
+{
+    stop_on_signal(loop, data, "SIGTERM");
+}
+
+static void on_sigint(struct loop *loop, void *data)
+{
+    stop_on_signal(loop, data, "SIGINT");
 }
 
 static void hook_sleep(void *data, long long ms)
@@ -356,8 +366,8 @@ int main(int argc, char **argv)
     }
     write_pidfile(&s);
     loop_add_before_sleep(s.loop, before_sleep, &s);
-    loop_on_signal(s.loop, SIGTERM, on_signal, &s);
-    loop_on_signal(s.loop, SIGINT, on_signal, &s);
+    loop_on_signal(s.loop, SIGTERM, on_sigterm, &s);
+    loop_on_signal(s.loop, SIGINT, on_sigint, &s);
     start_cron(&s);
     log_msg(LOG_LEVEL_NOTICE, "Server initialized");
     log_msg(LOG_LEVEL_NOTICE, "Ready to accept connections tcp");

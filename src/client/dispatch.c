@@ -40,7 +40,7 @@ static void run_command(struct conn *c, int argc, const struct resp_arg *argv)
     if (cmd_check(&ctx, &d) < 0) {
         if (d != NULL)
             cs->env->stats[d->index].rejected_calls++;
-        cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error, c->out.errors - errors);
         mute_after(c);
         return;
     }
@@ -52,9 +52,10 @@ static void run_command(struct conn *c, int argc, const struct resp_arg *argv)
     st->usec += dt;
     if (cs->cfg->latency_tracking)
         metrics_hist_record(&st->latency, dt);
-    if (ctx.failed || c->out.errors != errors)
+    if (ctx.failed || c->out.errors != errors) {
         st->failed_calls++;
-    cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error, c->out.errors - errors);
+    }
     cs->metrics->total_commands_processed++;
     c->out.proto = c->sess.resp;
     mute_after(c);
@@ -66,7 +67,7 @@ static void protocol_error(struct conn *c)
 {
     c->out.muted = 0;
     resp_add_error(&c->out, c->parser.errmsg);
-    c->srv->metrics->total_error_replies++;
+    metrics_count_error(c->srv->metrics, "ERR", 1);
     log_msg(LOG_LEVEL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
             c->parser.errmsg, (unsigned long long)c->sess.id, c->addr);
     c->close_after_reply = 1;

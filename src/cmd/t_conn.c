@@ -321,9 +321,12 @@ static int kill_filters(struct cmd_ctx *c, struct cmd_kill_filter *f,
                 return -1;
             }
         } else if (cmd__arg_is(c, j, "user")) {
-            f->type = 1; /* only the default user exists: matches nobody else */
-            if (cmd__arg_is(c, j + 1, "default"))
-                f->type = -1;
+            /* Only the default user exists. */
+            if (!cmd__arg_is(c, j + 1, "default")) {
+                cmd_failf(c, "No such user '%.*s'", (int)c->argv[j + 1].len,
+                          c->argv[j + 1].ptr);
+                return -1;
+            }
         } else {
             cmd_fail(c, CMD_ERR_SYNTAX);
             return -1;
