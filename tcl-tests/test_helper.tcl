@@ -12,6 +12,7 @@
 #     --timeout SECS      reply timeout per read (default 10)
 #     --failures FILE     write failing tests as a Markdown list to FILE
 #     --verbose           list skipped tests
+#     --dont-clean        keep tmp/ files of this run even when all passed
 # Tests tagged external:skip (they stop the server, or need start-up
 # options) are skipped in external mode.
 # Prints one [ok]/[err] line per test, then "N passed, N failed, N skipped".
@@ -33,6 +34,7 @@ set ::srv::bin [file join [file dirname $::root] build raftcache-server]
 set singles {}
 set slow 0
 set failfile ""
+set dont_clean 0
 for {set i 0} {$i < [llength $argv]} {incr i} {
     set opt [lindex $argv $i]
     set val [lindex $argv [expr {$i + 1}]]
@@ -56,6 +58,7 @@ for {set i 0} {$i < [llength $argv]} {incr i} {
         --timeout { set ::rc::timeout_ms [expr {int($val * 1000)}]; incr i }
         --failures { set failfile $val; incr i }
         --verbose { set ::t::verbose 1 }
+        --dont-clean { set dont_clean 1 }
         default { usage }
     }
 }
@@ -101,6 +104,10 @@ if {$failfile ne ""} {
         foreach line [split $msg \n] { puts $f "  - `[string map {` '} [string trim $line]]`" }
     }
     close $f
+}
+# Server directories and config files of this run carry its PID.
+if {!$::t::failed && !$dont_clean} {
+    foreach p [glob -nocomplain -directory $::srv::tmpdir *[pid]*] { file delete -force $p }
 }
 puts "\n$::t::passed passed, $::t::failed failed, $::t::skipped skipped ([format %.1f $secs] s)"
 exit [expr {$::t::failed ? 1 : 0}]
