@@ -159,6 +159,7 @@ static void start_cron(struct server *s)
 static void before_sleep(struct loop *loop, void *data)
 {
     struct server *s = data;
+    client_resume_paused(&s->clients);
     client_flush_pending(&s->clients);
     if (s->shutdown_asap)
         loop_stop(loop);

@@ -68,7 +68,7 @@ int cmd__oom_check(struct cmd_ctx *c);
     X(swapdb) X(ping) X(echo) X(quit) X(reset) X(hello) X(auth)            \
     X(client) X(client_id) X(client_setname) X(client_getname)             \
     X(client_list) X(client_info) X(client_kill) X(client_reply)           \
-    X(client_no_evict) X(client_setinfo) X(client_help) X(command)         \
+    X(client_no_evict) X(client_setinfo) X(client_pause) X(client_unpause) X(client_help) X(command)         \
     X(command_count) X(command_info) X(command_docs) X(command_list)       \
     X(command_getkeys) X(command_help) X(config) X(config_get)             \
     X(config_set) X(config_resetstat) X(config_rewrite) X(config_help)     \

@@ -355,6 +355,44 @@ void t_client_kill(struct cmd_ctx *c)
                                                    c->sess->id));
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL]: Redis checks the mode first. */
+void t_client_pause(struct cmd_ctx *c)
+{
+    if (c->argc > 4) {
+        cmd_failf(c, "unknown subcommand or wrong number of arguments for "
+                     "'%.*s'. Try CLIENT HELP.", (int)c->argv[1].len,
+                  c->argv[1].ptr);
+        return;
+    }
+    int writes_only = 0;
+    if (c->argc == 4) {
+        if (cmd__arg_is(c, 3, "write"))
+            writes_only = 1;
+        else if (!cmd__arg_is(c, 3, "all")) {
+            cmd_fail(c, "CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    long long ms;
+    if (cmd__arg_ll(c, 2, &ms) < 0) {
+        cmd_fail(c, "timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        cmd_fail(c, "timeout is negative");
+        return;
+    }
+    c->env->pause_end_ms = c->now + ms;
+    c->env->pause_writes_only = writes_only;
+    resp_add_ok(c->out);
+}
+
+void t_client_unpause(struct cmd_ctx *c)
+{
+    c->env->pause_end_ms = 0;
+    resp_add_ok(c->out);
+}
+
 void t_client_reply(struct cmd_ctx *c)
 {
     if (cmd__arg_is(c, 2, "on")) {
@@ -435,6 +473,10 @@ void t_client_help(struct cmd_ctx *c)
         "    * LIB-VER: the client lib version.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
         NULL};
     cmd__reply_help(c, lines);
 }
