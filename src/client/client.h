@@ -52,6 +52,7 @@ struct conn {
 #define CLIENT_MAX_LISTENERS (CONFIG_MAX_BIND + 1)
 
 struct client_listener {
+    struct client_server *cs;
     int fd;
     int is_unix;
     struct loop_io *io;

@@ -31,8 +31,10 @@ static inline int cmd__arg_is(const struct cmd_ctx *c, int i, const char *w)
 int cmd__ll_or_reply(struct cmd_ctx *c, int i, long long *out);
 /* As above, without replying. */
 int cmd__arg_ll(const struct cmd_ctx *c, int i, long long *out);
-/* Parses a long double as Redis string2ld; replies "value is not a valid
- * float" and returns -1 on failure. */
+/* Redis string2ld: returns 1 and *out if the bytes are a float. */
+int cmd__string_to_ld(const char *s, size_t len, long double *out);
+/* Parses argv[i] as string2ld; replies "value is not a valid float" and
+ * returns -1 on failure. */
 int cmd__ld_or_reply(struct cmd_ctx *c, int i, long double *out);
 
 /* Hashes argv[i] as a key. */
