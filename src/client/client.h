@@ -37,6 +37,10 @@ struct conn {
     struct conn *pnext, *pprev;          /* pending writes */
     int pending;
     int close_after_reply;
+    /* A parsed command waiting for the end of CLIENT PAUSE: its bytes are
+     * still in the query buffer at qpos (parsed_len of them) and the
+     * parser keeps its argument offsets. */
+    size_t parsed_len;
     int64_t ctime_ms;
     int64_t last_ms;
     int64_t obuf_soft_since_ms;
@@ -48,6 +52,7 @@ struct conn {
 #define CLIENT_MAX_LISTENERS (CONFIG_MAX_BIND + 1)
 
 struct client_listener {
+    struct client_server *cs;
     int fd;
     int is_unix;
     struct loop_io *io;
@@ -64,6 +69,7 @@ struct client_server {
     struct conn *all;
     struct conn *pending;
     long long nconns;
+    long long npaused;       /* connections holding a paused command */
     uint64_t next_id;
     char errmsg[256];
 };
@@ -80,6 +86,9 @@ void client_close_listeners(struct client_server *cs);
 
 /* The before-sleep hook: one write per connection with pending replies. */
 void client_flush_pending(struct client_server *cs);
+/* Runs the commands CLIENT PAUSE held once the pause is over (called
+ * before sleeping, so UNPAUSE and the timeout both release them). */
+void client_resume_paused(struct client_server *cs);
 /* The cron: idle timeouts and output-buffer soft limits. */
 void client_cron(struct client_server *cs, int64_t now_ms);
 /* Closes every connection (shutdown). */

@@ -113,6 +113,8 @@ static void release_out(struct conn *c)
 void conn__close(struct conn *c)
 {
     struct client_server *cs = c->srv;
+    if (c->parsed_len)
+        cs->npaused--;
     pending_unlink(c);
     if (c->prev)
         c->prev->next = c->next;

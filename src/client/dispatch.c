@@ -27,7 +27,9 @@ static void mute_after(struct conn *c)
     c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
 }
 
-static void run_command(struct conn *c, int argc, const struct resp_arg *argv)
+/* Runs one parsed command. Returns 0, or 1 when CLIENT PAUSE holds it
+ * (nothing was replied; it runs again after the pause). */
+static int run_command(struct conn *c, int argc, const struct resp_arg *argv)
 {
     struct client_server *cs = c->srv;
     struct cmd_ctx ctx = {
@@ -40,10 +42,12 @@ static void run_command(struct conn *c, int argc, const struct resp_arg *argv)
     if (cmd_check(&ctx, &d) < 0) {
         if (d != NULL)
             cs->env->stats[d->index].rejected_calls++;
-        cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error, c->out.errors - errors);
         mute_after(c);
-        return;
+        return 0;
     }
+    if (cmd_paused(cs->env, d, ctx.now))
+        return 1;
     int64_t t0 = loop_mono_us_fresh();
     cmd_execute(&ctx);
     uint64_t dt = (uint64_t)(loop_mono_us_fresh() - t0);
@@ -52,28 +56,49 @@ static void run_command(struct conn *c, int argc, const struct resp_arg *argv)
     st->usec += dt;
     if (cs->cfg->latency_tracking)
         metrics_hist_record(&st->latency, dt);
-    if (ctx.failed || c->out.errors != errors)
+    if (ctx.failed || c->out.errors != errors) {
         st->failed_calls++;
-    cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error, c->out.errors - errors);
+    }
     cs->metrics->total_commands_processed++;
     c->out.proto = c->sess.resp;
     mute_after(c);
     if (c->sess.close_after_reply)
         c->close_after_reply = 1;
+    return 0;
 }
 
 static void protocol_error(struct conn *c)
 {
     c->out.muted = 0;
     resp_add_error(&c->out, c->parser.errmsg);
-    c->srv->metrics->total_error_replies++;
+    metrics_count_error(c->srv->metrics, "ERR", 1);
     log_msg(LOG_LEVEL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
             c->parser.errmsg, (unsigned long long)c->sess.id, c->addr);
     c->close_after_reply = 1;
 }
 
+/* Runs the command a pause held, with argv rebuilt from the parser's
+ * offsets (the buffer may have moved). Returns 1 while still paused. */
+static int resume_held(struct conn *c)
+{
+    struct resp_parser *p = &c->parser;
+    for (int i = 0; i < p->argc; i++) {
+        p->argv[i].ptr = c->qbuf + c->qpos + p->slots[i].off;
+        p->argv[i].len = p->slots[i].len;
+    }
+    if (run_command(c, p->argc, p->argv))
+        return 1;
+    c->qpos += c->parsed_len;
+    c->parsed_len = 0;
+    c->srv->npaused--;
+    return 0;
+}
+
 void dispatch__process(struct conn *c)
 {
+    if (c->parsed_len && resume_held(c))
+        return;
     while (!c->close_after_reply && c->qpos < c->qlen) {
         long rv = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (rv == 0)
@@ -82,9 +107,32 @@ void dispatch__process(struct conn *c)
             protocol_error(c);
             break;
         }
-        c->qpos += (size_t)rv;
-        if (c->parser.argc == 0)
+        if (c->parser.argc == 0) {
+            c->qpos += (size_t)rv;
             continue;
-        run_command(c, c->parser.argc, c->parser.argv);
+        }
+        if (run_command(c, c->parser.argc, c->parser.argv)) {
+            c->parsed_len = (size_t)rv;
+            c->srv->npaused++;
+            break;
+        }
+        c->qpos += (size_t)rv;
+    }
+}
+
+void client_resume_paused(struct client_server *cs)
+{
+    if (cs->npaused == 0 ||
+        (cs->env->pause_end_ms && loop_now_ms(cs->loop) < cs->env->pause_end_ms))
+        return;
+    cs->env->pause_end_ms = 0;
+    struct conn *next;
+    for (struct conn *c = cs->all; c != NULL && cs->npaused > 0; c = next) {
+        next = c->next;
+        if (c->parsed_len == 0)
+            continue;
+        dispatch__process(c);
+        if (c->out.len > c->sent || c->close_after_reply)
+            conn__queue_write(c);
     }
 }

@@ -120,17 +120,9 @@ static void accept_one(struct client_server *cs, int fd, int is_unix)
     }
 }
 
-struct accept_ctx {
-    struct client_server *cs;
-    int index;
-};
-
-static struct accept_ctx accept_ctxs[CLIENT_MAX_LISTENERS];
-
 static void on_listener(struct loop_io *io, int events, void *data)
 {
-    struct accept_ctx *ax = data;
-    struct client_listener *l = &ax->cs->listeners[ax->index];
+    struct client_listener *l = data;
     for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -139,19 +131,18 @@ static void on_listener(struct loop_io *io, int events, void *data)
                         strerror(errno));
             return;
         }
-        accept_one(ax->cs, fd, l->is_unix);
+        accept_one(l->cs, fd, l->is_unix);
     }
 }
 
 static int add_listener(struct client_server *cs, int fd, int is_unix)
 {
     int i = cs->nlisteners;
-    accept_ctxs[i].cs = cs;
-    accept_ctxs[i].index = i;
+    cs->listeners[i].cs = cs;
     cs->listeners[i].fd = fd;
     cs->listeners[i].is_unix = is_unix;
     cs->listeners[i].io = loop_io_create(cs->loop, fd, LOOP_READ,
-                                         on_listener, &accept_ctxs[i]);
+                                         on_listener, &cs->listeners[i]);
     if (cs->listeners[i].io == NULL)
         return ERR_NOMEM;
     loop_io_set_priority(cs->listeners[i].io, 1);

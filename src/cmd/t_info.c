@@ -248,7 +248,7 @@ void cmd_register_info(struct cmd_env *env, metrics_section_cb clients_cb,
     metrics_register_section(m, "replication", section_replication, env, d);
     metrics_register_section(m, "cpu", section_cpu, env, d);
     metrics_register_section(m, "modules", section_empty, env, d);
-    metrics_register_section(m, "errorstats", section_empty, env, d);
+    metrics_register_section(m, "errorstats", metrics_errorstats_section, m, d);
     metrics_register_section(m, "cluster", section_cluster, env, d);
     metrics_register_section(m, "keyspace", section_keyspace, env, d);
     metrics_register_section(m, "commandstats", section_commandstats, env, 0);

@@ -364,16 +364,10 @@ void t_incrbyfloat(struct cmd_ctx *c)
     if (wrong)
         return;
     long double value = 0, incr;
-    if (e != NULL) {
-        /* Parse the stored value through the same path as an argument. */
-        struct resp_arg tmp = {store_entry_value(e), store_entry_value_len(e)};
-        struct cmd_ctx vc = *c;
-        vc.argv = &tmp;
-        vc.argc = 1;
-        if (cmd__ld_or_reply(&vc, 0, &value) < 0) {
-            c->failed = 1;
-            return;
-        }
+    if (e != NULL && !cmd__string_to_ld(store_entry_value(e),
+                                        store_entry_value_len(e), &value)) {
+        cmd_fail(c, CMD_ERR_NOT_FLOAT);
+        return;
     }
     if (cmd__ld_or_reply(c, 2, &incr) < 0)
         return;

@@ -91,6 +91,7 @@ struct resp_out {
     int muted;          /* CLIENT REPLY OFF/SKIP: replies are dropped */
     int failed;         /* a grow failed: the connection must close */
     unsigned long errors; /* error replies written (even when muted) */
+    char last_error[16];  /* code of the last error ("ERR", "WRONGTYPE") */
     resp_grow_fn grow;
     void *owner;
 };

@@ -326,8 +326,9 @@ int store_rename(struct store *st, const struct store_key *src,
                  const struct store_key *dst, uint64_t now_ms,
                  struct store_entry **out);
 
-/* FLUSHDB / FLUSHALL: removes every entry; slab pages are kept for
- * reuse by any class (store_memory_purge gives them back). */
+/* FLUSHDB / FLUSHALL: removes every entry, O(keys); a reservation in
+ * flight stays valid. Slab pages are kept for reuse by any class
+ * (store_memory_purge gives them back). */
 void store_flush(struct store *st);
 
 /* ---- Whole-keyspace access ---- */

@@ -99,7 +99,8 @@ static void pool_populate(struct store *st, uint64_t now)
     size_t n = 0;
     if (policy_is_volatile(st->policy)) {
         for (; n < want && n < st->vol_count; n++)
-            sample[n] = &st->vol[dict_rand(&st->rng) % st->vol_count]->node;
+            sample[n] = &(*store__vol_slot(
+                st, (uint32_t)(dict_rand(&st->rng) % st->vol_count)))->node;
     } else {
         n = dict_sample(&st->dict, sample, want, &st->rng);
     }
@@ -134,7 +135,8 @@ static struct store_entry *pick_victim(struct store *st, uint64_t now)
     if (st->policy == STORE_POLICY_VOLATILE_RANDOM) {
         if (st->vol_count == 0)
             return NULL;
-        return st->vol[dict_rand(&st->rng) % st->vol_count];
+        return *store__vol_slot(
+            st, (uint32_t)(dict_rand(&st->rng) % st->vol_count));
     }
     for (int round = 0; round < 16; round++) {
         if (policy_is_volatile(st->policy) ? st->vol_count == 0

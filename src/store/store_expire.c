@@ -99,7 +99,7 @@ static size_t expire_sample(struct store *st, size_t n, uint64_t now,
     for (size_t k = 0; k < n && st->vol_count > 0; k++) {
         if (pos >= st->vol_count)
             pos = 0;
-        struct store_entry *e = st->vol[pos];
+        struct store_entry *e = *store__vol_slot(st, pos);
         if (!store__expired(e, now)) {
             pos++;
             continue;
