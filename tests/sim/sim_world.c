@@ -391,7 +391,10 @@ static void chaos(struct sim_world *w)
     } else if (r < 650) {
         chaos_crash(w, true);
     } else if (r < 720) {
-        uint64_t id = 1 + sim_rng_below(&w->rng, w->max_id);
+        /* Half the time the leader's: it writes its log in parallel with
+         * replication and must not count itself before the sync. */
+        uint64_t id = l && sim_rng_chance(&w->rng, 500)
+                          ? l->id : 1 + sim_rng_below(&w->rng, w->max_id);
         w->nodes[id].disk.slow_until = w->now + sim_rng_range(&w->rng, 100, 600);
         sim_trace(w, "chaos: node %llu disk slow", (unsigned long long)id);
     } else if (r < 820) {
