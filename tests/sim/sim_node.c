@@ -320,6 +320,9 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
                  (unsigned long long)n->id);
     n->state = SIM_NODE_UP;
     n->incarnation++;
+    n->seen_term = d->term;
+    n->w_term = d->term;
+    n->w_vote = d->vote;
     n->last_commit = raft_commit_index(n->raft);
     return 0;
 }
@@ -534,6 +537,7 @@ static void do_apply(struct sim_world *w, struct sim_node *n,
                          (unsigned long long)n->id, (unsigned long long)idx);
                 return;
             }
+            sim_check_op_once(w, n, idx, op.opid);
             out = apply_op(n, &op);
         } else if (e->type == RAFT_ENTRY_CONFIG) {
             if (raft_config_decode(e->data, e->len, &n->applied_config) != 0)

@@ -668,6 +668,7 @@ void sim_world_free(struct sim_world *w)
     free(w->hist.ops);
     free(w->leaders);
     free(w->committed);
+    free(w->op_index);
     free(w->lm);
     memset(w, 0, sizeof(*w));
 }
