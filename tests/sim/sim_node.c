@@ -334,9 +334,20 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n)
     struct sim_disk *d = &n->disk;
     uint32_t keep = (uint32_t)sim_rng_below(&w->rng, d->n_pending + 1ULL);
     for (uint32_t i = 0; i < d->n_pending; i++) {
-        if (i < keep)
-            disk_apply(w, n, &d->pending[i]);
-        record_free(&d->pending[i]);
+        struct sim_record *r = &d->pending[i];
+        if (i < keep) {
+            disk_apply(w, n, r);
+        } else if (i == keep && sim_rng_chance(&w->rng, 500)) {
+            /* Torn: the truncation and some of the entries reached the
+             * disk, the rest of the record (and its hard state) did not;
+             * a WAL finds the torn tail by its checksum. */
+            uint32_t all = r->entries.n;
+            r->hard = false;
+            r->entries.n = (uint32_t)sim_rng_below(&w->rng, all + 1ULL);
+            disk_apply(w, n, r);
+            r->entries.n = all;
+        }
+        record_free(r);
     }
     sim_trace(w, "node %llu crashes (kept %u of %u unsynced writes)",
               (unsigned long long)n->id, keep, d->n_pending);
