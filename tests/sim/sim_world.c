@@ -524,8 +524,24 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
     }
 }
 
+static void trace_params(struct sim_world *w)
+{
+    const struct sim_params *p = &w->p;
+    sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
+                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks), "
+                 "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
+                 "drift %u ppm, %d clients, churn %u/1000",
+              (unsigned long long)p->seed, p->nodes, p->election_ms,
+              p->max_append_entries, p->max_inflight,
+              (unsigned long long)p->snapshot_threshold,
+              (unsigned long long)p->snapshot_trailing, p->chunk_bytes,
+              p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
+              p->drift_ppm, p->clients, p->churn_permille);
+}
+
 static void world_init(struct sim_world *w)
 {
+    trace_params(w);
     struct raft_config c = {.n = (uint32_t)w->p.nodes,
                             .max_id = (uint64_t)w->p.nodes};
     for (int i = 0; i < w->p.nodes; i++)
