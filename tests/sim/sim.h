@@ -140,6 +140,8 @@ struct sim_node {
     uint64_t lc_term, lc_upto;  /* leader completeness verified upto */
     uint64_t churn_term;       /* term whose first commit was looked at */
     uint64_t led_term;         /* term it was leader in at the last check */
+    uint64_t seen_term;        /* highest term seen in this incarnation */
+    uint64_t w_term, w_vote;   /* hard state last written to the disk */
     bool removed;              /* no longer in the cluster's config */
 };
 
@@ -226,6 +228,8 @@ struct sim_world {
     struct sim_committed *committed; /* index -> first apply */
     uint64_t n_committed;   /* highest applied index anywhere */
     uint64_t cap_committed;
+    uint64_t *op_index;     /* history op -> index it was applied at */
+    uint64_t cap_op_index;
     struct sim_lm_slot *lm;
     uint64_t lm_cap, lm_used;
     /* result */
@@ -292,5 +296,7 @@ void sim_check_persist(struct sim_world *w, struct sim_node *n,
 void sim_check_apply(struct sim_world *w, struct sim_node *n, uint64_t index,
                      const struct raft_entry *e);
 void sim_check_final(struct sim_world *w);
+void sim_check_op_once(struct sim_world *w, struct sim_node *n, uint64_t index,
+                       uint64_t opid);
 
 #endif

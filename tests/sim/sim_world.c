@@ -391,7 +391,10 @@ static void chaos(struct sim_world *w)
     } else if (r < 650) {
         chaos_crash(w, true);
     } else if (r < 720) {
-        uint64_t id = 1 + sim_rng_below(&w->rng, w->max_id);
+        /* Half the time the leader's: it writes its log in parallel with
+         * replication and must not count itself before the sync. */
+        uint64_t id = l && sim_rng_chance(&w->rng, 500)
+                          ? l->id : 1 + sim_rng_below(&w->rng, w->max_id);
         w->nodes[id].disk.slow_until = w->now + sim_rng_range(&w->rng, 100, 600);
         sim_trace(w, "chaos: node %llu disk slow", (unsigned long long)id);
     } else if (r < 820) {
@@ -470,6 +473,8 @@ static void heal_all(struct sim_world *w)
 
 /* ---- the run ------------------------------------------------------------- */
 
+#define CONVERGE_MS 1500
+
 static void dispatch(struct sim_world *w, struct sim_event *ev)
 {
     struct sim_node *n = ev->node < SIM_MAX_NODES ? &w->nodes[ev->node] : NULL;
@@ -519,8 +524,24 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
     }
 }
 
+static void trace_params(struct sim_world *w)
+{
+    const struct sim_params *p = &w->p;
+    sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
+                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks), "
+                 "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
+                 "drift %u ppm, %d clients, churn %u/1000",
+              (unsigned long long)p->seed, p->nodes, p->election_ms,
+              p->max_append_entries, p->max_inflight,
+              (unsigned long long)p->snapshot_threshold,
+              (unsigned long long)p->snapshot_trailing, p->chunk_bytes,
+              p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
+              p->drift_ppm, p->clients, p->churn_permille);
+}
+
 static void world_init(struct sim_world *w)
 {
+    trace_params(w);
     struct raft_config c = {.n = (uint32_t)w->p.nodes,
                             .max_id = (uint64_t)w->p.nodes};
     for (int i = 0; i < w->p.nodes; i++)
@@ -571,8 +592,44 @@ static void check_history(struct sim_world *w)
              (long long)op->arg, (long long)op->out, r.deepest);
 }
 
+/* Every member of the leader's configuration that is up has applied up
+ * to index (followers catch up once the faults are over). */
+static bool converged(struct sim_world *w, uint64_t index)
+{
+    struct sim_node *l = sim_leader(w);
+    if (!l)
+        return false;
+    const struct raft_config *c = raft_config(l->raft);
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint64_t id = c->servers[i].id;
+        if (id >= SIM_MAX_NODES || w->nodes[id].state != SIM_NODE_UP)
+            continue;
+        if (w->nodes[id].applied < index)
+            return false;
+    }
+    return true;
+}
+
+static void report_straggler(struct sim_world *w, uint64_t index)
+{
+    for (uint64_t id = 1; id <= w->max_id; id++) {
+        struct sim_node *n = &w->nodes[id];
+        struct sim_node *l = sim_leader(w);
+        if (n->state != SIM_NODE_UP || !l ||
+            !raft_config_find(raft_config(l->raft), id) || n->applied >= index)
+            continue;
+        sim_fail(w, "liveness: node %llu has applied %llu, %u ms after the "
+                    "probe committed %llu", (unsigned long long)id,
+                 (unsigned long long)n->applied, CONVERGE_MS,
+                 (unsigned long long)index);
+        return;
+    }
+    sim_fail(w, "liveness: no leader after the probe committed");
+}
+
 int sim_run(const struct sim_params *p, struct sim_world *w)
 {
+    uint64_t converge_by = 0, converge_to = 0;
     memset(w, 0, sizeof(*w));
     w->p = *p;
     w->trace = p->verbose ? stderr : NULL;
@@ -582,7 +639,7 @@ int sim_run(const struct sim_params *p, struct sim_world *w)
     while (w->n_heap > 0 && !w->failed) {
         struct sim_event ev = heap_pop(w);
         w->now = ev.time;
-        if (w->now > end) {
+        if (w->now > end && !converge_by) {
             if (ev.msg)
                 sim_net_free(ev.msg);
             struct sim_node *l = sim_leader(w);
@@ -593,8 +650,19 @@ int sim_run(const struct sim_params *p, struct sim_world *w)
             break;
         }
         dispatch(w, &ev);
-        if (!w->chaos && sim_client_liveness_done(w))
+        if (w->chaos || w->failed || !sim_client_liveness_done(w))
+            continue;
+        if (!converge_by) {
+            struct sim_node *l = sim_leader(w);
+            converge_by = w->now + CONVERGE_MS;
+            converge_to = l ? raft_commit_index(l->raft) : 0;
+        }
+        if (converged(w, converge_to))
             break;
+        if (w->now > converge_by) {
+            report_straggler(w, converge_to);
+            break;
+        }
     }
     if (!w->failed)
         sim_check_final(w);
@@ -616,6 +684,7 @@ void sim_world_free(struct sim_world *w)
     free(w->hist.ops);
     free(w->leaders);
     free(w->committed);
+    free(w->op_index);
     free(w->lm);
     memset(w, 0, sizeof(*w));
 }
