@@ -374,7 +374,7 @@ static int open_backend(struct wal *w)
     const struct wal_config *c = &w->cfg;
     switch (c->io) {
     case WAL_IO_MEM:
-        return wal__mem_create(c->disk, &w->io);
+        return wal__mem_create(c->disk, c->loop != NULL, &w->io);
     case WAL_IO_SYNC:
         return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     case WAL_IO_URING:
