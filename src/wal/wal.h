@@ -88,6 +88,10 @@ struct wal_allocator {
 };
 void wal_set_allocator(const struct wal_allocator *a);
 
+/* 1 when this kernel (and its seccomp policy) lets us set up io_uring:
+ * the probe wal-io auto makes. Probed once, then cached. */
+int wal_uring_available(void);
+
 /* Config values, for server.c's option table: 0 and *out, or ERR_INVALID.
  * wal-io: "auto" | "uring" | "sync"; raft-fsync: "always" | "off". */
 int wal_io_parse(const char *value, enum wal_io_kind *out);

@@ -138,6 +138,18 @@ static void uring_destroy(struct wal_io *io)
 
 static struct wal_io_ops uring_ops;
 
+int wal_uring_available(void)
+{
+    static int probed = -1;
+    if (probed < 0) {
+        struct io_uring ring;
+        probed = io_uring_queue_init(2, &ring, 0) == 0;
+        if (probed)
+            io_uring_queue_exit(&ring);
+    }
+    return probed;
+}
+
 int wal__uring_create(const char *dir, struct wal_io **out)
 {
     struct wal_uring_io *u = wal__calloc(1, sizeof(*u));

@@ -306,7 +306,7 @@ static void test_failed_snapshot_child_leaves_log_and_directory_alone(
     struct loop *loop = loop_create();
     struct acks a = {0};
     struct wal_config c = mem_config(NULL, 16384, &a);
-    c.io = WAL_IO_URING;
+    c.io = WAL_IO_AUTO;
     c.dir = dir;
     c.loop = loop;
     struct wal *w;
