@@ -10,7 +10,7 @@ BUILD="${BUILD:-build}"
 pass=0
 fail=0
 kills=20
-[ "${FULL:-0}" = 1 ] && kills=100
+[ "${FULL:-0}" = 1 ] && kills=50
 seed=${WAL_CRASH_SEED:-$(date +%s)}
 tmp=$(mktemp -d /tmp/raftcache-wal-crash.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
