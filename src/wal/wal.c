@@ -1,14 +1,11 @@
-/* The WAL proper: the queue of batches that turns appends into group-committed
- * writes, suffix truncation, and the glue to the loop. Appends are copied
- * (encoded as records, wal_segment.c) into the open batch; the batch goes out
- * as one write + one fdatasync when nothing is in flight, otherwise it keeps
- * growing until the write in flight completes. Batches and truncations form
- * one ordered queue, and only its head runs, so a truncation is durable
- * before any later batch is written, let alone acknowledged.
- * Happy path: append* → flush → write+fsync → completion → on_durable(N).
- * Failure modes: any I/O error is sticky: on_durable(status < 0) once, and
- * every later call returns it (a WAL I/O error stops its group).
- * Start-up recovery lives in wal_recover.c. */
+/* The WAL proper: the ordered queue of batches and truncations that turns
+ * appends into group-committed writes, and the glue to the loop. Appends are
+ * encoded into the open batch; it goes out as one write + one fdatasync when
+ * nothing is in flight, else it grows until the write in flight completes.
+ * Only the queue's head runs, so a truncation is durable before any later
+ * batch is written. Happy path: append → flush → write+fsync → on_durable(N).
+ * Failure modes: an I/O error is sticky: on_durable(status < 0) once, then
+ * every call returns it. Start-up recovery lives in wal_recover.c. */
 #include "wal/wal_internal.h"
 #include "wal/wal_state.h"
 

@@ -88,6 +88,10 @@ struct wal_allocator {
 };
 void wal_set_allocator(const struct wal_allocator *a);
 
+/* 1 when this kernel (and its seccomp policy) lets us set up io_uring:
+ * the probe wal-io auto makes. Probed once, then cached. */
+int wal_uring_available(void);
+
 /* Config values, for server.c's option table: 0 and *out, or ERR_INVALID.
  * wal-io: "auto" | "uring" | "sync"; raft-fsync: "always" | "off". */
 int wal_io_parse(const char *value, enum wal_io_kind *out);
@@ -230,8 +234,12 @@ int wal_snapshot_read(struct wal_snapshot_reader *rd, const void **buf,
                       size_t *len);
 void wal_snapshot_reader_close(struct wal_snapshot_reader *rd);
 
+/* The newest snapshot's term and index: 0, or ERR_NOTFOUND when none. */
+int wal_snapshot_last(const struct wal *w, uint64_t *term, uint64_t *index);
 /* Chunked access to the newest snapshot's file for shipping: its size, then
- * bytes at any offset. Returns bytes read, 0 at the end, <0 on error. */
+ * bytes at any offset. Returns bytes read, 0 at the end, <0 on error. A
+ * newer snapshot replaces the file: a sender that sees wal_snapshot_last
+ * change starts over (the follower's verification would refuse a mix). */
 int wal_snapshot_file_size(struct wal *w, uint64_t *size);
 ssize_t wal_snapshot_chunk_read(struct wal *w, uint64_t off, void *buf,
                                 size_t len);

@@ -107,7 +107,8 @@ struct wal_io {
 /* threaded: requests run on a worker thread (wal-sync-thread yes). */
 int wal__sync_create(const char *dir, int threaded, struct wal_io **out);
 int wal__uring_create(const char *dir, struct wal_io **out);
-int wal__mem_create(struct wal_mem_disk *d, struct wal_io **out);
+int wal__mem_create(struct wal_mem_disk *d, int with_eventfd,
+                    struct wal_io **out);
 /* Plain-syscall file operations shared by the sync and uring backends. */
 int wal__posix_init(struct wal_io *io, const char *dir);
 void wal__posix_fini(struct wal_io *io);

@@ -1,12 +1,11 @@
-/* The in-memory, fault-injecting backend (wal-io mem): a whole data
- * directory held in a struct wal_mem_disk that outlives the WAL, so a test
- * (or the Raft simulator) can "crash" it and open a new WAL on what
- * survived. Every file keeps its current bytes and the bytes of its last
- * fsync; a crash throws away the difference. Faults: fail the Nth write
- * (once or for good), tear the Nth write (a prefix reaches the platter),
- * fail the Nth fsync. Directory operations (create, rename, unlink) are
- * durable at once. Requests complete inside submit and are announced on an
- * eventfd, as in the sync backend, so the same reaping code runs. */
+/* The in-memory, fault-injecting backend: a data directory held in a struct
+ * wal_mem_disk that outlives the WAL, so a test or the Raft simulator can
+ * "crash" it and open a new WAL on what survived. Each file keeps its bytes
+ * and those of its last fsync; a crash drops the difference (or keeps some).
+ * Faults: fail or tear the Nth write, fail the Nth fsync, defer fsyncs to
+ * reaping (a slow disk). Directory operations are durable at once. With a
+ * loop, completions are announced on an eventfd like the sync backend's;
+ * without one (the simulator) no descriptor is used and the owner polls. */
 #include "wal/wal_internal.h"
 
 #include <stdlib.h>
@@ -317,8 +316,10 @@ static int mem_submit(struct wal_io *io, struct wal_req *req)
         m->head = req;
     m->tail = req;
     uint64_t one = 1;
-    if (write(m->efd, &one, sizeof(one)) < 0)
-        return 0; /* the counter is saturated: a wakeup is pending anyway */
+    /* Without a loop there is no eventfd: the owner polls. A failed write
+     * means the counter is saturated: a wakeup is pending anyway. */
+    if (m->efd >= 0 && write(m->efd, &one, sizeof(one)) < 0)
+        return 0;
     return 0;
 }
 
@@ -326,7 +327,7 @@ static struct wal_req *mem_reap(struct wal_io *io)
 {
     struct wal_mem_io *m = (struct wal_mem_io *)io;
     uint64_t v;
-    while (read(m->efd, &v, sizeof(v)) > 0)
+    while (m->efd >= 0 && read(m->efd, &v, sizeof(v)) > 0)
         ;
     struct wal_req *list = m->head;
     m->head = m->tail = NULL;
@@ -350,7 +351,8 @@ static int mem_event_fd(struct wal_io *io)
 static void mem_destroy(struct wal_io *io)
 {
     struct wal_mem_io *m = (struct wal_mem_io *)io;
-    close(m->efd);
+    if (m->efd >= 0)
+        close(m->efd);
     free(m);
 }
 
@@ -377,15 +379,16 @@ static const struct wal_io_ops mem_ops = {
     .destroy = mem_destroy,
 };
 
-int wal__mem_create(struct wal_mem_disk *d, struct wal_io **out)
+int wal__mem_create(struct wal_mem_disk *d, int with_eventfd,
+                    struct wal_io **out)
 {
     if (d == NULL)
         return ERR_INVALID;
     struct wal_mem_io *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return ERR_NOMEM;
-    m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (m->efd < 0) {
+    m->efd = with_eventfd ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+    if (with_eventfd && m->efd < 0) {
         free(m);
         return ERR_IO;
     }

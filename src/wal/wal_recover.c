@@ -374,7 +374,7 @@ static int open_backend(struct wal *w)
     const struct wal_config *c = &w->cfg;
     switch (c->io) {
     case WAL_IO_MEM:
-        return wal__mem_create(c->disk, &w->io);
+        return wal__mem_create(c->disk, c->loop != NULL, &w->io);
     case WAL_IO_SYNC:
         return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     case WAL_IO_URING:
@@ -382,7 +382,7 @@ static int open_backend(struct wal *w)
     case WAL_IO_AUTO:
         /* Probed once: a kernel or seccomp policy without io_uring fails
          * io_uring_queue_init, and then plain syscalls do the job. */
-        if (wal__uring_create(c->dir, &w->io) == 0)
+        if (wal_uring_available() && wal__uring_create(c->dir, &w->io) == 0)
             return 0;
         return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     }

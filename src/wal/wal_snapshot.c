@@ -553,6 +553,15 @@ void wal_snapshot_reader_close(struct wal_snapshot_reader *rd)
 
 /* ---- chunked access and receiving ---- */
 
+int wal_snapshot_last(const struct wal *w, uint64_t *term, uint64_t *index)
+{
+    if (w->snap_name[0] == '\0')
+        return ERR_NOTFOUND;
+    *term = w->snap_term;
+    *index = w->snap_index;
+    return 0;
+}
+
 int wal_snapshot_file_size(struct wal *w, uint64_t *size)
 {
     if (w->snap_name[0] == '\0')

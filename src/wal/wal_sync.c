@@ -133,12 +133,15 @@ static int posix_allocate(struct wal_io *io, int fd, uint64_t len)
 }
 
 /* FALLOC_FL_ZERO_RANGE turns the range back into unwritten extents in one
- * metadata operation; file systems without it get zeros written. */
+ * metadata operation (ext4, xfs); punching a hole reads back as zeros too
+ * (tmpfs); other file systems get zeros written. */
 static int posix_zero(struct wal_io *io, int fd, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
-    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
+    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0 ||
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                  (off_t)len) == 0)
         return 0;
     static const uint8_t zeros[65536];
     while (len > 0) {

@@ -1,13 +1,11 @@
-/* The io_uring backend (wal-io uring). A request becomes a chain of linked
- * SQEs: write, fdatasync (IORING_FSYNC_DATASYNC) and, for the first batch of
- * a new segment, an fsync of the directory; or one fallocate, which
- * preallocates the next segment in the background. Completions are announced on an
- * eventfd registered with the ring, which the loop watches, so the loop
- * never waits for the disk. Every SQE carries its request in user_data and
- * the request completes when all of its CQEs are in. Failure modes: a
- * failed or short write cancels the rest of its chain (-ECANCELED) and the
- * request completes with ERR_IO. Synchronous file operations are shared
- * with the sync backend (wal_sync.c). */
+/* The io_uring backend (wal-io uring). A request is a chain of linked SQEs
+ * (write, fdatasync, and a directory fsync for a new segment's first batch)
+ * or one fallocate that preallocates the next segment in the background.
+ * Completions are announced on an eventfd registered with the ring and
+ * watched by the loop, so the loop never waits for the disk; user_data holds
+ * the request, done when all its CQEs are in. Failure modes: a failed or
+ * short write cancels the rest of its chain (-ECANCELED) and the request
+ * completes with ERR_IO. File operations are wal_sync.c's. */
 #include "wal/wal_internal.h"
 
 #include <errno.h>
@@ -139,6 +137,18 @@ static void uring_destroy(struct wal_io *io)
 }
 
 static struct wal_io_ops uring_ops;
+
+int wal_uring_available(void)
+{
+    static int probed = -1;
+    if (probed < 0) {
+        struct io_uring ring;
+        probed = io_uring_queue_init(2, &ring, 0) == 0;
+        if (probed)
+            io_uring_queue_exit(&ring);
+    }
+    return probed;
+}
 
 int wal__uring_create(const char *dir, struct wal_io **out)
 {

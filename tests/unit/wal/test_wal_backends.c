@@ -4,10 +4,17 @@
  * one loop iteration's appends into one write, and appends made while a
  * write is in flight into the next one; raft-fsync off skips fdatasync. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "net/loop.h"
 #include "unit/wal/wal_test_util.h"
@@ -22,6 +29,18 @@ static void rm_rf(const char *dir)
 }
 
 static int inline_sync; /* wal-sync-thread no for WAL_IO_SYNC */
+
+/* io_uring where the kernel (or a container's seccomp policy) allows it;
+ * elsewhere these tests run on the sync backend and say so. */
+static enum wal_io_kind uring(void)
+{
+    static int said;
+    if (wal_uring_available())
+        return WAL_IO_URING;
+    if (!said++)
+        print_message("io_uring unavailable: testing the sync backend\n");
+    return WAL_IO_SYNC;
+}
 
 static struct wal *open_real(const char *dir, enum wal_io_kind io,
                              struct loop *loop, struct acks *a)
@@ -45,6 +64,7 @@ static void run_ops(const char *dir, enum wal_io_kind io)
     struct wal *w = open_real(dir, io, NULL, &a);
     assert_string_equal(wal_backend_name(w),
                         io == WAL_IO_URING ? "uring" : "sync");
+    assert_true(io != WAL_IO_URING || wal_uring_available());
     for (uint64_t i = 1; i <= 500; i += 10) {
         assert_int_equal(append_range(w, i, i + 9, 1), 0);
         settle(w);
@@ -104,7 +124,7 @@ static void test_uring_and_sync_backends_write_identical_files(void **state)
     assert_non_null(mkdtemp(d1));
     assert_non_null(mkdtemp(d2));
     assert_non_null(mkdtemp(d3));
-    run_ops(d1, WAL_IO_URING);
+    run_ops(d1, uring());
     run_ops(d2, WAL_IO_SYNC);
     inline_sync = 1;
     run_ops(d3, WAL_IO_SYNC);
@@ -132,7 +152,7 @@ static void test_one_iteration_of_appends_is_one_write_and_one_fsync(
     assert_non_null(mkdtemp(d));
     struct loop *loop = loop_create();
     struct acks a = {0};
-    struct wal *w = open_real(d, WAL_IO_URING, loop, &a);
+    struct wal *w = open_real(d, uring(), loop, &a);
     assert_int_equal(append_range(w, 1, 100, 1), 0);
     run_until_durable(loop, w, &a, 100);
     struct wal_stats st;
@@ -152,7 +172,7 @@ static void test_appends_during_an_inflight_fsync_form_the_next_batch(
     assert_non_null(mkdtemp(d));
     struct loop *loop = loop_create();
     struct acks a = {0};
-    struct wal *w = open_real(d, WAL_IO_URING, loop, &a);
+    struct wal *w = open_real(d, uring(), loop, &a);
     assert_int_equal(append_range(w, 1, 1, 1), 0);
     assert_int_equal(wal_flush(w), 0);
     for (uint64_t i = 2; i <= 50; i++) {
@@ -181,7 +201,8 @@ static void test_fsync_off_acknowledges_after_the_write(void **state)
     c.loop = loop;
     struct wal *w;
     assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_string_equal(wal_backend_name(w), "uring"); /* probed */
+    assert_string_equal(wal_backend_name(w), /* probed */
+                        wal_uring_available() ? "uring" : "sync");
     assert_int_equal(append_range(w, 1, 30, 1), 0);
     run_until_durable(loop, w, &a, 30);
     struct wal_stats st;
@@ -204,7 +225,7 @@ static void test_segments_are_preallocated_and_no_spare_is_left(
         char d[] = "/tmp/raftcache-wal-prealloc-XXXXXX";
         assert_non_null(mkdtemp(d));
         struct acks a = {0};
-        struct wal *w = open_real(d, io ? WAL_IO_SYNC : WAL_IO_URING, NULL,
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : uring(), NULL,
                                   &a);
         for (uint64_t i = 1; i <= 800; i += 50) {
             assert_int_equal(append_range(w, i, i + 49, 1), 0);
@@ -228,7 +249,7 @@ static void test_segments_are_preallocated_and_no_spare_is_left(
         }
         snprintf(p, sizeof(p), "%s/log-%016llx", d, (unsigned long long)segs);
         assert_int_not_equal(stat(p, &st), 0); /* the spare is gone */
-        w = open_real(d, WAL_IO_URING, NULL, &a);
+        w = open_real(d, uring(), NULL, &a);
         assert_log(w, 1, 800, 1);
         wal_close(w);
         rm_rf(d);
@@ -250,7 +271,7 @@ static void test_real_write_error_stops_the_wal_and_keeps_acked(void **state)
         lim = old;
         lim.rlim_cur = 20000;
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-        struct wal *w = open_real(d, io ? WAL_IO_SYNC : WAL_IO_URING, NULL,
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : uring(), NULL,
                                   &a);
         int rv = 0;
         for (uint64_t i = 1; rv == 0 && a.status == 0 && i <= 400; i += 5) {
@@ -273,6 +294,46 @@ static void test_real_write_error_stops_the_wal_and_keeps_acked(void **state)
     signal(SIGXFSZ, SIG_DFL);
 }
 
+/* Makes io_uring_setup fail with ENOSYS in this process, as a kernel
+ * without io_uring or a container's seccomp policy does. */
+static int forbid_io_uring(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static void test_auto_falls_back_to_sync_without_io_uring(void **state)
+{
+    char d[] = "/tmp/raftcache-wal-nouring-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct acks a = {0};
+        if (forbid_io_uring() != 0)
+            _exit(3);
+        struct wal *w = open_real(d, WAL_IO_AUTO, NULL, &a);
+        int ok = strcmp(wal_backend_name(w), "sync") == 0 &&
+                 append_range(w, 1, 20, 1) == 0;
+        settle(w);
+        ok = ok && a.durable == 20;
+        wal_close(w);
+        _exit(ok ? 0 : 1);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    rm_rf(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +348,7 @@ int main(void)
             test_segments_are_preallocated_and_no_spare_is_left),
         cmocka_unit_test(
             test_real_write_error_stops_the_wal_and_keeps_acked),
+        cmocka_unit_test(test_auto_falls_back_to_sync_without_io_uring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
