@@ -277,6 +277,23 @@ start_server {tags {protocol} overrides {client-query-buffer-limit 1mb}} {
         assert_equal [r exists qbkey] 0
     }
 
+    test {A bulk over client-query-buffer-limit whose header arrives first closes the connection} {
+        r del qbkey
+        set fd [raw_connect]
+        fconfigure $fd -blocking 1
+        puts -nonewline $fd "*3\r\n\$3\r\nSET\r\n\$5\r\nqbkey\r\n\$2000000\r\n"
+        flush $fd
+        after 200
+        catch {puts -nonewline $fd "[string repeat x 2000000]\r\n"; flush $fd}
+        fconfigure $fd -blocking 0
+        lassign [raw_read_until_quiet $fd 500 5000] buf closed
+        raw_close $fd
+        assert_equal $buf ""
+        assert_equal $closed 1
+        assert_server_alive
+        assert_equal [r exists qbkey] 0
+    }
+
     test {A query under client-query-buffer-limit is served} {
         set v [string repeat x 900000]
         lassign [abuse "*3\r\n\$3\r\nSET\r\n\$5\r\nqbkey\r\n\$900000\r\n$v\r\n"] buf closed
