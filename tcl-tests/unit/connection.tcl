@@ -284,6 +284,8 @@ start_server {tags {external:skip connection} overrides {maxclients 10}} {
         foreach fd $fds { raw_close $fd }
         # The default client counts as one of the ten.
         assert_equal $errors 3
+        wait_for_condition 50 50 {[info_field [r info clients] connected_clients] == 1} \
+            "closed connections still counted"
         assert_server_alive
     }
 }
