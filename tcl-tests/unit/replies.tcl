@@ -617,6 +617,29 @@ lappend reply_cases "resp3_more_shapes" [list \
         [list "echo" ""] \
     ] \
     "+OK\x0d\x0a%1\x0d\x0a\$10\x0d\x0amaxclients\x0d\x0a\$5\x0d\x0a10000\x0d\x0a%0\x0d\x0a*1\x0d\x0a*10\x0d\x0a\$3\x0d\x0aget\x0d\x0a:2\x0d\x0a~2\x0d\x0a+readonly\x0d\x0a+fast\x0d\x0a:1\x0d\x0a:1\x0d\x0a:1\x0d\x0a~3\x0d\x0a+@read\x0d\x0a+@string\x0d\x0a+@fast\x0d\x0a~0\x0d\x0a~1\x0d\x0a%3\x0d\x0a\$5\x0d\x0aflags\x0d\x0a~2\x0d\x0a+RO\x0d\x0a+access\x0d\x0a\$12\x0d\x0abegin_search\x0d\x0a%2\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$5\x0d\x0aindex\x0d\x0a\$4\x0d\x0aspec\x0d\x0a%1\x0d\x0a\$5\x0d\x0aindex\x0d\x0a:1\x0d\x0a\$9\x0d\x0afind_keys\x0d\x0a%2\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$5\x0d\x0arange\x0d\x0a\$4\x0d\x0aspec\x0d\x0a%3\x0d\x0a\$7\x0d\x0alastkey\x0d\x0a:0\x0d\x0a\$7\x0d\x0akeystep\x0d\x0a:1\x0d\x0a\$5\x0d\x0alimit\x0d\x0a:0\x0d\x0a~0\x0d\x0a%1\x0d\x0a\$3\x0d\x0aget\x0d\x0a%5\x0d\x0a\$7\x0d\x0asummary\x0d\x0a\$22\x0d\x0aGet the value of a key\x0d\x0a\$5\x0d\x0asince\x0d\x0a\$5\x0d\x0a1.0.0\x0d\x0a\$5\x0d\x0agroup\x0d\x0a\$6\x0d\x0astring\x0d\x0a\$10\x0d\x0acomplexity\x0d\x0a\$4\x0d\x0aO(1)\x0d\x0a\$9\x0d\x0aarguments\x0d\x0a*1\x0d\x0a%3\x0d\x0a\$4\x0d\x0aname\x0d\x0a\$3\x0d\x0akey\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$3\x0d\x0akey\x0d\x0a\$14\x0d\x0akey_spec_index\x0d\x0a:0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-NOPROTO unsupported protocol version\x0d\x0a-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\x0d\x0a:100\x0d\x0a:-2\x0d\x0a\$3\x0d\x0a2.5\x0d\x0a-ERR increment would produce NaN or Infinity\x0d\x0a*2\x0d\x0a_\x0d\x0a_\x0d\x0a_\x0d\x0a\$1\x0d\x0ax\x0d\x0a_\x0d\x0a\$1\x0d\x0av\x0d\x0a\$0\x0d\x0a\x0d\x0a"
+lappend reply_cases "extra_commands" [list \
+        [list "set" "s" "Hello World"] \
+        [list "substr" "s" "0" "4"] \
+        [list "substr" "s" "-5" "-1"] \
+        [list "substr" "nokey" "0" "1"] \
+        [list "substr" "s" "a" "1"] \
+        [list "swapdb" "0" "0"] \
+        [list "swapdb" "0" "1"] \
+        [list "swapdb" "a" "0"] \
+        [list "command" "getkeys" "set" "a" "b"] \
+        [list "command" "getkeys" "get" "a"] \
+        [list "command" "getkeys" "mset" "a" "1" "b" "2"] \
+        [list "command" "getkeys" "ping"] \
+        [list "command" "getkeys" "nosuchcmd" "a"] \
+        [list "command" "getkeys"] \
+        [list "command" "getkeys" "set" "a"] \
+        [list "object" "refcount" "s"] \
+        [list "object" "refcount" "nokey"] \
+        [list "memory" "usage" "nokey"] \
+        [list "memory" "usage" "s" "samples" "x"] \
+        [list "memory" "nosuch"] \
+    ] \
+    "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
 lappend reply_cases "raw inline_tabs_and_spaces" \
     "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
     "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"
