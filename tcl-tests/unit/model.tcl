@@ -159,3 +159,35 @@ start_server {tags {model}} {
         model_run 42 50000
     } {slow}
 }
+
+start_server {tags {model}} {
+    test {20 clients pipelining at once each get their own replies in order} {
+        r flushall
+        set fds {}
+        set want {}
+        for {set c 0} {$c < 20} {incr c} {
+            set req ""
+            set exp ""
+            for {set i 0} {$i < 2000} {incr i} {
+                set v [string repeat [format %c [expr {65 + $c}]] [expr {($i * 7 + $c) % 300}]]
+                append req [::rc::encode [list SET k$c:$i $v]] [::rc::encode [list GET k$c:$i]]
+                append exp "+OK\r\n" [model_bulk $v]
+            }
+            set fd [raw_connect]
+            lappend fds $fd
+            lappend want $exp
+            fconfigure $fd -blocking 1
+            puts -nonewline $fd $req
+            flush $fd
+            fconfigure $fd -blocking 0
+        }
+        set c 0
+        foreach fd $fds exp $want {
+            set got [raw_read_n $fd [string length $exp] 30000]
+            raw_close $fd
+            assert {$got eq $exp} "client $c: replies differ"
+            incr c
+        }
+        assert_equal [r dbsize] 40000
+    }
+}
