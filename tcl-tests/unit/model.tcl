@@ -168,7 +168,8 @@ start_server {tags {model}} {
         for {set c 0} {$c < 20} {incr c} {
             set req ""
             set exp ""
-            for {set i 0} {$i < 2000} {incr i} {
+            # Kept small enough that unread replies fit in the socket buffers.
+            for {set i 0} {$i < 1000} {incr i} {
                 set v [string repeat [format %c [expr {65 + $c}]] [expr {($i * 7 + $c) % 300}]]
                 append req [::rc::encode [list SET k$c:$i $v]] [::rc::encode [list GET k$c:$i]]
                 append exp "+OK\r\n" [model_bulk $v]
@@ -188,6 +189,6 @@ start_server {tags {model}} {
             assert {$got eq $exp} "client $c: replies differ"
             incr c
         }
-        assert_equal [r dbsize] 40000
+        assert_equal [r dbsize] 20000
     }
 }
