@@ -121,6 +121,9 @@ struct store_stats {
     uint64_t evicted_keys;
     uint64_t expire_cycles;
     uint64_t expired_stale_perc; /* last cycle's expired/sampled, percent */
+    uint64_t avg_ttl_ms;        /* INFO keyspace avg_ttl: running estimate
+                                 * from the keys the expire cycle samples
+                                 * (Redis activeExpireCycle); 0 if none */
 };
 
 /* Memory accounting for INFO memory and maxmemory. */
