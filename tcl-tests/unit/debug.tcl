@@ -76,3 +76,19 @@ start_server {tags {debug external:skip} overrides {enable-debug-command yes}} {
         assert_equal [r rawcmd memory usage nokey] "\$-1\r\n"
     }
 }
+
+start_server {tags {debug external:skip} overrides {enable-debug-command yes client-query-buffer-limit 1mb}} {
+    test {A query over client-query-buffer-limit that piles up while the server is busy closes the connection} {
+        r del qb
+        set busy [new_client]
+        $busy deferred 1
+        # While the server sleeps, the whole query lands in its socket at once.
+        $busy debug sleep 0.5
+        set n 1500000
+        set got [raw_exchange "*3\r\n\$3\r\nSET\r\n\$2\r\nqb\r\n\$$n\r\n[string repeat x $n]\r\n" 1000]
+        assert_equal [$busy read] OK
+        $busy close
+        assert_equal $got "<closed>"
+        assert_equal [r exists qb] 0
+    }
+}
