@@ -385,9 +385,11 @@ size_t store_expire_cycle(struct store *st, uint64_t now_ms, size_t budget,
 /* Before a write that may grow memory (Redis performEvictions): while used
  * memory exceeds maxmemory, picks victims by the policy with Redis'
  * sampling (maxmemory-samples, an eviction pool of 16) and reaps them.
- * Returns 0 when the write may proceed (no limit, under it, or enough
- * reported/evicted), ERR_NOMEM when it must be refused with -OOM
- * (noeviction over the limit, or nothing left to evict). */
+ * Returns 0 when the write may proceed (no limit, under it, enough
+ * reported/evicted, or 1024 victims handled in this call: like Redis'
+ * EVICT_RUNNING the next writes carry on), ERR_NOMEM when it must be
+ * refused with -OOM (noeviction over the limit, or nothing left to
+ * evict). */
 int store_evict(struct store *st, uint64_t now_ms, enum store_reap_mode mode,
                 store_reap_cb cb, void *ctx);
 /* 1 if used memory + extra exceeds maxmemory (0 when no limit). */
