@@ -640,6 +640,19 @@ lappend reply_cases "extra_commands" [list \
         [list "memory" "nosuch"] \
     ] \
     "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
+lappend reply_cases "binary_key_names" [list \
+        [list "set" "a\x00b" "1"] \
+        [list "set" "\xff\xfe" "2"] \
+        [list "keys" "a*"] \
+        [list "keys" "\xff*"] \
+        [list "scan" "0" "match" "a*" "count" "100"] \
+        [list "get" "a\x00b"] \
+        [list "exists" "a\x00b" "a"] \
+        [list "rename" "a\x00b" "c\x0d\x0ad"] \
+        [list "keys" "c*"] \
+        [list "get" "c\x0d\x0ad"] \
+    ] \
+    "+OK\x0d\x0a+OK\x0d\x0a*1\x0d\x0a\$3\x0d\x0aa\x00b\x0d\x0a*1\x0d\x0a\$2\x0d\x0a\xff\xfe\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$3\x0d\x0aa\x00b\x0d\x0a\$1\x0d\x0a1\x0d\x0a:1\x0d\x0a+OK\x0d\x0a*1\x0d\x0a\$4\x0d\x0ac\x0d\x0ad\x0d\x0a\$1\x0d\x0a1\x0d\x0a"
 lappend reply_cases "raw inline_tabs_and_spaces" \
     "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
     "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"

@@ -92,6 +92,32 @@ start_server {tags {server}} {
         assert_match "*cmdstat_incr:calls=2,*rejected_calls=0,failed_calls=1*" $info
     }
 
+    test {INFO commandstats names subcommands as command|subcommand} {
+        r config resetstat
+        r client id
+        r config get port
+        set info [r info commandstats]
+        assert_match "*cmdstat_client|id:calls=1,*" $info
+        assert_match "*cmdstat_config|get:calls=1,*" $info
+    }
+
+    test {INFO errorstats counts errors by prefix} {
+        r config resetstat
+        catch {r nosuchcommand}
+        catch {r get}
+        catch {r hello 9}
+        set info [r info errorstats]
+        assert_match "# Errorstats\r\n*" $info
+        assert_match "*errorstat_ERR:count=2\r\n*" $info
+        assert_match "*errorstat_NOPROTO:count=1*" $info
+    }
+
+    test {CLIENT LIST fields are Redis 7.0's, in order} {
+        set line [string trim [r client info]]
+        set keys [lmap kv [split $line " "] { lindex [split $kv =] 0 }]
+        assert_equal $keys {id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp}
+    }
+
     test {INFO connected_clients follows connections} {
         set before [info_field [r info clients] connected_clients]
         set c [new_client]
