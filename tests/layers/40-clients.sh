@@ -44,7 +44,8 @@ fi
 nodedir=tests/clients/node
 if command -v node >/dev/null && command -v npm >/dev/null; then
     if [ ! -d "$nodedir/node_modules/ioredis" ]; then
-        timeout 90 npm ci --prefix "$nodedir" --no-audit --no-fund >"$dir/npm.log" 2>&1 || true
+        timeout 45 npm ci --prefix "$nodedir" --no-audit --no-fund --fetch-retries=0 \
+            --fetch-timeout=15000 >"$dir/npm.log" 2>&1 || true
     fi
     if [ -d "$nodedir/node_modules/ioredis" ] && [ -d "$nodedir/node_modules/redis" ]; then
         run 60 node "$nodedir/check.js" "$port"
