@@ -168,6 +168,26 @@ start_server {tags {protocol}} {
         assert_equal [r get half] abc
     }
 
+    test {A huge but valid multibulk count followed by a close does not hurt the server} {
+        abuse "*2147483647\r\n\$3\r\nDEL\r\n\$1\r\nx\r\n"
+        assert_server_alive
+    }
+
+    test {A maximum-size bulk header followed by a close does not hurt the server} {
+        abuse "*3\r\n\$3\r\nSET\r\n\$1\r\nk\r\n\$536870912\r\nabc"
+        assert_server_alive
+        assert_equal [r exists k] 0
+    }
+
+    test {A command with 100,000 arguments} {
+        r mset a1 1 a99999 2
+        set req "*100001\r\n\$3\r\nDEL\r\n"
+        for {set i 0} {$i < 100000} {incr i} { append req "\$[string length a$i]\r\na$i\r\n" }
+        lassign [abuse $req 500] buf closed
+        assert_equal $buf ":2\r\n"
+        assert_equal $closed 0
+    }
+
     test {10,000 pipelined commands in one write get all replies in order} {
         r del pipecounter
         set req ""
