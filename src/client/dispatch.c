@@ -99,7 +99,9 @@ void dispatch__process(struct conn *c)
 {
     if (c->parsed_len && resume_held(c))
         return;
+    const char *pass = c->srv->cfg->requirepass;
     while (!c->close_after_reply && c->qpos < c->qlen) {
+        c->parser.unauthenticated = pass && pass[0] && !c->sess.authenticated;
         long rv = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (rv == 0)
             break;
