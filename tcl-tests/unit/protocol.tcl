@@ -30,6 +30,13 @@ proc assert_proto_ok {bytes reply} {
     assert_server_alive
 }
 
+# Like assert_proto_error, for a server that wants a password.
+proc assert_proto_error_noauth {bytes reply} {
+    lassign [abuse $bytes] buf closed
+    assert_equal $buf $reply
+    assert_equal $closed 1 "connection should be closed"
+}
+
 start_server {tags {protocol}} {
     test {Inline garbage is an unknown command and the connection stays open} {
         assert_proto_ok "\x01\x02garbage here\r\nPING\r\n" \
@@ -319,5 +326,28 @@ start_server {tags {protocol} overrides {client-query-buffer-limit 1mb}} {
         lassign [abuse "*3\r\n\$3\r\nSET\r\n\$5\r\nqbkey\r\n\$900000\r\n$v\r\n"] buf closed
         assert_equal $buf "+OK\r\n"
         assert_equal [r strlen qbkey] 900000
+    }
+}
+
+start_server {tags {protocol external:skip} overrides {requirepass pw}} {
+    test {Before AUTH, more than 10 arguments is a protocol error} {
+        assert_proto_error_noauth "*11\r\n" "-ERR Protocol error: unauthenticated multibulk length\r\n"
+        lassign [abuse "*10\r\n\$4\r\nPING\r\n" 300] buf closed
+        assert_equal $closed 0
+    }
+
+    test {Before AUTH, a bulk over 16384 bytes is a protocol error} {
+        assert_proto_error_noauth "*2\r\n\$4\r\nAUTH\r\n\$16385\r\n" "-ERR Protocol error: unauthenticated bulk length\r\n"
+        lassign [abuse "*2\r\n\$4\r\nAUTH\r\n\$16384\r\n" 300] buf closed
+        assert_equal $closed 0
+    }
+
+    test {After AUTH the usual limits apply} {
+        set fd [raw_connect]
+        raw_send $fd "AUTH pw\r\n*12\r\n\$4\r\nECHO\r\n[string repeat "\$1\r\na\r\n" 11]"
+        lassign [raw_read_until_quiet $fd 300 3000] buf closed
+        raw_close $fd
+        assert_equal $buf "+OK\r\n-ERR wrong number of arguments for 'echo' command\r\n"
+        assert_equal $closed 0
     }
 }
