@@ -39,6 +39,79 @@ start_server {tags {server}} {
         assert_equal [info_field $info redis_mode] standalone
     }
 
+    test {INFO server, clients and cpu fields are Redis 7.0's, in order} {
+        foreach {section fields} {
+            server {
+            redis_version redis_git_sha1 redis_git_dirty redis_build_id redis_mode os arch_bits
+            monotonic_clock multiplexing_api atomicvar_api gcc_version process_id
+            process_supervised run_id tcp_port server_time_usec uptime_in_seconds
+            uptime_in_days hz configured_hz lru_clock executable config_file io_threads_active
+            }
+            clients {
+            connected_clients cluster_connections maxclients client_recent_max_input_buffer
+            client_recent_max_output_buffer blocked_clients tracking_clients
+            clients_in_timeout_table
+            }
+            cpu {
+            used_cpu_sys used_cpu_user used_cpu_sys_children used_cpu_user_children
+            used_cpu_sys_main_thread used_cpu_user_main_thread
+            }
+        } {
+            assert_equal [info_keys [r info $section]] [list {*}$fields] "section $section"
+        }
+    }
+
+    test {INFO memory and stats have every field Redis 7.0 has} {
+        foreach {section fields} {
+            memory {
+            used_memory used_memory_human used_memory_rss used_memory_rss_human
+            used_memory_peak used_memory_peak_human used_memory_peak_perc used_memory_overhead
+            used_memory_startup used_memory_dataset used_memory_dataset_perc
+            allocator_allocated allocator_active allocator_resident total_system_memory
+            total_system_memory_human used_memory_lua used_memory_vm_eval used_memory_lua_human
+            used_memory_scripts_eval number_of_cached_scripts number_of_functions
+            number_of_libraries used_memory_vm_functions used_memory_vm_total
+            used_memory_vm_total_human used_memory_functions used_memory_scripts
+            used_memory_scripts_human maxmemory maxmemory_human maxmemory_policy
+            allocator_frag_ratio allocator_frag_bytes allocator_rss_ratio allocator_rss_bytes
+            rss_overhead_ratio rss_overhead_bytes mem_fragmentation_ratio
+            mem_fragmentation_bytes mem_not_counted_for_evict mem_replication_backlog
+            mem_total_replication_buffers mem_clients_slaves mem_clients_normal
+            mem_cluster_links mem_aof_buffer mem_allocator active_defrag_running
+            lazyfree_pending_objects lazyfreed_objects
+            }
+            stats {
+            total_connections_received total_commands_processed instantaneous_ops_per_sec
+            total_net_input_bytes total_net_output_bytes total_net_repl_input_bytes
+            total_net_repl_output_bytes instantaneous_input_kbps instantaneous_output_kbps
+            instantaneous_input_repl_kbps instantaneous_output_repl_kbps rejected_connections
+            sync_full sync_partial_ok sync_partial_err expired_keys expired_stale_perc
+            expired_time_cap_reached_count expire_cycle_cpu_milliseconds evicted_keys
+            evicted_clients total_eviction_exceeded_time current_eviction_exceeded_time
+            keyspace_hits keyspace_misses pubsub_channels pubsub_patterns pubsubshard_channels
+            latest_fork_usec total_forks migrate_cached_sockets slave_expires_tracked_keys
+            active_defrag_hits active_defrag_misses active_defrag_key_hits
+            active_defrag_key_misses total_active_defrag_time current_active_defrag_time
+            tracking_total_keys tracking_total_items tracking_total_prefixes
+            unexpected_error_replies total_error_replies dump_payload_sanitizations
+            total_reads_processed total_writes_processed io_threaded_reads_processed
+            io_threaded_writes_processed reply_buffer_shrinks reply_buffer_expands
+            }
+        } {
+            set have [info_keys [r info $section]]
+            set missing [lmap f $fields { if {$f in $have} continue; set f }]
+            assert_equal $missing {} "missing from $section"
+        }
+    }
+
+    test {INFO everything lists the sections in Redis' order} {
+        set heads [lmap l [split [r info everything] "\n"] {
+            if {![string match "# *" $l]} continue
+            string trim [string range $l 2 end]
+        }]
+        assert_equal $heads {Server Clients Memory Persistence Stats Replication CPU Modules Commandstats Errorstats Latencystats Cluster Keyspace}
+    }
+
     test {INFO of one section} {
         set info [r info clients]
         assert_match "# Clients\r\nconnected_clients:*" $info
