@@ -144,6 +144,39 @@ start_server {tags {server}} {
         assert_equal [info_field $info keyspace_misses] 1
     }
 
+    test {Which commands count keyspace hits and misses, as Redis 7.0} {
+        r flushall
+        r set a 1
+        r config resetstat
+        # command, then the hits and misses it adds (recorded from redis-server)
+        set steps {
+            {get a} 1 0  {get nokey} 0 1  {mget a nokey a} 2 1  {exists a nokey} 1 1
+            {type a} 1 0  {type nokey} 0 1  {ttl a} 1 0  {ttl nokey} 0 1
+            {strlen a} 1 0  {strlen nokey} 0 1  {getrange a 0 1} 1 0  {getex a} 1 0
+            {getex nokey} 0 1  {getdel nokey} 0 1  {append a x} 0 0  {incr nokey2} 0 0
+            {set a 1 get} 1 0  {getset a 2} 1 0  {object encoding a} 1 0
+            {object encoding nokey} 0 1  {touch a nokey} 1 1  {expire a 100} 0 0
+            {persist a} 0 0  {rename a b} 0 0  {randomkey} 0 0  {dbsize} 0 0
+            {keys *} 0 0  {scan 0} 0 0  {setrange b 0 x} 0 0  {expiretime b} 1 0
+            {pttl b} 1 0
+        }
+        set hits 0
+        set misses 0
+        set wrong {}
+        foreach {cmd dh dm} $steps {
+            catch {r {*}$cmd}
+            set info [r info stats]
+            set h [info_field $info keyspace_hits]
+            set m [info_field $info keyspace_misses]
+            if {$h - $hits != $dh || $m - $misses != $dm} {
+                lappend wrong "{$cmd}: +[expr {$h - $hits}]/+[expr {$m - $misses}], Redis +$dh/+$dm"
+            }
+            set hits $h
+            set misses $m
+        }
+        assert_equal $wrong {} "hits/misses"
+    }
+
     test {INFO commandstats} {
         r config resetstat
         r set a 1
