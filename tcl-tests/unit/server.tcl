@@ -224,6 +224,44 @@ start_server {tags {server}} {
         assert_equal $keys {id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp}
     }
 
+    test {Which errors count as rejected or failed calls, as Redis 7.0} {
+        r config resetstat
+        foreach cmd {
+            {set a} {set a b nx xx} {set a b ex -1} {set a b} {incr a} {incrbyfloat a x}
+            {getrange a x 1} {object foo} {object encoding} {client foo} {config set nosuch 1}
+            {config get} {select 1} {expire a 10 nx xx} {scan x} {rename nokey x} {echo}
+            {hello 9} {ping}
+        } { catch {r {*}$cmd} }
+        set got {}
+        foreach line [split [r info commandstats] "\r\n"] {
+            if {![string match cmdstat_* $line]} continue
+            lappend got [regsub {usec=[0-9]+,usec_per_call=[0-9.]+,} $line ""]
+        }
+        # config|resetstat itself is counted once; unknown subcommands are not counted.
+        set want {
+            cmdstat_config|get:calls=0,rejected_calls=1,failed_calls=0
+            cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0
+            cmdstat_config|set:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_echo:calls=0,rejected_calls=1,failed_calls=0
+            cmdstat_expire:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_getrange:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_hello:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_incr:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_incrbyfloat:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_object|encoding:calls=0,rejected_calls=1,failed_calls=0
+            cmdstat_ping:calls=1,rejected_calls=0,failed_calls=0
+            cmdstat_rename:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_scan:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_select:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_set:calls=3,rejected_calls=1,failed_calls=2
+        }
+        set want [list {*}$want]
+        set extra [lmap l $got { if {$l in $want} continue; set l }]
+        set missing [lmap l $want { if {$l in $got} continue; set l }]
+        assert_equal [list $extra $missing] {{} {}} "{lines Redis has not} {lines Redis has}"
+        assert_match "*errorstat_ERR:count=16\r\n*" [r info errorstats]
+    }
+
     test {INFO connected_clients follows connections} {
         set before [info_field [r info clients] connected_clients]
         set c [new_client]
