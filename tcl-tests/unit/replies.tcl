@@ -653,6 +653,53 @@ lappend reply_cases "binary_key_names" [list \
         [list "get" "c\x0d\x0ad"] \
     ] \
     "+OK\x0d\x0a+OK\x0d\x0a*1\x0d\x0a\$3\x0d\x0aa\x00b\x0d\x0a*1\x0d\x0a\$2\x0d\x0a\xff\xfe\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$3\x0d\x0aa\x00b\x0d\x0a\$1\x0d\x0a1\x0d\x0a:1\x0d\x0a+OK\x0d\x0a*1\x0d\x0a\$4\x0d\x0ac\x0d\x0ad\x0d\x0a\$1\x0d\x0a1\x0d\x0a"
+lappend reply_cases "error_precedence" [list \
+        [list "set" "k" "v" "ex" "abc" "nx" "xx"] \
+        [list "set" "k" "v" "nx" "xx" "ex" "abc"] \
+        [list "set" "k" "v" "ex" "abc" "px" "10"] \
+        [list "set" "k" "v" "get" "nx" "xx"] \
+        [list "getex" "k" "ex" "abc" "persist"] \
+        [list "getex" "k" "persist" "ex" "abc"] \
+        [list "getex" "nokey" "ex" "abc"] \
+        [list "expire" "k" "abc" "nx" "xx"] \
+        [list "expire" "k" "10" "nx" "xx" "foo"] \
+        [list "expire" "nokey" "abc"] \
+        [list "pexpire" "nokey" "10" "gt" "lt"] \
+        [list "setrange" "k" "-1" ""] \
+        [list "setrange" "nokey" "-1" ""] \
+        [list "setrange" "nokey" "abc" ""] \
+        [list "getrange" "nokey" "a" "b"] \
+        [list "incrby" "nokey" "abc"] \
+        [list "decrby" "nokey" "1.5"] \
+        [list "incrbyfloat" "nokey" "abc"] \
+        [list "scan" "abc" "count" "0"] \
+        [list "scan" "0" "count" "abc" "match"] \
+        [list "scan" "0" "count" "0" "match"] \
+        [list "scan" "0" "type"] \
+        [list "object" "encoding" "k" "k"] \
+        [list "client" "kill" "id" "abc" "skipme" "x"] \
+        [list "client" "kill" "id" "1" "skipme" "x"] \
+        [list "rename" "nokey" "nokey"] \
+        [list "renamenx" "nokey" "nokey"] \
+        [list "hello" "3" "auth"] \
+        [list "hello" "abc" "auth" "a" "b"] \
+        [list "hello" "3" "setname" "a b" "auth" "default" "x"] \
+        [list "config" "set" "timeout" "abc" "hz" "x"] \
+        [list "config" "set" "timeout" "1" "nosuch" "2"] \
+        [list "config" "get" "timeout"] \
+        [list "config" "set" "timeout" "0" "timeout" "1"] \
+        [list "msetnx" "a"] \
+        [list "mset" "a" "1" "b"] \
+        [list "select" "abc"] \
+        [list "select" "1" "2"] \
+        [list "flushall" "async" "sync"] \
+        [list "echo" "a" "b" "c"] \
+        [list "ping" "a" "b" "c"] \
+        [list "setnx" "k"] \
+        [list "getdel" "k" "k"] \
+        [list "strlen" "k" "k"] \
+    ] \
+    "-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a\$-1\x0d\x0a-ERR NX and XX, GT or LT options at the same time are not compatible\x0d\x0a-ERR Unsupported option foo\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR GT and LT options at the same time are not compatible\x0d\x0a-ERR offset is out of range\x0d\x0a-ERR offset is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not a valid float\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR wrong number of arguments for 'object|encoding' command\x0d\x0a-ERR client-id should be greater than 0\x0d\x0a-ERR syntax error\x0d\x0a-ERR no such key\x0d\x0a-ERR no such key\x0d\x0a-ERR Syntax error in HELLO option 'auth'\x0d\x0a-ERR Protocol version is not an integer or out of range\x0d\x0a-ERR Client names cannot contain spaces, newlines or special characters.\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\x0d\x0a-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\x0d\x0a*2\x0d\x0a\$7\x0d\x0atimeout\x0d\x0a\$1\x0d\x0a0\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter\x0d\x0a-ERR wrong number of arguments for 'msetnx' command\x0d\x0a-ERR wrong number of arguments for 'mset' command\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a-ERR syntax error\x0d\x0a-ERR wrong number of arguments for 'echo' command\x0d\x0a-ERR wrong number of arguments for 'ping' command\x0d\x0a-ERR wrong number of arguments for 'setnx' command\x0d\x0a-ERR wrong number of arguments for 'getdel' command\x0d\x0a-ERR wrong number of arguments for 'strlen' command\x0d\x0a"
 lappend reply_cases "raw inline_tabs_and_spaces" \
     "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
     "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"
