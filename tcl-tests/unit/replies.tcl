@@ -700,6 +700,54 @@ lappend reply_cases "error_precedence" [list \
         [list "strlen" "k" "k"] \
     ] \
     "-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a\$-1\x0d\x0a-ERR NX and XX, GT or LT options at the same time are not compatible\x0d\x0a-ERR Unsupported option foo\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR GT and LT options at the same time are not compatible\x0d\x0a-ERR offset is out of range\x0d\x0a-ERR offset is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not a valid float\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR wrong number of arguments for 'object|encoding' command\x0d\x0a-ERR client-id should be greater than 0\x0d\x0a-ERR syntax error\x0d\x0a-ERR no such key\x0d\x0a-ERR no such key\x0d\x0a-ERR Syntax error in HELLO option 'auth'\x0d\x0a-ERR Protocol version is not an integer or out of range\x0d\x0a-ERR Client names cannot contain spaces, newlines or special characters.\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\x0d\x0a-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\x0d\x0a*2\x0d\x0a\$7\x0d\x0atimeout\x0d\x0a\$1\x0d\x0a0\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter\x0d\x0a-ERR wrong number of arguments for 'msetnx' command\x0d\x0a-ERR wrong number of arguments for 'mset' command\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a-ERR syntax error\x0d\x0a-ERR wrong number of arguments for 'echo' command\x0d\x0a-ERR wrong number of arguments for 'ping' command\x0d\x0a-ERR wrong number of arguments for 'setnx' command\x0d\x0a-ERR wrong number of arguments for 'getdel' command\x0d\x0a-ERR wrong number of arguments for 'strlen' command\x0d\x0a"
+lappend reply_cases "object_encoding_after_writes" [list \
+        [list "set" "a" "10"] \
+        [list "incr" "a"] \
+        [list "object" "encoding" "a"] \
+        [list "incrbyfloat" "a" "0.5"] \
+        [list "object" "encoding" "a"] \
+        [list "incrbyfloat" "a" "0.5"] \
+        [list "object" "encoding" "a"] \
+        [list "set" "b" "5"] \
+        [list "append" "b" "5"] \
+        [list "object" "encoding" "b"] \
+        [list "setrange" "c" "0" "abc"] \
+        [list "object" "encoding" "c"] \
+        [list "set" "d" "hello"] \
+        [list "setrange" "d" "0" "j"] \
+        [list "object" "encoding" "d"] \
+        [list "getset" "e" "12345"] \
+        [list "object" "encoding" "e"] \
+        [list "getset" "e" "twelve thousand"] \
+        [list "object" "encoding" "e"] \
+        [list "set" "f" "1"] \
+        [list "getex" "f" "ex" "100"] \
+        [list "object" "encoding" "f"] \
+        [list "mset" "g" "123" "h" "abc"] \
+        [list "object" "encoding" "g"] \
+        [list "object" "encoding" "h"] \
+        [list "set" "i" "9223372036854775807"] \
+        [list "object" "encoding" "i"] \
+        [list "set" "j" " 12"] \
+        [list "object" "encoding" "j"] \
+        [list "set" "k" "1.5"] \
+        [list "object" "encoding" "k"] \
+        [list "setnx" "l" "42"] \
+        [list "object" "encoding" "l"] \
+        [list "setex" "m" "100" "42"] \
+        [list "object" "encoding" "m"] \
+        [list "rename" "m" "n"] \
+        [list "object" "encoding" "n"] \
+    ] \
+    "+OK\x0d\x0a:11\x0d\x0a\$3\x0d\x0aint\x0d\x0a\$4\x0d\x0a11.5\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a\$2\x0d\x0a12\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a:2\x0d\x0a\$3\x0d\x0araw\x0d\x0a:3\x0d\x0a\$3\x0d\x0araw\x0d\x0a+OK\x0d\x0a:5\x0d\x0a\$3\x0d\x0araw\x0d\x0a\$-1\x0d\x0a\$3\x0d\x0aint\x0d\x0a\$5\x0d\x0a12345\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a\$1\x0d\x0a1\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a:1\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a"
+lappend reply_cases "scan_type_case" [list \
+        [list "set" "only" "1"] \
+        [list "scan" "0" "type" "STRING" "count" "100"] \
+        [list "scan" "0" "type" "String" "count" "100"] \
+        [list "scan" "0" "type" "string" "match" "only" "count" "100"] \
+        [list "keys" "ONLY"] \
+    ] \
+    "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*0\x0d\x0a"
 lappend reply_cases "raw inline_tabs_and_spaces" \
     "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
     "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"
