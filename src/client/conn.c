@@ -180,6 +180,7 @@ static void on_readable(struct conn *c)
         return;
     c->qlen += (size_t)n;
     cs->metrics->net_input_bytes += (unsigned long long)n;
+    cs->metrics->total_reads_processed++;
     c->last_ms = loop_now_ms(cs->loop);
     /* Checked before running anything, as Redis readQueryFromClient: a
      * bulk bigger than the limit is refused even if it arrived whole. */
@@ -215,6 +216,7 @@ static int write_pending(struct conn *c)
         }
         if (n > 0) {
             c->sent += (size_t)n;
+            cs->metrics->total_writes_processed++;
             cs->metrics->net_output_bytes += (unsigned long long)n;
         }
     }

@@ -467,6 +467,8 @@ int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd)
         return ERR_NOTFOUND;
     }
     if (unknown_sub) {
+        /* No command was found: nothing is counted as rejected, as Redis. */
+        *out_cmd = NULL;
         cmd__reply_unknown_sub(c);
         return ERR_NOTFOUND;
     }

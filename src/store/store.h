@@ -234,7 +234,10 @@ void store_key_init(const struct store *st, struct store_key *k,
 
 #define STORE_LOOKUP_READ 0    /* counts hits/misses, updates LRU/LFU */
 #define STORE_LOOKUP_WRITE 1   /* updates LRU/LFU, no hit/miss counting */
-#define STORE_LOOKUP_NOTOUCH 2 /* or-ed: leave LRU/LFU alone (OBJECT, TYPE) */
+/* Or-ed: leave LRU/LFU alone. Alone (a read) it is Redis'
+ * lookupKeyReadWithFlags(LOOKUP_NOTOUCH) of EXISTS, TYPE, TTL, PTTL,
+ * EXPIRETIME and OBJECT: hits and misses are still counted. */
+#define STORE_LOOKUP_NOTOUCH 2
 
 /* Returns the live entry for k, or NULL when absent or logically expired
  * (expire <= now_ms). An expired key is deleted (counted in expired_keys)
@@ -251,7 +254,9 @@ store_lookup_write(struct store *st, const struct store_key *k, uint64_t now)
 {
     return store_lookup(st, k, STORE_LOOKUP_WRITE, now);
 }
-/* 1 if k is present and live (EXISTS); touches LRU like a read. */
+/* 1 if k is present and live (EXISTS). As Redis' existsCommand
+ * (lookupKeyReadWithFlags with LOOKUP_NOTOUCH): counts a keyspace hit or
+ * miss, leaves LRU/LFU alone. */
 int store_exists(struct store *st, const struct store_key *k,
                  uint64_t now_ms);
 
