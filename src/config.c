@@ -24,8 +24,6 @@ enum opt_type { OPT_INT, OPT_MEM, OPT_BOOL, OPT_STRING, OPT_ENUM, OPT_DOUBLE,
 
 /* Cannot change at run time (CONFIG SET answers with Redis' message). */
 #define OPT_IMMUTABLE 1
-/* Hidden from CONFIG GET * patterns only when matched by "*"? No: Redis
- * shows every option; requirepass is readable there too. */
 
 struct opt {
     const char *name;

@@ -14,7 +14,8 @@
 #     --verbose           list skipped tests
 #     --dont-clean        keep tmp/ files of this run even when all passed
 # Tests tagged external:skip (they stop the server, or need start-up
-# options) are skipped in external mode.
+# options) are skipped in external mode; tests tagged raftcache-only are
+# skipped against redis-server.
 # Prints one [ok]/[err] line per test, then "N passed, N failed, N skipped".
 
 set ::root [file dirname [file normalize [info script]]]
@@ -23,7 +24,7 @@ source [file join $::root support test.tcl]
 source [file join $::root support server.tcl]
 source [file join $::root support util.tcl]
 
-set ::all_units {strings keys expire keyspace connection server config replies protocol model connections}
+set ::all_units {strings keys expire keyspace connection server config debug replies protocol model connections}
 
 proc usage {} {
     puts stderr "usage: tclsh test_helper.tcl ?--server-bin PATH? ?--host H --port P? ?--single NAME? ?--only PAT? ?--tags T? ?--slow? ?--timeout S? ?--failures FILE?"
@@ -66,6 +67,8 @@ if {!$slow && "slow" ni $::t::allow_tags} { lappend ::t::deny_tags slow }
 if {$::srv::external && $::srv::ext_port == 0} { usage }
 # Tests that restart, stop or reconfigure the server for good need their own.
 if {$::srv::external} { lappend ::t::deny_tags external:skip }
+# raftcache's own commands have no counterpart in redis-server.
+if {!$::srv::external && [::srv::is_redis]} { lappend ::t::deny_tags raftcache-only }
 if {!$::srv::external} {
     set ::srv::bin [file normalize $::srv::bin]
     if {![file executable $::srv::bin]} {

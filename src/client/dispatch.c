@@ -99,7 +99,9 @@ void dispatch__process(struct conn *c)
 {
     if (c->parsed_len && resume_held(c))
         return;
+    const char *pass = c->srv->cfg->requirepass;
     while (!c->close_after_reply && c->qpos < c->qlen) {
+        c->parser.unauthenticated = pass && pass[0] && !c->sess.authenticated;
         long rv = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (rv == 0)
             break;
@@ -120,17 +122,20 @@ void dispatch__process(struct conn *c)
     }
 }
 
+/* A resumed command may close any connection (CLIENT KILL) or pause
+ * again, so the list is searched afresh after each one. */
 void client_resume_paused(struct client_server *cs)
 {
-    if (cs->npaused == 0 ||
-        (cs->env->pause_end_ms && loop_now_ms(cs->loop) < cs->env->pause_end_ms))
-        return;
-    cs->env->pause_end_ms = 0;
-    struct conn *next;
-    for (struct conn *c = cs->all; c != NULL && cs->npaused > 0; c = next) {
-        next = c->next;
-        if (c->parsed_len == 0)
-            continue;
+    for (;;) {
+        if (cs->npaused == 0 || (cs->env->pause_end_ms &&
+                                 loop_now_ms(cs->loop) < cs->env->pause_end_ms))
+            return;
+        cs->env->pause_end_ms = 0;
+        struct conn *c = cs->all;
+        while (c != NULL && c->parsed_len == 0)
+            c = c->next;
+        if (c == NULL)
+            return;
         dispatch__process(c);
         if (c->out.len > c->sent || c->close_after_reply)
             conn__queue_write(c);

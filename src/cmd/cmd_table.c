@@ -386,8 +386,12 @@ const struct cmd_def *cmd_lookup(int argc, const struct resp_arg *argv,
 
 int cmd_env_init(struct cmd_env *env)
 {
-    if (table[0].index == 0 && index_slots[0] == 0 && sub_ptrs[0] == NULL)
+    /* The table is static: index it once, whatever the number of envs. */
+    static int indexed;
+    if (!indexed) {
         index_table();
+        indexed = 1;
+    }
     env->stats = calloc((size_t)NCMDS, sizeof(*env->stats));
     if (env->stats == NULL)
         return ERR_NOMEM;
@@ -463,6 +467,8 @@ int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd)
         return ERR_NOTFOUND;
     }
     if (unknown_sub) {
+        /* No command was found: nothing is counted as rejected, as Redis. */
+        *out_cmd = NULL;
         cmd__reply_unknown_sub(c);
         return ERR_NOTFOUND;
     }

@@ -45,7 +45,7 @@ void t_reset(struct cmd_ctx *c)
     cmd_session_reset(c->sess);
     c->out->proto = 2;
     c->out->muted = 0;
-    c->sess->authenticated = 0;
+    c->sess->authenticated = !auth_required(c);
     resp_add_status(c->out, "RESET");
 }
 

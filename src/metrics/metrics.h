@@ -71,6 +71,8 @@ struct metrics {
     unsigned long long total_error_replies;
     unsigned long long net_input_bytes;
     unsigned long long net_output_bytes;
+    unsigned long long total_reads_processed;
+    unsigned long long total_writes_processed;
     unsigned long long client_qbuf_limit_disconnections;
     unsigned long long client_obuf_limit_disconnections;
     struct metrics_inst inst_ops;

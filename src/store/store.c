@@ -547,7 +547,8 @@ struct store_entry *store_lookup(struct store *st, const struct store_key *k,
 int store_exists(struct store *st, const struct store_key *k,
                  uint64_t now_ms)
 {
-    return store_lookup(st, k, STORE_LOOKUP_WRITE, now_ms) != NULL;
+    return store_lookup(st, k, STORE_LOOKUP_READ | STORE_LOOKUP_NOTOUCH,
+                        now_ms) != NULL;
 }
 
 /* ---- In-place edits ---- */

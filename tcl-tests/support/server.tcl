@@ -161,6 +161,13 @@ proc ::t::server_check {} {
     return $err
 }
 
+proc ::t::server_hung {} {
+    if {$::srv::external || ![info exists ::srv::cur(pid)] || !$::srv::cur(up)} return
+    puts "!!! server process $::srv::cur(pid) stopped answering; restarting it"
+    ::srv::kill_pid $::srv::cur(pid)
+    if {[::srv::spawn]} { ::srv::connect_default }
+}
+
 proc start_server {opts body} {
     variable ::srv::cur
     set overrides [expr {[dict exists $opts overrides] ? [dict get $opts overrides] : {}}]

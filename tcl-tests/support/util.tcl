@@ -75,6 +75,16 @@ proc info_field {info field} {
     return ""
 }
 
+# Field names of an INFO reply, in order (section headers left out).
+proc info_keys {info} {
+    set keys {}
+    foreach line [split $info "\r\n"] {
+        if {$line eq "" || [string index $line 0] eq "#"} continue
+        lappend keys [lindex [split $line :] 0]
+    }
+    return $keys
+}
+
 # Run CODE with a fresh client in variable NAME, closing it afterwards.
 proc with_client {name code} {
     upvar 1 $name c

@@ -617,6 +617,137 @@ lappend reply_cases "resp3_more_shapes" [list \
         [list "echo" ""] \
     ] \
     "+OK\x0d\x0a%1\x0d\x0a\$10\x0d\x0amaxclients\x0d\x0a\$5\x0d\x0a10000\x0d\x0a%0\x0d\x0a*1\x0d\x0a*10\x0d\x0a\$3\x0d\x0aget\x0d\x0a:2\x0d\x0a~2\x0d\x0a+readonly\x0d\x0a+fast\x0d\x0a:1\x0d\x0a:1\x0d\x0a:1\x0d\x0a~3\x0d\x0a+@read\x0d\x0a+@string\x0d\x0a+@fast\x0d\x0a~0\x0d\x0a~1\x0d\x0a%3\x0d\x0a\$5\x0d\x0aflags\x0d\x0a~2\x0d\x0a+RO\x0d\x0a+access\x0d\x0a\$12\x0d\x0abegin_search\x0d\x0a%2\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$5\x0d\x0aindex\x0d\x0a\$4\x0d\x0aspec\x0d\x0a%1\x0d\x0a\$5\x0d\x0aindex\x0d\x0a:1\x0d\x0a\$9\x0d\x0afind_keys\x0d\x0a%2\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$5\x0d\x0arange\x0d\x0a\$4\x0d\x0aspec\x0d\x0a%3\x0d\x0a\$7\x0d\x0alastkey\x0d\x0a:0\x0d\x0a\$7\x0d\x0akeystep\x0d\x0a:1\x0d\x0a\$5\x0d\x0alimit\x0d\x0a:0\x0d\x0a~0\x0d\x0a%1\x0d\x0a\$3\x0d\x0aget\x0d\x0a%5\x0d\x0a\$7\x0d\x0asummary\x0d\x0a\$22\x0d\x0aGet the value of a key\x0d\x0a\$5\x0d\x0asince\x0d\x0a\$5\x0d\x0a1.0.0\x0d\x0a\$5\x0d\x0agroup\x0d\x0a\$6\x0d\x0astring\x0d\x0a\$10\x0d\x0acomplexity\x0d\x0a\$4\x0d\x0aO(1)\x0d\x0a\$9\x0d\x0aarguments\x0d\x0a*1\x0d\x0a%3\x0d\x0a\$4\x0d\x0aname\x0d\x0a\$3\x0d\x0akey\x0d\x0a\$4\x0d\x0atype\x0d\x0a\$3\x0d\x0akey\x0d\x0a\$14\x0d\x0akey_spec_index\x0d\x0a:0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-NOPROTO unsupported protocol version\x0d\x0a-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\x0d\x0a:100\x0d\x0a:-2\x0d\x0a\$3\x0d\x0a2.5\x0d\x0a-ERR increment would produce NaN or Infinity\x0d\x0a*2\x0d\x0a_\x0d\x0a_\x0d\x0a_\x0d\x0a\$1\x0d\x0ax\x0d\x0a_\x0d\x0a\$1\x0d\x0av\x0d\x0a\$0\x0d\x0a\x0d\x0a"
+lappend reply_cases "extra_commands" [list \
+        [list "set" "s" "Hello World"] \
+        [list "substr" "s" "0" "4"] \
+        [list "substr" "s" "-5" "-1"] \
+        [list "substr" "nokey" "0" "1"] \
+        [list "substr" "s" "a" "1"] \
+        [list "swapdb" "0" "0"] \
+        [list "swapdb" "0" "1"] \
+        [list "swapdb" "a" "0"] \
+        [list "command" "getkeys" "set" "a" "b"] \
+        [list "command" "getkeys" "get" "a"] \
+        [list "command" "getkeys" "mset" "a" "1" "b" "2"] \
+        [list "command" "getkeys" "ping"] \
+        [list "command" "getkeys" "nosuchcmd" "a"] \
+        [list "command" "getkeys"] \
+        [list "command" "getkeys" "set" "a"] \
+        [list "object" "refcount" "s"] \
+        [list "object" "refcount" "nokey"] \
+        [list "memory" "usage" "nokey"] \
+        [list "memory" "usage" "s" "samples" "x"] \
+        [list "memory" "nosuch"] \
+    ] \
+    "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
+lappend reply_cases "binary_key_names" [list \
+        [list "set" "a\x00b" "1"] \
+        [list "set" "\xff\xfe" "2"] \
+        [list "keys" "a*"] \
+        [list "keys" "\xff*"] \
+        [list "scan" "0" "match" "a*" "count" "100"] \
+        [list "get" "a\x00b"] \
+        [list "exists" "a\x00b" "a"] \
+        [list "rename" "a\x00b" "c\x0d\x0ad"] \
+        [list "keys" "c*"] \
+        [list "get" "c\x0d\x0ad"] \
+    ] \
+    "+OK\x0d\x0a+OK\x0d\x0a*1\x0d\x0a\$3\x0d\x0aa\x00b\x0d\x0a*1\x0d\x0a\$2\x0d\x0a\xff\xfe\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$3\x0d\x0aa\x00b\x0d\x0a\$1\x0d\x0a1\x0d\x0a:1\x0d\x0a+OK\x0d\x0a*1\x0d\x0a\$4\x0d\x0ac\x0d\x0ad\x0d\x0a\$1\x0d\x0a1\x0d\x0a"
+lappend reply_cases "error_precedence" [list \
+        [list "set" "k" "v" "ex" "abc" "nx" "xx"] \
+        [list "set" "k" "v" "nx" "xx" "ex" "abc"] \
+        [list "set" "k" "v" "ex" "abc" "px" "10"] \
+        [list "set" "k" "v" "get" "nx" "xx"] \
+        [list "getex" "k" "ex" "abc" "persist"] \
+        [list "getex" "k" "persist" "ex" "abc"] \
+        [list "getex" "nokey" "ex" "abc"] \
+        [list "expire" "k" "abc" "nx" "xx"] \
+        [list "expire" "k" "10" "nx" "xx" "foo"] \
+        [list "expire" "nokey" "abc"] \
+        [list "pexpire" "nokey" "10" "gt" "lt"] \
+        [list "setrange" "k" "-1" ""] \
+        [list "setrange" "nokey" "-1" ""] \
+        [list "setrange" "nokey" "abc" ""] \
+        [list "getrange" "nokey" "a" "b"] \
+        [list "incrby" "nokey" "abc"] \
+        [list "decrby" "nokey" "1.5"] \
+        [list "incrbyfloat" "nokey" "abc"] \
+        [list "scan" "abc" "count" "0"] \
+        [list "scan" "0" "count" "abc" "match"] \
+        [list "scan" "0" "count" "0" "match"] \
+        [list "scan" "0" "type"] \
+        [list "object" "encoding" "k" "k"] \
+        [list "client" "kill" "id" "abc" "skipme" "x"] \
+        [list "client" "kill" "id" "1" "skipme" "x"] \
+        [list "rename" "nokey" "nokey"] \
+        [list "renamenx" "nokey" "nokey"] \
+        [list "hello" "3" "auth"] \
+        [list "hello" "abc" "auth" "a" "b"] \
+        [list "hello" "3" "setname" "a b" "auth" "default" "x"] \
+        [list "config" "set" "timeout" "abc" "hz" "x"] \
+        [list "config" "set" "timeout" "1" "nosuch" "2"] \
+        [list "config" "get" "timeout"] \
+        [list "config" "set" "timeout" "0" "timeout" "1"] \
+        [list "msetnx" "a"] \
+        [list "mset" "a" "1" "b"] \
+        [list "select" "abc"] \
+        [list "select" "1" "2"] \
+        [list "flushall" "async" "sync"] \
+        [list "echo" "a" "b" "c"] \
+        [list "ping" "a" "b" "c"] \
+        [list "setnx" "k"] \
+        [list "getdel" "k" "k"] \
+        [list "strlen" "k" "k"] \
+    ] \
+    "-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a\$-1\x0d\x0a-ERR NX and XX, GT or LT options at the same time are not compatible\x0d\x0a-ERR Unsupported option foo\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR GT and LT options at the same time are not compatible\x0d\x0a-ERR offset is out of range\x0d\x0a-ERR offset is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not a valid float\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a-ERR wrong number of arguments for 'object|encoding' command\x0d\x0a-ERR client-id should be greater than 0\x0d\x0a-ERR syntax error\x0d\x0a-ERR no such key\x0d\x0a-ERR no such key\x0d\x0a-ERR Syntax error in HELLO option 'auth'\x0d\x0a-ERR Protocol version is not an integer or out of range\x0d\x0a-ERR Client names cannot contain spaces, newlines or special characters.\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\x0d\x0a-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\x0d\x0a*2\x0d\x0a\$7\x0d\x0atimeout\x0d\x0a\$1\x0d\x0a0\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter\x0d\x0a-ERR wrong number of arguments for 'msetnx' command\x0d\x0a-ERR wrong number of arguments for 'mset' command\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a-ERR syntax error\x0d\x0a-ERR wrong number of arguments for 'echo' command\x0d\x0a-ERR wrong number of arguments for 'ping' command\x0d\x0a-ERR wrong number of arguments for 'setnx' command\x0d\x0a-ERR wrong number of arguments for 'getdel' command\x0d\x0a-ERR wrong number of arguments for 'strlen' command\x0d\x0a"
+lappend reply_cases "object_encoding_after_writes" [list \
+        [list "set" "a" "10"] \
+        [list "incr" "a"] \
+        [list "object" "encoding" "a"] \
+        [list "incrbyfloat" "a" "0.5"] \
+        [list "object" "encoding" "a"] \
+        [list "incrbyfloat" "a" "0.5"] \
+        [list "object" "encoding" "a"] \
+        [list "set" "b" "5"] \
+        [list "append" "b" "5"] \
+        [list "object" "encoding" "b"] \
+        [list "setrange" "c" "0" "abc"] \
+        [list "object" "encoding" "c"] \
+        [list "set" "d" "hello"] \
+        [list "setrange" "d" "0" "j"] \
+        [list "object" "encoding" "d"] \
+        [list "getset" "e" "12345"] \
+        [list "object" "encoding" "e"] \
+        [list "getset" "e" "twelve thousand"] \
+        [list "object" "encoding" "e"] \
+        [list "set" "f" "1"] \
+        [list "getex" "f" "ex" "100"] \
+        [list "object" "encoding" "f"] \
+        [list "mset" "g" "123" "h" "abc"] \
+        [list "object" "encoding" "g"] \
+        [list "object" "encoding" "h"] \
+        [list "set" "i" "9223372036854775807"] \
+        [list "object" "encoding" "i"] \
+        [list "set" "j" " 12"] \
+        [list "object" "encoding" "j"] \
+        [list "set" "k" "1.5"] \
+        [list "object" "encoding" "k"] \
+        [list "setnx" "l" "42"] \
+        [list "object" "encoding" "l"] \
+        [list "setex" "m" "100" "42"] \
+        [list "object" "encoding" "m"] \
+        [list "rename" "m" "n"] \
+        [list "object" "encoding" "n"] \
+    ] \
+    "+OK\x0d\x0a:11\x0d\x0a\$3\x0d\x0aint\x0d\x0a\$4\x0d\x0a11.5\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a\$2\x0d\x0a12\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a:2\x0d\x0a\$3\x0d\x0araw\x0d\x0a:3\x0d\x0a\$3\x0d\x0araw\x0d\x0a+OK\x0d\x0a:5\x0d\x0a\$3\x0d\x0araw\x0d\x0a\$-1\x0d\x0a\$3\x0d\x0aint\x0d\x0a\$5\x0d\x0a12345\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a\$1\x0d\x0a1\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a+OK\x0d\x0a\$6\x0d\x0aembstr\x0d\x0a:1\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a+OK\x0d\x0a\$3\x0d\x0aint\x0d\x0a"
+lappend reply_cases "scan_type_case" [list \
+        [list "set" "only" "1"] \
+        [list "scan" "0" "type" "STRING" "count" "100"] \
+        [list "scan" "0" "type" "String" "count" "100"] \
+        [list "scan" "0" "type" "string" "match" "only" "count" "100"] \
+        [list "keys" "ONLY"] \
+    ] \
+    "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*0\x0d\x0a"
 lappend reply_cases "raw inline_tabs_and_spaces" \
     "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
     "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"

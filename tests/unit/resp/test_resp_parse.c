@@ -249,6 +249,28 @@ static void test_bulk_length_above_proto_max_bulk_len(void **state)
     free(out);
 }
 
+static void test_unauthenticated_clients_get_smaller_limits(void **state)
+{
+    struct resp_parser p;
+    resp_parser_init(&p, MAX_BULK, NULL);
+    p.unauthenticated = 1;
+    char many[] = "*11\r\n";
+    assert_true(resp_parse(&p, many, strlen(many)) < 0);
+    assert_string_equal(p.errmsg, "Protocol error: unauthenticated multibulk length");
+    resp_parser_free(&p);
+    resp_parser_init(&p, MAX_BULK, NULL);
+    p.unauthenticated = 1;
+    char big[] = "*1\r\n$16385\r\n";
+    assert_true(resp_parse(&p, big, strlen(big)) < 0);
+    assert_string_equal(p.errmsg, "Protocol error: unauthenticated bulk length");
+    resp_parser_free(&p);
+    resp_parser_init(&p, MAX_BULK, NULL);
+    p.unauthenticated = 1;
+    char ok[] = "*10\r\n$16384\r\n";
+    assert_int_equal(resp_parse(&p, ok, strlen(ok)), 0);
+    resp_parser_free(&p);
+}
+
 static void test_error_is_sticky(void **state)
 {
     struct resp_parser p;
@@ -354,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_commands_before_an_error_are_returned_first),
         cmocka_unit_test(test_too_big_inline_and_count_lines),
         cmocka_unit_test(test_bulk_length_above_proto_max_bulk_len),
+        cmocka_unit_test(test_unauthenticated_clients_get_smaller_limits),
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_need_hint_covers_a_big_bulk),
         cmocka_unit_test(test_many_arguments_grow_argv),

@@ -103,6 +103,9 @@ static void test_active_cycle_deletes_only_expired_volatile_keys(void **state)
         total += store_expire_cycle(st, NOW, 200, STORE_REAP_DELETE, reap_cb, &r);
     assert_int_equal(total, 1000);
     assert_int_equal(r.n, 1000);
+    struct store_stats s;
+    store_stats(st, &s);
+    assert_true(s.avg_ttl_ms > 0 && s.avg_ttl_ms <= 100000);
     assert_int_equal(store_count(st), 1100);
     assert_int_equal(store_count_volatile(st), 100);
     assert_non_null(tget(st, "live7", NOW));
