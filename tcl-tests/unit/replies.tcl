@@ -802,6 +802,21 @@ lappend reply_cases "raw reset_inline" \
 lappend reply_cases "raw quit_inline_with_args" \
     "QUIT now please\x0d\x0aPING\x0d\x0a" \
     "+OK\x0d\x0a<closed>"
+lappend reply_cases "raw client_reply_off_on" \
+    "CLIENT REPLY OFF\x0d\x0aPING\x0d\x0aGET\x0d\x0aCLIENT REPLY ON\x0d\x0aPING\x0d\x0a" \
+    "+OK\x0d\x0a+PONG\x0d\x0a"
+lappend reply_cases "raw client_reply_skip" \
+    "CLIENT REPLY SKIP\x0d\x0aPING\x0d\x0aPING\x0d\x0a" \
+    "+PONG\x0d\x0a"
+lappend reply_cases "raw quit_multibulk_after_error" \
+    "GET\x0d\x0a*1\x0d\x0a\$4\x0d\x0aQUIT\x0d\x0aPING\x0d\x0a" \
+    "-ERR wrong number of arguments for 'get' command\x0d\x0a+OK\x0d\x0a<closed>"
+lappend reply_cases "raw bulk_containing_crlf" \
+    "*2\x0d\x0a\$4\x0d\x0aECHO\x0d\x0a\$3\x0d\x0aa\x0d\x0a\x0d\x0a" \
+    "\$3\x0d\x0aa\x0d\x0a\x0d\x0a"
+lappend reply_cases "raw bulk_shorter_than_data" \
+    "*2\x0d\x0a\$4\x0d\x0aECHO\x0d\x0a\$1\x0d\x0aab\x0d\x0aPING\x0d\x0a" \
+    "\$1\x0d\x0aa\x0d\x0a+PONG\x0d\x0a"
 
 start_server {tags {replies}} {
     foreach {name cmds expected} $reply_cases {
