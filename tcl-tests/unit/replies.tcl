@@ -315,8 +315,12 @@ lappend reply_cases "select_variants" [list \
         [list "select" "16"] \
         [list "select" "-0"] \
         [list "select" "0" "0"] \
+        [list "select" "10000000000"] \
+        [list "select" "-9223372036854775808"] \
+        [list "select" "2147483648"] \
+        [list "select" "-2147483649"] \
     ] \
-    "+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a"
+    "+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a"
 lappend reply_cases "ping_echo_quit" [list \
         [list "ping"] \
         [list "ping" ""] \
