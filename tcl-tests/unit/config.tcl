@@ -88,6 +88,21 @@ if {!$::srv::external} {
         if {$ok} { error $err }
     } {config}
 
+    test {Without a dir option CONFIG GET dir is the absolute working directory} {
+        set port [::srv::free_port]
+        set conf [write_conf nodir-[pid].conf [list "port $port" "bind 127.0.0.1" "databases 1"]]
+        set pid [exec $::srv::bin $conf >/dev/null 2>@1 &]
+        set c ""
+        for {set i 0} {$i < 50 && $c eq ""} {incr i} {
+            after 100
+            if {[::srv::ping_ok 127.0.0.1 $port]} { set c [redis_client 127.0.0.1 $port] }
+        }
+        set reply ""
+        if {$c ne ""} { catch {$c config get dir} reply; $c close }
+        ::srv::kill_pid $pid
+        assert_equal $reply [list dir [pwd]]
+    } {config}
+
     test {A clean shutdown removes the pidfile} {
         set port [::srv::free_port]
         set pf [file join $::srv::tmpdir rm-[pid].pid]
