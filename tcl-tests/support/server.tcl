@@ -80,6 +80,12 @@ proc ::srv::spawn {} {
     set cur(host) 127.0.0.1
     set cur(up) 0
     set cur(pid) [exec $::srv::bin $conf >>$dir/stdout 2>>$dir/stderr &]
+    # Recorded so a caller that has to kill this suite can stop its servers.
+    if {[info exists ::env(TCL_TESTS_PID_FILE)]} {
+        set pf [open $::env(TCL_TESTS_PID_FILE) a]
+        puts $pf $cur(pid)
+        close $pf
+    }
     for {set i 0} {$i < 100} {incr i} {
         if {![::srv::alive $cur(pid)]} break
         if {[::srv::ping_ok 127.0.0.1 $port]} { set cur(up) 1; break }

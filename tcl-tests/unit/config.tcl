@@ -56,6 +56,69 @@ if {!$::srv::external} {
         }
     }
 
+    test {Config file syntax: case, tabs, quotes, comments, CRLF, units, repeats} {
+        set port [::srv::free_port]
+        set conf [write_conf syntax-[pid].conf [list \
+            "# a comment line" \
+            "" \
+            "PORT $port\r" \
+            "bind\t127.0.0.1" \
+            "   timeout 5" \
+            "timeout 7" \
+            "requirepass \"p w\"" \
+            "proto-max-bulk-len 2mb" \
+            "client-query-buffer-limit 1GB" \
+            "databases 1" \
+            "dir \"$::srv::tmpdir\""]]
+        set pid [exec $::srv::bin $conf >/dev/null 2>@1 &]
+        set c ""
+        for {set i 0} {$i < 50 && $c eq ""} {incr i} {
+            after 100
+            if {[::srv::ping_ok 127.0.0.1 $port]} { set c [redis_client 127.0.0.1 $port] }
+        }
+        set ok [catch {
+            assert {$c ne ""} "server did not start"
+            assert_equal [$c auth "p w"] OK
+            assert_equal [$c config get timeout] {timeout 7}
+            assert_equal [$c config get proto-max-bulk-len] {proto-max-bulk-len 2097152}
+            assert_equal [$c config get client-query-buffer-limit] {client-query-buffer-limit 1073741824}
+        } err]
+        if {$c ne ""} { $c close }
+        ::srv::kill_pid $pid
+        if {$ok} { error $err }
+    } {config}
+
+    test {Without a dir option CONFIG GET dir is the absolute working directory} {
+        set port [::srv::free_port]
+        set conf [write_conf nodir-[pid].conf [list "port $port" "bind 127.0.0.1" "databases 1"]]
+        set pid [exec $::srv::bin $conf >/dev/null 2>@1 &]
+        set c ""
+        for {set i 0} {$i < 50 && $c eq ""} {incr i} {
+            after 100
+            if {[::srv::ping_ok 127.0.0.1 $port]} { set c [redis_client 127.0.0.1 $port] }
+        }
+        set reply ""
+        if {$c ne ""} { catch {$c config get dir} reply; $c close }
+        ::srv::kill_pid $pid
+        assert_equal $reply [list dir [pwd]]
+    } {config}
+
+    test {A clean shutdown removes the pidfile} {
+        set port [::srv::free_port]
+        set pf [file join $::srv::tmpdir rm-[pid].pid]
+        file delete $pf
+        set conf [write_conf rmpid-[pid].conf [list "port $port" "bind 127.0.0.1" \
+            "dir $::srv::tmpdir" "pidfile $pf" "databases 1"]]
+        set pid [exec $::srv::bin $conf >/dev/null 2>@1 &]
+        set up 0
+        for {set i 0} {$i < 50 && !$up} {incr i} { after 100; set up [::srv::ping_ok 127.0.0.1 $port] }
+        set existed [file exists $pf]
+        ::srv::kill_pid $pid
+        assert_equal $up 1
+        assert_equal $existed 1
+        assert_equal [file exists $pf] 0
+    } {config}
+
     test {An unknown option in the config file stops start-up naming it and its line} {
         set conf [write_conf bad-opt-[pid].conf {"port 0" "nosuchoption yes"}]
         lassign [run_server_expect_exit $conf] rc out

@@ -752,6 +752,21 @@ lappend reply_cases "scan_type_case" [list \
         [list "keys" "ONLY"] \
     ] \
     "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$4\x0d\x0aonly\x0d\x0a*0\x0d\x0a"
+lappend reply_cases "config_set_immutable_and_protected" [list \
+        [list "config" "set" "unixsocket" "/tmp/nowhere.sock"] \
+        [list "config" "set" "pidfile" "/tmp/nowhere.pid"] \
+        [list "config" "set" "logfile" "/tmp/nowhere.log"] \
+        [list "config" "set" "tcp-backlog" "100"] \
+        [list "config" "set" "enable-debug-command" "yes"] \
+        [list "config" "set" "dir" "/tmp"] \
+        [list "config" "set" "bind" "127.0.0.1 -::1"] \
+        [list "config" "get" "bind"] \
+        [list "config" "set" "bind" "127.0.0.1"] \
+        [list "config" "set" "tcp-keepalive" "60"] \
+        [list "config" "get" "tcp-keepalive"] \
+        [list "config" "set" "tcp-keepalive" "300"] \
+    ] \
+    "-ERR CONFIG SET failed (possibly related to argument 'unixsocket') - can't set immutable config\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'pidfile') - can't set immutable config\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'logfile') - can't set immutable config\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'tcp-backlog') - can't set immutable config\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - can't set immutable config\x0d\x0a-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\x0d\x0a+OK\x0d\x0a*2\x0d\x0a\$4\x0d\x0abind\x0d\x0a\$14\x0d\x0a127.0.0.1 -::1\x0d\x0a+OK\x0d\x0a+OK\x0d\x0a*2\x0d\x0a\$13\x0d\x0atcp-keepalive\x0d\x0a\$2\x0d\x0a60\x0d\x0a+OK\x0d\x0a"
 lappend reply_cases "raw inline_tabs_and_spaces" \
     "SET\x09ik\x09v\x0d\x0a   GET    ik   \x0d\x0a" \
     "+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a"

@@ -312,6 +312,14 @@ start_server {tags {server}} {
         assert_equal [r config get proto-max-bulk-len] {proto-max-bulk-len 536870912}
     }
 
+    test {CONFIG GET dir is the absolute working directory; CONFIG SET dir is refused} {
+        set dir [file normalize [srv dir]]
+        assert_equal [r config get dir] [list dir $dir]
+        # dir is a protected config in Redis 7 (enable-protected-configs no).
+        assert_error {ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config} {r config set dir .}
+        assert_equal [r config get dir] [list dir $dir]
+    }
+
     test {CONFIG SET errors} {
         assert_error {ERR Unknown option or number of arguments for CONFIG SET - 'nosuchoption'} {r config set nosuchoption 1}
         assert_error {ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer} {r config set timeout abc}

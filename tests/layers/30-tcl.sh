@@ -19,8 +19,18 @@ mkdir -p "$BUILD/test-logs"
 args=(--server-bin "$bin" --failures "$BUILD/test-logs/tcl-failures.md")
 [ "$FULL" = 1 ] && args+=(--slow)
 out="$BUILD/test-logs/tcl-suite.out"
-timeout -k 5 340 tclsh tcl-tests/test_helper.tcl "${args[@]}" 2>&1 | tee "$out"
+pids="$BUILD/test-logs/tcl-server-pids"
+: >"$pids"
+TCL_TESTS_PID_FILE="$pids" timeout -k 5 340 tclsh tcl-tests/test_helper.tcl "${args[@]}" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
+# A suite killed by the timeout cannot stop its servers: stop those still
+# running the binary under test, by the PIDs the suite recorded.
+while read -r pid; do
+    if [ -n "$pid" ] && grep -qa -- "$(basename "$bin")" "/proc/$pid/cmdline" 2>/dev/null; then
+        echo "stopping leftover server $pid"
+        kill -TERM "$pid" 2>/dev/null
+    fi
+done <"$pids"
 line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 if [ -z "$line" ]; then
     # Killed or crashed before the summary: count what was seen, plus one.
