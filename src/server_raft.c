@@ -1,0 +1,389 @@
+/* Replication wiring (see server_raft.h). Node ids: a fresh directory
+ * without peers is node 1 of a one-member group, its own leader at once;
+ * with `cluster-peers` every node sorts the full member list (itself and
+ * the peers, "host:port") the same way and takes its position + 1, so
+ * nodes started with the same set agree on ids without talking. The id is
+ * persisted in the WAL's hard state and reused on every restart; ids of
+ * members added later come from the Raft configuration (max_id + 1), so
+ * no id is ever reused. */
+#include "server_raft.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "metrics/metrics.h"
+#include "net/loop.h"
+#include "repl/repl.h"
+#include "store/store.h"
+#include "transport/transport.h"
+#include "wal/wal.h"
+
+#define SNAPSHOT_FLUSH_BYTES (256u << 10)
+#define DEFAULT_SECRET "raftcache-default-cluster-secret"
+
+/* ---- members ----------------------------------------------------------- */
+
+static void self_host(const struct config *cfg, char *host, size_t len)
+{
+    const char *b = cfg->nbind > 0 ? cfg->bind[0] : "127.0.0.1";
+    if (b[0] == '-')
+        b++;
+    if (!strcmp(b, "*") || !strcmp(b, "0.0.0.0") || strchr(b, ':') != NULL)
+        b = "127.0.0.1";
+    snprintf(host, len, "%s", b);
+}
+
+static int bus_port_of(const struct config *cfg, long long port)
+{
+    return (int)(port + 10000);
+}
+
+/* Parses "host:port[@bus]" into m. */
+static int parse_member(const char *s, size_t len, struct repl_member *m)
+{
+    char buf[128];
+    if (len == 0 || len >= sizeof(buf))
+        return ERR_INVALID;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *at = strchr(buf, '@');
+    if (at != NULL) {
+        *at = '\0';
+        m->bus_port = atoi(at + 1);
+    }
+    char *colon = strrchr(buf, ':');
+    if (colon == NULL || colon == buf || colon - buf >= REPL_HOST_LEN)
+        return ERR_INVALID;
+    *colon = '\0';
+    m->port = atoi(colon + 1);
+    if (m->port <= 0 || m->port > 65535)
+        return ERR_INVALID;
+    memcpy(m->host, buf, (size_t)(colon - buf) + 1);
+    if (at == NULL)
+        m->bus_port = m->port + 10000;
+    return 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const struct repl_member *x = a, *y = b;
+    int c = strcmp(x->host, y->host);
+    return c != 0 ? c : x->port - y->port;
+}
+
+/* The static member list, self included, ids by sorted position. Returns
+ * the count and this node's id in *self_id. */
+static int static_members(const struct config *cfg, struct repl_member *m,
+                          uint64_t *self_id, char *errmsg)
+{
+    int n = 0;
+    m[n] = (struct repl_member){.port = (int)cfg->port};
+    self_host(cfg, m[n].host, REPL_HOST_LEN);
+    m[n++].bus_port = cfg->cluster_port ? (int)cfg->cluster_port
+                                        : bus_port_of(cfg, cfg->port);
+    const char *p = cfg->cluster_peers ? cfg->cluster_peers : "";
+    while (*p) {
+        size_t len = strcspn(p, ", ");
+        if (len > 0) {
+            if (n == RAFT_MAX_SERVERS ||
+                parse_member(p, len, &m[n]) < 0) {
+                snprintf(errmsg, ERRMSG_LEN, "bad cluster-peers entry '%.*s'",
+                         (int)len, p);
+                return ERR_INVALID;
+            }
+            n++;
+        }
+        p += len;
+        p += strspn(p, ", ");
+    }
+    struct repl_member self = m[0];
+    qsort(m, (size_t)n, sizeof(*m), member_cmp);
+    for (int i = 0; i < n; i++) {
+        m[i].id = (uint64_t)i + 1;
+        if (!member_cmp(&m[i], &self))
+            *self_id = m[i].id;
+    }
+    return n;
+}
+
+/* ---- apply ------------------------------------------------------------- */
+
+static void apply(void *data, uint64_t index, const uint8_t *bytes,
+                  size_t len, int64_t leader_now, void *owner)
+{
+    struct server_raft *sr = data;
+    long rv = resp_parse(&sr->parser, (char *)bytes, len);
+    if (rv <= 0 || sr->parser.argc == 0) {
+        log_msg(LOG_LEVEL_WARNING, "Raft entry %llu does not parse",
+                (unsigned long long)index);
+        resp_parser_free(&sr->parser);
+        resp_parser_init(&sr->parser, (long long)WAL_ENTRY_MAX, NULL);
+        return;
+    }
+    struct resp_out *out = &sr->discard;
+    struct cmd_session *sess = &sr->sess;
+    if (owner != NULL)
+        client_wait_target(owner, &out, &sess);
+    struct cmd_ctx ctx = {.env = sr->env, .sess = sess, .out = out,
+                          .argc = sr->parser.argc, .argv = sr->parser.argv,
+                          .now = leader_now};
+    int unknown;
+    ctx.cmd = cmd_lookup(ctx.argc, ctx.argv, &unknown);
+    if (ctx.cmd == NULL || unknown)
+        return;
+    int64_t t0 = loop_mono_us_fresh();
+    cmd_execute(&ctx);
+    struct cmd_stats *st = &sr->env->stats[ctx.cmd->index];
+    st->calls++;
+    st->usec += (uint64_t)(loop_mono_us_fresh() - t0);
+    if (ctx.failed)
+        st->failed_calls++;
+    sr->metrics->total_commands_processed++;
+    sr->discard.len = 0;
+}
+
+/* ---- snapshots: the store's records, many per snapshot record ---------- */
+
+struct save_buf {
+    struct wal_snapshot_writer *wr;
+    uint8_t *p;
+    size_t len, cap, boundary;
+    int rv;
+};
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static int save_flush(struct save_buf *b)
+{
+    if (b->boundary == 0)
+        return 0;
+    int rv = wal_snapshot_write(b->wr, b->p, b->boundary);
+    memmove(b->p, b->p + b->boundary, b->len - b->boundary);
+    b->len -= b->boundary;
+    b->boundary = 0;
+    return rv;
+}
+
+static int save_piece(void *ctx, const void *buf, size_t len)
+{
+    struct save_buf *b = ctx;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : SNAPSHOT_FLUSH_BYTES * 2;
+        while (cap < b->len + len)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL)
+            return ERR_NOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, buf, len);
+    b->len += len;
+    while (b->len - b->boundary >= STORE_RECORD_HEADER) {
+        const uint8_t *h = b->p + b->boundary;
+        size_t total = STORE_RECORD_HEADER + (size_t)le32(h + 11) +
+                       (size_t)le32(h + 15);
+        if (b->len - b->boundary < total)
+            break;
+        b->boundary += total;
+    }
+    return b->boundary >= SNAPSHOT_FLUSH_BYTES ? save_flush(b) : 0;
+}
+
+static int snapshot_save(void *data, struct wal_snapshot_writer *wr)
+{
+    struct server_raft *sr = data;
+    struct save_buf b = {.wr = wr};
+    int rv = store_save(sr->store, save_piece, &b);
+    if (rv == 0)
+        rv = save_flush(&b);
+    free(b.p);
+    return rv;
+}
+
+static int snapshot_load(void *data, struct wal_snapshot_reader *rd)
+{
+    struct server_raft *sr = data;
+    const void *buf;
+    size_t len;
+    int rv;
+    store_flush(sr->store);
+    while ((rv = wal_snapshot_read(rd, &buf, &len)) == 1) {
+        size_t at = 0;
+        while (at < len) {
+            int n = store_load_record(sr->store, (const char *)buf + at,
+                                      len - at);
+            if (n <= 0)
+                return n < 0 ? n : ERR_CORRUPT;
+            at += (size_t)n;
+        }
+    }
+    return rv;
+}
+
+/* ---- expiry: the leader proposes DELs ---------------------------------- */
+
+static void propose_del(void *ctx, const struct store_entry *e,
+                        enum store_reap_why why)
+{
+    struct server_raft *sr = ctx;
+    struct resp_arg argv[2] = {{"DEL", 3},
+                               {store_entry_key(e), store_entry_key_len(e)}};
+    repl_propose_internal(sr->repl, 2, argv);
+}
+
+void server_raft_cron(struct server_raft *sr, int64_t now_ms, size_t budget)
+{
+    if (!repl_is_leader(sr->repl) || repl_pending_writes(sr->repl) > 10000)
+        return;
+    store_expire_cycle(sr->store, (uint64_t)now_ms, budget, STORE_REAP_REPORT,
+                       propose_del, sr);
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static void wal_log(void *data, const char *line)
+{
+    log_msg(LOG_LEVEL_NOTICE, "%s", line);
+}
+
+static void bus_log(void *data, enum peer_log_level level, const char *msg)
+{
+    int l = level == PEER_LOG_WARNING ? LOG_LEVEL_WARNING
+            : level == PEER_LOG_NOTICE ? LOG_LEVEL_NOTICE
+                                       : LOG_LEVEL_VERBOSE;
+    log_msg(l, "%s", msg);
+}
+
+static void bus_frame(void *data, uint64_t peer, uint8_t type,
+                      const uint8_t *bytes, size_t len)
+{
+    struct server_raft *sr = data;
+    if (sr->repl != NULL)
+        repl_on_frame(sr->repl, peer, type, bytes, len);
+}
+
+static int open_bus(struct server_raft *sr, const struct repl_member *self,
+                    bool needed, char *errmsg)
+{
+    const char *secret = sr->cfg->cluster_secret;
+    if (secret == NULL || secret[0] == '\0')
+        secret = DEFAULT_SECRET;
+    struct peer_config pc = {
+        .node_id = sr->node_id, .bind = NULL, .port = self->bus_port,
+        .secret = secret, .secret_len = strlen(secret),
+        .seed = sr->node_id ^ (uint64_t)loop_mono_us_fresh(),
+        .on_frame = bus_frame, .log = bus_log, .data = sr};
+    char err[ERRMSG_LEN] = "";
+    sr->bus = peer_open(sr->loop, &pc, err);
+    if (sr->bus == NULL && needed) {
+        snprintf(errmsg, ERRMSG_LEN, "cluster bus port %d: %s",
+                 self->bus_port, err);
+        return ERR_IO;
+    }
+    if (sr->bus == NULL)
+        log_msg(LOG_LEVEL_WARNING, "No cluster bus (port %d: %s): this node "
+                "stays a one-member group", self->bus_port, err);
+    return 0;
+}
+
+static int open_wal(struct server_raft *sr, struct wal_recovered *rec,
+                    char *errmsg)
+{
+    struct wal_config wc = {
+        .dir = ".", .io = (enum wal_io_kind)sr->cfg->wal_io,
+        .fsync = (enum wal_fsync_mode)sr->cfg->raft_fsync,
+        .loop = sr->loop, .on_log = wal_log, .data = sr};
+    return wal_open(&wc, &sr->wal, rec, errmsg);
+}
+
+static int open_repl(struct server_raft *sr, const struct wal_recovered *rec,
+                     const struct repl_member *m, int n, bool bootstrap,
+                     char *errmsg)
+{
+    const struct config *cfg = sr->cfg;
+    struct repl_config rc = {
+        .node_id = sr->node_id, .loop = sr->loop, .wal = sr->wal,
+        .rec = rec, .bus = sr->bus,
+        .raft = {.election_timeout_ms = (uint32_t)cfg->raft_election_timeout,
+                 .heartbeat_ms = (uint32_t)cfg->raft_heartbeat_interval,
+                 .lease_drift_ms =
+                     (uint32_t)(cfg->raft_election_timeout / 10 + 1),
+                 .snapshot_threshold = (uint64_t)cfg->raft_snapshot_entries,
+                 .snapshot_trailing = 1000},
+        .write_timeout_ms = cfg->raft_write_timeout
+                                ? cfg->raft_write_timeout
+                                : 2 * cfg->raft_election_timeout,
+        .members = m, .n_members = (uint32_t)n, .bootstrap = bootstrap,
+        .apply = apply, .wake = client_repl_wake, .save = snapshot_save,
+        .load = snapshot_load, .data = sr};
+    rc.data = sr;
+    return repl_open(&rc, &sr->repl, errmsg);
+}
+
+int server_raft_open(struct server_raft *sr, char *errmsg)
+{
+    struct wal_recovered rec;
+    struct repl_member m[RAFT_MAX_SERVERS];
+    uint64_t self_id = 1;
+    errmsg[0] = '\0';
+    int rv = open_wal(sr, &rec, errmsg);
+    if (rv < 0)
+        return rv;
+    int n = static_members(sr->cfg, m, &self_id, errmsg);
+    if (n < 0)
+        return n;
+    sr->node_id = rec.hs.node_id ? rec.hs.node_id : self_id;
+    struct repl_member self = {0};
+    for (int i = 0; i < n; i++)
+        if (m[i].id == self_id)
+            self = m[i];
+    if (sr->node_id != self_id)
+        for (int i = 0; i < n; i++) /* the persisted id wins */
+            m[i].id = m[i].id == self_id ? sr->node_id : m[i].id;
+    self.id = sr->node_id;
+    if ((rv = open_bus(sr, &self, n > 1, errmsg)) < 0)
+        return rv;
+    resp_parser_init(&sr->parser, (long long)WAL_ENTRY_MAX, NULL);
+    sr->sess.resp = 2;
+    sr->sess.authenticated = 1;
+    sr->discard.muted = 1;
+    sr->discard.proto = 2;
+    store_set_hide_expired_only(sr->store, 1);
+    rv = open_repl(sr, &rec, m, n, true, errmsg);
+    if (rv < 0)
+        return rv;
+    sr->clients->repl = sr->repl;
+    metrics_register_section(sr->metrics, "raft", repl_info_section,
+                             sr->repl, METRICS_SECTION_DEFAULT);
+    log_msg(LOG_LEVEL_NOTICE, "Raft node %llu of %d, log %llu..%llu, term %llu",
+            (unsigned long long)sr->node_id, n,
+            (unsigned long long)rec.first_index,
+            (unsigned long long)rec.last_index,
+            (unsigned long long)rec.hs.term);
+    return 0;
+}
+
+void server_raft_close(struct server_raft *sr)
+{
+    if (sr->clients != NULL)
+        sr->clients->repl = NULL;
+    repl_close(sr->repl);
+    sr->repl = NULL;
+    if (sr->bus != NULL)
+        peer_close(sr->bus);
+    sr->bus = NULL;
+    if (sr->wal != NULL)
+        wal_close(sr->wal);
+    sr->wal = NULL;
+    resp_parser_free(&sr->parser);
+}
