@@ -125,7 +125,7 @@ void repl__member_set(struct repl *r, const struct repl_member *m)
  * forgets those that left. */
 void repl__sync_peers(struct repl *r, const struct raft_config *c)
 {
-    if (r->bus == NULL)
+    if (r->bus == NULL || c == NULL || c->n == 0)
         return;
     for (uint32_t i = 0; i < c->n; i++) {
         const struct repl_member *m = repl_member(r, c->servers[i].id);
@@ -134,10 +134,15 @@ void repl__sync_peers(struct repl *r, const struct raft_config *c)
     }
     uint64_t ids[RAFT_MAX_SERVERS * 2];
     size_t n = peer_list(r->bus, ids, RAFT_MAX_SERVERS * 2);
-    for (size_t i = 0; i < n && i < RAFT_MAX_SERVERS * 2; i++)
-        if (raft_config_find(c, ids[i]) == NULL &&
-            raft_config_find(&r->applied_config, ids[i]) == NULL)
-            peer_remove(r->bus, ids[i]);
+    for (size_t i = 0; i < n && i < RAFT_MAX_SERVERS * 2; i++) {
+        if (raft_config_find(c, ids[i]) != NULL ||
+            raft_config_find(&r->applied_config, ids[i]) != NULL ||
+            ids[i] > c->max_id)
+            continue;
+        log_msg(LOG_LEVEL_NOTICE, "Raft: node %llu left the group",
+                (unsigned long long)ids[i]);
+        peer_remove(r->bus, ids[i]);
+    }
 }
 
 static uint64_t get_le(const uint8_t *p, int n)
