@@ -43,6 +43,12 @@ struct server_raft {
  * (ERRMSG_LEN bytes). */
 int server_raft_open(struct server_raft *sr, char *errmsg);
 void server_raft_close(struct server_raft *sr);
+/* RAFT.CLUSTER INIT/JOIN/ADOPT and RAFT.NODE ADD/JOIN (client_server's
+ * raft_admin hook): they may re-open the group. Returns 1 when it parked
+ * the connection (a join waits until this node is a voter). */
+struct conn;
+int server_raft_admin(void *data, struct conn *c, int argc,
+                      const struct resp_arg *argv);
 /* The cron's share: the leader proposes DELs for expired keys. */
 void server_raft_cron(struct server_raft *sr, int64_t now_ms,
                       size_t budget);

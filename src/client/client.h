@@ -52,6 +52,7 @@ struct conn {
     int readonly;             /* READONLY given (stale reads here) */
     int consistency;          /* -1: read-consistency of the config */
     int resume;               /* on the resume list */
+    int join_wait;            /* parked by RAFT.CLUSTER JOIN */
     struct conn *rnext, *rprev;
 };
 
@@ -78,6 +79,12 @@ struct client_server {
     char errmsg[256];
     struct repl *repl;        /* NULL: not replicated (commands run here) */
     struct conn *resume;      /* connections whose parked requests ended */
+    /* RAFT.CLUSTER / RAFT.NODE ADD re-open the group, which only server.c
+     * may do: answered through this hook; returns 1 when it parked c
+     * (a join answers +OK once this node is a voter). */
+    int (*raft_admin)(void *data, struct conn *c, int argc,
+                      const struct resp_arg *argv);
+    void *raft_admin_data;
 };
 
 /* Sets up the client room (no sockets yet). */

@@ -124,7 +124,15 @@ static void reply_redirect(struct conn *c, unsigned slot, int status)
 void client_repl_wake(void *data, void *owner, int status)
 {
     struct conn *c = owner;
-    if (c->parked_read) {
+    if (c->join_wait) {
+        c->join_wait = 0;
+        if (status == 0)
+            resp_add_ok(&c->out);
+        else
+            resp_add_error(&c->out, "joined as a learner but not promoted "
+                           "to voter in time");
+        conn__queue_write(c);
+    } else if (c->parked_read) {
         c->parked_read = 0;
         c->read_err = status;
         if (status < 0)
@@ -402,7 +410,15 @@ static int replication_command(struct conn *c, int argc,
                                const struct resp_arg *argv)
 {
     const struct resp_arg *a = &argv[0];
-    if (arg_is(a, "raft.info") && argc == 1)
+    struct client_server *cs = c->srv;
+    if (cs->raft_admin != NULL && argc >= 2 &&
+        (arg_is(a, "raft.cluster") ||
+         (arg_is(a, "raft.node") && !arg_is(&argv[1], "remove")))) {
+        if (cs->raft_admin(cs->raft_admin_data, c, argc, argv) == 1) {
+            c->nparked = 1;
+            c->join_wait = 1;
+        }
+    } else if (arg_is(a, "raft.info") && argc == 1)
         reply_info(c);
     else if (arg_is(a, "raft.cluster") && argc >= 2)
         raft_cluster(c, argc, argv);

@@ -214,12 +214,38 @@ int repl__step(struct repl *r, struct raft_event *ev)
 
 /* ---- events from the loop and the bus ---------------------------------- */
 
+int repl_wait_voter(struct repl *r, void *owner, int64_t timeout_ms)
+{
+    if (r->voter_owner != NULL)
+        return ERR_BUSY;
+    r->voter_owner = owner;
+    r->voter_deadline = repl__now(r) + timeout_ms;
+    return 0;
+}
+
+static void check_voter(struct repl *r, int64_t now)
+{
+    if (r->voter_owner == NULL)
+        return;
+    const struct raft_server *s = raft_config_find(raft_config(r->raft),
+                                                   r->id);
+    int status = s != NULL && s->role == RAFT_VOTER ? 0
+                 : now >= r->voter_deadline      ? ERR_BUSY
+                                                 : 1;
+    if (status == 1)
+        return;
+    void *owner = r->voter_owner;
+    r->voter_owner = NULL;
+    r->cfg.wake(r->cfg.data, owner, status);
+}
+
 static void on_tick(struct loop_timer *t, void *data)
 {
     struct repl *r = data;
     struct raft_event ev = {.type = RAFT_EVENT_TICK};
     repl__step(r, &ev);
     repl__expire_waits(r, repl__now(r));
+    check_voter(r, repl__now(r));
 }
 
 struct rx_buf {
@@ -289,8 +315,11 @@ bool repl_before_sleep(struct repl *r)
 
 /* ---- open and close ---------------------------------------------------- */
 
+/* The first configuration, persisted as entry 1 (term 1) of a new group.
+ * Its bytes live in a counted blob: the core keeps the entry (and ships it
+ * to members that join later). */
 static int bootstrap(struct repl *r, struct raft_init *init,
-                     struct raft_entry *first, uint8_t *buf)
+                     struct raft_entry *first)
 {
     struct raft_config c = {0};
     for (uint32_t i = 0; i < r->n_members && c.n < RAFT_MAX_SERVERS; i++) {
@@ -298,22 +327,28 @@ static int bootstrap(struct repl *r, struct raft_init *init,
         if (r->members[i].id > c.max_id)
             c.max_id = r->members[i].id;
     }
-    int len = raft_config_encode(&c, buf, RAFT_CONFIG_MAX_BYTES);
-    if (len < 0)
+    struct repl_blob *b = repl__blob_new(RAFT_CONFIG_MAX_BYTES);
+    if (b == NULL)
+        return ERR_NOMEM;
+    int len = raft_config_encode(&c, b->bytes, RAFT_CONFIG_MAX_BYTES);
+    if (len < 0) {
+        raft_buf_release(&b->rb);
         return len;
-    *first = (struct raft_entry){.term = 1, .data = buf, .len = (uint32_t)len,
+    }
+    *first = (struct raft_entry){.term = 1, .data = b->bytes, .buf = &b->rb,
+                                 .len = (uint32_t)len,
                                  .type = RAFT_ENTRY_CONFIG};
-    struct wal_entry we = {1, 1, RAFT_ENTRY_CONFIG, buf, (uint32_t)len};
+    init->term = 1;
+    init->vote = 0;
+    init->entries = first;
+    init->n_entries = 1;
+    struct wal_entry we = {1, 1, RAFT_ENTRY_CONFIG, b->bytes, (uint32_t)len};
     struct wal_hard_state hs = {1, 0, r->id};
     int rv = wal_append(r->wal, &we, 1);
     if (rv == 0)
         rv = wal_save_hard_state(r->wal, &hs);
     if (rv == 0)
         rv = wal_flush(r->wal);
-    init->term = 1;
-    init->vote = 0;
-    init->entries = first;
-    init->n_entries = 1;
     return rv;
 }
 
@@ -337,11 +372,16 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
         r->cfg.write_timeout_ms = REPL_DEFAULT_TIMEOUT_MS;
     copy_members(r, cfg);
     struct raft_init init = {0};
-    struct raft_entry first;
-    uint8_t cbuf[RAFT_CONFIG_MAX_BYTES];
+    struct raft_entry *first = malloc(sizeof(*first));
+    if (first == NULL) {
+        free(r);
+        return ERR_NOMEM;
+    }
     bool fresh = cfg->rec->last_index == 0 && !cfg->rec->has_snapshot;
-    int rv = fresh && cfg->bootstrap ? bootstrap(r, &init, &first, cbuf)
+    int rv = fresh && cfg->bootstrap ? bootstrap(r, &init, first)
                                      : repl__restore(r, &init, errmsg);
+    if (init.entries != first)
+        free(first);
     if (rv == 0 && fresh && !cfg->bootstrap) {
         struct wal_hard_state hs = {0, 0, r->id};
         rv = wal_save_hard_state(r->wal, &hs);
@@ -353,8 +393,7 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
                     (uint64_t)loop_mono_us_fresh();
     if (rv == 0)
         rv = raft_new(&opts, &init, &r->raft);
-    if (!(fresh && cfg->bootstrap))
-        repl__restore_free(&init);
+    repl__restore_free(&init);
     if (rv < 0) {
         if (errmsg && !errmsg[0])
             snprintf(errmsg, ERRMSG_LEN, "raft start-up: %s", err_str(rv));
@@ -362,6 +401,10 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
         return rv;
     }
     repl__sync_peers(r, raft_config(r->raft));
+    for (uint32_t i = 0; r->bus && i < r->n_members; i++) /* a joiner */
+        if (r->members[i].id != r->id && r->members[i].bus_port > 0)
+            peer_add(r->bus, r->members[i].id, r->members[i].host,
+                     r->members[i].bus_port);
     uint32_t hb = opts.heartbeat_ms ? opts.heartbeat_ms
                   : (opts.election_timeout_ms ? opts.election_timeout_ms
                                               : 1000) / 10;
@@ -430,6 +473,12 @@ const struct repl_member *repl_member(const struct repl *r, uint64_t id)
         if (r->members[i].id == id)
             return &r->members[i];
     return NULL;
+}
+
+uint32_t repl_members(const struct repl *r, const struct repl_member **out)
+{
+    *out = r->members;
+    return r->n_members;
 }
 
 bool repl_leader_addr(const struct repl *r, const char **host, int *port)

@@ -150,10 +150,16 @@ int repl_transfer_leader(struct repl *r, uint64_t to);
 int repl_add_node(struct repl *r, const char *host, int port, int bus_port,
                   uint64_t *id_out);
 int repl_remove_node(struct repl *r, uint64_t id);
+/* Parks owner until this node is a voter of its group (RAFT.CLUSTER JOIN
+ * answers then): woken with 0, or ERR_BUSY after timeout_ms. One at a
+ * time: ERR_BUSY when another waits. */
+int repl_wait_voter(struct repl *r, void *owner, int64_t timeout_ms);
 /* DEBUG RAFT-PARTITION: block (on) or heal every peer in ids. */
 int repl_partition(struct repl *r, const uint64_t *ids, size_t n);
 const struct raft_config *repl_config_now(const struct repl *r);
 const struct repl_member *repl_member(const struct repl *r, uint64_t id);
+/* Every member whose address is known; returns the count. */
+uint32_t repl_members(const struct repl *r, const struct repl_member **out);
 
 /* INFO raft (metrics_section_cb shape; data: the struct repl). */
 void repl_info_section(struct metrics_buf *out, void *data);

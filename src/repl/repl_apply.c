@@ -92,6 +92,8 @@ void repl__expire_waits(struct repl *r, int64_t now)
 
 void repl_cancel(struct repl *r, void *owner)
 {
+    if (r->voter_owner == owner)
+        r->voter_owner = NULL;
     for (size_t i = 0; i < r->wait_len; i++) {
         struct repl_wait *w = &r->waits[(r->wait_head + i) % r->wait_cap];
         if (w->owner == owner)
@@ -153,7 +155,7 @@ static uint64_t get_le(const uint8_t *p, int n)
     return v;
 }
 
-static void apply_meta(struct repl *r, const uint8_t *p, size_t len)
+void repl__apply_meta(struct repl *r, const uint8_t *p, size_t len)
 {
     if (len < 16 || len - 16 >= REPL_HOST_LEN)
         return;
@@ -179,7 +181,7 @@ static void apply_normal(struct repl *r, uint64_t index,
     const uint8_t *body = e->data + REPL_ENTRY_HEADER;
     size_t len = e->len - REPL_ENTRY_HEADER;
     if (e->data[1] & REPL_ENTRY_META) {
-        apply_meta(r, body, len);
+        repl__apply_meta(r, body, len);
         return;
     }
     int64_t now = (int64_t)get_le(e->data + 2, 8);

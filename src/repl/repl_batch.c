@@ -157,27 +157,40 @@ int repl_submit_bytes(struct repl *r, void *owner, const void *cmd,
 
 /* A member's address as repl's own record (flag META): u64 id, u32 port,
  * u32 bus port, host bytes. */
+static int add_meta(struct repl *r, const struct repl_member *m)
+{
+    size_t hl = strnlen(m->host, REPL_HOST_LEN - 1);
+    uint8_t *p = batch_add(r, NULL, 16 + hl, REPL_ENTRY_META);
+    if (p == NULL)
+        return ERR_NOMEM;
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(m->id >> (8 * i));
+    for (int i = 0; i < 4; i++) {
+        p[8 + i] = (uint8_t)((uint32_t)m->port >> (8 * i));
+        p[12 + i] = (uint8_t)((uint32_t)m->bus_port >> (8 * i));
+    }
+    memcpy(p + 16, m->host, hl);
+    return 0;
+}
+
+/* Every member's address goes into the log with the new one's, so that
+ * any node replaying it (a joiner, a restart) can reach them all. */
 int repl_add_node(struct repl *r, const char *host, int port, int bus_port,
                   uint64_t *id_out)
 {
     if (!repl_is_leader(r))
         return ERR_NOTLEADER;
-    size_t hl = strnlen(host, REPL_HOST_LEN - 1);
     struct repl_member m = {.id = raft_next_id(r->raft), .port = port,
                             .bus_port = bus_port};
-    memcpy(m.host, host, hl);
-    uint8_t *p = batch_add(r, NULL, 16 + hl, REPL_ENTRY_META);
-    if (p == NULL)
+    memcpy(m.host, host, strnlen(host, REPL_HOST_LEN - 1));
+    for (uint32_t i = 0; i < r->n_members; i++)
+        if (raft_config_find(raft_config(r->raft), r->members[i].id) &&
+            add_meta(r, &r->members[i]) < 0)
+            return ERR_NOMEM;
+    if (add_meta(r, &m) < 0)
         return ERR_NOMEM;
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(m.id >> (8 * i));
-    for (int i = 0; i < 4; i++) {
-        p[8 + i] = (uint8_t)((uint32_t)port >> (8 * i));
-        p[12 + i] = (uint8_t)((uint32_t)bus_port >> (8 * i));
-    }
-    memcpy(p + 16, host, hl);
     repl__member_set(r, &m);
-    repl__propose_batch(r); /* the address goes before the configuration */
+    repl__propose_batch(r); /* the addresses go before the configuration */
     struct raft_event ev = {.type = RAFT_EVENT_CHANGE};
     ev.change.op = RAFT_CHANGE_ADD_LEARNER;
     ev.change.id = m.id;

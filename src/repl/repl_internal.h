@@ -91,6 +91,9 @@ struct repl {
     bool snapshot_running;
     struct raft_snapshot_meta taking;  /* the snapshot being written */
     uint64_t snap_index;               /* newest snapshot file's index */
+    /* RAFT.CLUSTER JOIN waiting to become a voter */
+    void *voter_owner;
+    int64_t voter_deadline;
     /* statistics */
     struct repl_stats stats;
     uint64_t last_term_seen;
@@ -114,6 +117,7 @@ void repl__wake_reads(struct repl *r);
 void repl__wake_truncated(struct repl *r, uint64_t from);
 void repl__expire_waits(struct repl *r, int64_t now);
 int repl__wait_push(struct repl *r, const struct repl_wait *w);
+void repl__apply_meta(struct repl *r, const uint8_t *p, size_t len);
 void repl__member_set(struct repl *r, const struct repl_member *m);
 void repl__sync_peers(struct repl *r, const struct raft_config *c);
 

@@ -163,8 +163,16 @@ int repl__restore(struct repl *r, struct raft_init *init, char *errmsg)
     if (rp.blob == NULL)
         return ERR_NOMEM;
     int rv = wal_replay(r->wal, rec->first_index, replay_one, &rp);
-    for (uint32_t i = 0; i < rp.n; i++)
-        rp.e[i].data = rp.blob->bytes + (uintptr_t)rp.e[i].data;
+    for (uint32_t i = 0; i < rp.n; i++) {
+        struct raft_entry *e = &rp.e[i];
+        e->data = rp.blob->bytes + (uintptr_t)e->data;
+        /* members' addresses are needed before anything commits: a
+         * restarted node must reach the others to hear what did */
+        if (e->type == RAFT_ENTRY_NORMAL && e->len > REPL_ENTRY_HEADER &&
+            (e->data[1] & REPL_ENTRY_META))
+            repl__apply_meta(r, e->data + REPL_ENTRY_HEADER,
+                             e->len - REPL_ENTRY_HEADER);
+    }
     init->entries = rp.e;
     init->n_entries = rp.n;
     if (rp.n == 0) {
