@@ -120,6 +120,51 @@ static int static_members(const struct config *cfg, struct repl_member *m,
 
 /* ---- apply ------------------------------------------------------------- */
 
+static void execute(struct server_raft *sr, struct cmd_session *sess,
+                    struct resp_out *out, int argc,
+                    const struct resp_arg *argv, int64_t now)
+{
+    struct cmd_ctx ctx = {.env = sr->env, .sess = sess, .out = out,
+                          .argc = argc, .argv = argv, .now = now};
+    int unknown;
+    ctx.cmd = cmd_lookup(argc, argv, &unknown);
+    if (ctx.cmd == NULL || unknown) {
+        resp_add_errorf(out, "unknown command '%.*s'", (int)argv[0].len,
+                        argv[0].ptr);
+        return;
+    }
+    int64_t t0 = loop_mono_us_fresh();
+    cmd_execute(&ctx);
+    struct cmd_stats *st = &sr->env->stats[ctx.cmd->index];
+    st->calls++;
+    st->usec += (uint64_t)(loop_mono_us_fresh() - t0);
+    if (ctx.failed)
+        st->failed_calls++;
+    sr->metrics->total_commands_processed++;
+}
+
+/* RAFT.MULTI <count> <commands>: a MULTI/EXEC transaction, applied at
+ * once; the reply is the array of the commands' replies. */
+static void apply_multi(struct server_raft *sr, struct cmd_session *sess,
+                        struct resp_out *out, const struct resp_arg *argv,
+                        int64_t now)
+{
+    long long n = 0;
+    resp_string_to_ll(argv[1].ptr, argv[1].len, &n);
+    resp_add_array(out, n);
+    char *p = (char *)argv[2].ptr;
+    size_t left = argv[2].len;
+    for (long long i = 0; i < n && left > 0; i++) {
+        long rv = resp_parse(&sr->mparser, p, left);
+        if (rv <= 0)
+            break;
+        if (sr->mparser.argc > 0)
+            execute(sr, sess, out, sr->mparser.argc, sr->mparser.argv, now);
+        p += rv;
+        left -= (size_t)rv;
+    }
+}
+
 static void apply(void *data, uint64_t index, const uint8_t *bytes,
                   size_t len, int64_t leader_now, void *owner)
 {
@@ -136,21 +181,12 @@ static void apply(void *data, uint64_t index, const uint8_t *bytes,
     struct cmd_session *sess = &sr->sess;
     if (owner != NULL)
         client_wait_target(owner, &out, &sess);
-    struct cmd_ctx ctx = {.env = sr->env, .sess = sess, .out = out,
-                          .argc = sr->parser.argc, .argv = sr->parser.argv,
-                          .now = leader_now};
-    int unknown;
-    ctx.cmd = cmd_lookup(ctx.argc, ctx.argv, &unknown);
-    if (ctx.cmd == NULL || unknown)
-        return;
-    int64_t t0 = loop_mono_us_fresh();
-    cmd_execute(&ctx);
-    struct cmd_stats *st = &sr->env->stats[ctx.cmd->index];
-    st->calls++;
-    st->usec += (uint64_t)(loop_mono_us_fresh() - t0);
-    if (ctx.failed)
-        st->failed_calls++;
-    sr->metrics->total_commands_processed++;
+    const struct resp_arg *argv = sr->parser.argv;
+    if (sr->parser.argc == 3 && argv[0].len == 10 &&
+        strncasecmp(argv[0].ptr, "raft.multi", 10) == 0)
+        apply_multi(sr, sess, out, argv, leader_now);
+    else
+        execute(sr, sess, out, sr->parser.argc, argv, leader_now);
     sr->discard.len = 0;
 }
 
@@ -368,6 +404,7 @@ int server_raft_open(struct server_raft *sr, char *errmsg)
     if ((rv = open_bus(sr, &self, n > 1, errmsg)) < 0)
         return rv;
     resp_parser_init(&sr->parser, (long long)WAL_ENTRY_MAX, NULL);
+    resp_parser_init(&sr->mparser, (long long)WAL_ENTRY_MAX, NULL);
     sr->sess.resp = 2;
     sr->sess.authenticated = 1;
     sr->discard.muted = 1;
@@ -402,6 +439,7 @@ void server_raft_close(struct server_raft *sr)
         wal_close(sr->wal);
     sr->wal = NULL;
     resp_parser_free(&sr->parser);
+    resp_parser_free(&sr->mparser);
 }
 
 /* ---- membership commands: RAFT.CLUSTER INIT/JOIN/ADOPT, RAFT.NODE ADD -- */

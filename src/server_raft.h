@@ -35,6 +35,7 @@ struct server_raft {
     struct repl *repl;
     uint64_t node_id;
     struct resp_parser parser;  /* parses committed entries */
+    struct resp_parser mparser; /* the commands inside a RAFT.MULTI */
     struct cmd_session sess;    /* runs entries nobody waits for */
     struct resp_out discard;
 };

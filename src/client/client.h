@@ -56,6 +56,11 @@ struct conn {
     int join_wait;            /* parked by RAFT.CLUSTER JOIN */
     unsigned nproxied;        /* of nparked: forwarded to the leader */
     int wmute;                /* CLIENT REPLY mutes the parked writes */
+    int in_multi;             /* MULTI: commands are queued in mbuf */
+    int multi_dirty;          /* a queued command was refused: EXECABORT */
+    int mcount;
+    char *mbuf;               /* queued commands, RESP, back to back */
+    size_t mlen, mcap;
     struct conn *rnext, *rprev;
 };
 

@@ -492,6 +492,124 @@ static int is_replication_command(int argc, const struct resp_arg *argv)
             arg_is(&argv[1], "raft-partition"));
 }
 
+/* ---- MULTI/EXEC: the queued commands are one log entry ---------------- */
+
+static void multi_reset(struct conn *c)
+{
+    c->in_multi = c->multi_dirty = c->mcount = 0;
+    c->mlen = 0;
+}
+
+static void multi_queue(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    size_t need = 32;
+    for (int i = 0; i < argc; i++)
+        need += argv[i].len + 32;
+    if (c->mlen + need > c->mcap) {
+        size_t cap = c->mcap ? c->mcap * 2 : 4096;
+        while (cap < c->mlen + need)
+            cap *= 2;
+        char *p = realloc(c->mbuf, cap);
+        if (p == NULL) {
+            c->multi_dirty = 1;
+            resp_add_error(&c->out, "-OOM out of memory queueing the command");
+            return;
+        }
+        c->mbuf = p;
+        c->mcap = cap;
+    }
+    c->mlen += (size_t)sprintf(c->mbuf + c->mlen, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        c->mlen += (size_t)sprintf(c->mbuf + c->mlen, "$%zu\r\n", argv[i].len);
+        memcpy(c->mbuf + c->mlen, argv[i].ptr, argv[i].len);
+        memcpy(c->mbuf + c->mlen + argv[i].len, "\r\n", 2);
+        c->mlen += argv[i].len + 2;
+    }
+    c->mcount++;
+    resp_add_status(&c->out, "QUEUED");
+}
+
+/* EXEC: the whole transaction is proposed as RAFT.MULTI <count> <commands>
+ * and applied at once on every node (server.c's apply), so no other entry
+ * interleaves with it; the reply is the array of the commands' replies. */
+static int multi_exec(struct conn *c)
+{
+    struct client_server *cs = c->srv;
+    if (c->multi_dirty) {
+        multi_reset(c);
+        resp_add_error(&c->out, "-EXECABORT Transaction discarded because of "
+                       "previous errors.");
+        return DISPATCH_DONE;
+    }
+    if (c->mcount == 0) {
+        multi_reset(c);
+        resp_add_array(&c->out, 0);
+        return DISPATCH_DONE;
+    }
+    char count[24];
+    struct resp_arg argv[3] = {{"RAFT.MULTI", 10}, {count, 0},
+                               {c->mbuf, c->mlen}};
+    argv[1].len = (size_t)resp_ll_to_str(count, c->mcount);
+    int rv = repl_is_leader(cs->repl)
+                 ? repl_submit_argv(cs->repl, c, 3, argv)
+                 : ERR_NOTLEADER;
+    multi_reset(c);
+    if (rv < 0) {
+        reply_redirect(c, 0, rv);
+        return DISPATCH_DONE;
+    }
+    c->nparked++;
+    c->wmute = 0;
+    return DISPATCH_DONE;
+}
+
+/* Returns -1 when argv is not part of a transaction, else the dispatch
+ * result. */
+static int multi_route(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    const struct resp_arg *a = &argv[0];
+    int is_multi = arg_is(a, "multi"), is_exec = arg_is(a, "exec");
+    int is_discard = arg_is(a, "discard");
+    int is_watch = arg_is(a, "watch") || arg_is(a, "unwatch");
+    if (!c->in_multi && !is_multi && !is_exec && !is_discard && !is_watch)
+        return -1;
+    if (c->nparked > 0)
+        return DISPATCH_HOLD;
+    if (is_multi) {
+        if (c->in_multi)
+            resp_add_error(&c->out, "MULTI calls can not be nested");
+        else
+            c->in_multi = 1, resp_add_ok(&c->out);
+    } else if (is_exec) {
+        if (!c->in_multi)
+            resp_add_error(&c->out, "EXEC without MULTI");
+        else
+            return multi_exec(c);
+    } else if (is_discard) {
+        if (!c->in_multi)
+            resp_add_error(&c->out, "DISCARD without MULTI");
+        else
+            multi_reset(c), resp_add_ok(&c->out);
+    } else if (is_watch) {
+        if (c->in_multi)
+            resp_add_error(&c->out, "WATCH inside MULTI is not allowed");
+        else if (arg_is(a, "unwatch"))
+            resp_add_ok(&c->out);
+        else
+            resp_add_error(&c->out, "WATCH is not supported by raftcache");
+    } else {
+        struct cmd_ctx ctx = {.env = c->srv->env, .sess = &c->sess,
+                              .out = &c->out, .argc = argc, .argv = argv,
+                              .now = loop_now_ms(c->srv->loop)};
+        const struct cmd_def *d;
+        if (cmd_check(&ctx, &d) < 0)
+            c->multi_dirty = 1;
+        else
+            multi_queue(c, argc, argv);
+    }
+    return DISPATCH_DONE;
+}
+
 static int needs_auth(const struct conn *c)
 {
     const char *pass = c->srv->cfg->requirepass;
@@ -503,6 +621,9 @@ int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
 {
     if (c->parked_read)
         return DISPATCH_HOLD;
+    int m = multi_route(c, argc, argv);
+    if (m >= 0)
+        return m;
     if (is_replication_command(argc, argv)) {
         if (c->nparked > 0)
             return DISPATCH_HOLD;
