@@ -24,8 +24,6 @@ enum opt_type { OPT_INT, OPT_MEM, OPT_BOOL, OPT_STRING, OPT_ENUM, OPT_DOUBLE,
 
 /* Cannot change at run time (CONFIG SET answers with Redis' message). */
 #define OPT_IMMUTABLE 1
-/* Hidden from CONFIG GET * patterns only when matched by "*"? No: Redis
- * shows every option; requirepass is readable there too. */
 
 struct opt {
     const char *name;
@@ -67,7 +65,7 @@ static const struct opt opts[] = {
      "Close a client idle for this many seconds (0: never)."},
     {"tcp-keepalive", OPT_INT, OFF(tcp_keepalive), 0, "300", 0, INT_MAX, NULL,
      "SO_KEEPALIVE interval in seconds for client sockets (0: off)."},
-    {"maxclients", OPT_INT, OFF(maxclients), 0, "10000", 1, INT_MAX, NULL,
+    {"maxclients", OPT_INT, OFF(maxclients), 0, "10000", 1, 4294967295LL, NULL,
      "Most simultaneous clients; more get \"max number of clients reached\"."},
     {"requirepass", OPT_STRING, OFF(requirepass), 0, "", 0, 0, NULL,
      "Password clients must give with AUTH (empty: no password)."},
@@ -183,8 +181,8 @@ int config_parse_memory(const char *s, long long *out)
         {"b", 1}, {"", 1}};
     size_t len = strlen(s);
     size_t digits = 0;
-    while (digits < len && (isdigit((unsigned char)s[digits]) ||
-                            (digits == 0 && s[0] == '-')))
+    /* Redis memtoull refuses a sign. */
+    while (digits < len && isdigit((unsigned char)s[digits]))
         digits++;
     const char *u = s + digits;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -308,6 +306,9 @@ static int set_scalar(struct config *cfg, const struct opt *o,
     case OPT_OCTAL:
         if (parse_number(o, v, &n, err, errlen) < 0)
             return ERR_INVALID;
+        /* Redis clamps hz to 1..500 instead of refusing it. */
+        if (o->offset == OFF(hz))
+            n = n < 1 ? 1 : n > 500 ? 500 : n;
         *(long long *)field(cfg, o) = n;
         return 0;
     case OPT_BOOL:
@@ -402,6 +403,11 @@ static int load_line(struct config *cfg, char *line, char *err,
                      size_t errlen)
 {
     struct resp_arg words[64];
+    /* Comments are skipped before splitting, as Redis does. */
+    while (*line == ' ' || *line == '\t' || *line == '\r')
+        line++;
+    if (*line == '#' || *line == '\0')
+        return 0;
     int n = resp_split_args(line, strlen(line), words, 64);
     if (n < 0)
         return set_errf(err, errlen, "Unbalanced quotes in configuration line");
@@ -578,6 +584,18 @@ void config_get_matching(const struct config *cfg, const char *pattern,
                          void *data)
 {
     char value[1024];
+    /* A plain name (no glob characters) is echoed as the client spelt it,
+     * as Redis 7 does ("CONFIG GET TIMEOUT" answers "TIMEOUT"). */
+    if (strcspn(pattern, "*?[") >= patlen) {
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)patlen, pattern);
+        const struct opt *o = find_opt(name);
+        if (o != NULL) {
+            format_value(cfg, o, value, sizeof(value));
+            cb(o->name == name ? o->name : name, value, data);
+        }
+        return;
+    }
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &opts[i];
         if (!config_glob_match(pattern, patlen, o->name, strlen(o->name), 1))

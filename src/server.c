@@ -165,6 +165,7 @@ static void start_cron(struct server *s)
 static void before_sleep(struct loop *loop, void *data)
 {
     struct server *s = data;
+    client_resume_paused(&s->clients);
     /* Replication first (STYLE §7): acknowledge durable writes, apply,
      * propose this iteration's batch and reads, WAL flush, peer sends;
      * then connections whose parked requests ended run on (they may add
@@ -186,12 +187,22 @@ static void hook_shutdown(void *data)
     s->shutdown_asap = 1;
 }
 
-static void on_signal(struct loop *loop, void *data)
+static void stop_on_signal(struct loop *loop, struct server *s,
+                           const char *name)
 {
-    struct server *s = data;
-    log_msg(LOG_LEVEL_WARNING, "Received signal, scheduling shutdown...");
+    log_msg(LOG_LEVEL_WARNING, "Received %s scheduling shutdown...", name);
     s->shutdown_asap = 1;
     loop_stop(loop);
+}
+
+static void on_sigterm(struct loop *loop, void *data)
+{
+    stop_on_signal(loop, data, "SIGTERM");
+}
+
+static void on_sigint(struct loop *loop, void *data)
+{
+    stop_on_signal(loop, data, "SIGINT");
 }
 
 static void hook_sleep(void *data, long long ms)
@@ -266,6 +277,20 @@ static void make_run_id(struct server *s)
     s->env.rng = x | 1;
 }
 
+/* The hooks share one data pointer, the server; the client ones are
+ * routed to the client room from here. */
+static void route_list(void *d, struct metrics_buf *o, uint64_t id)
+{
+    struct server *s = d;
+    client_list_hook(&s->clients, o, id);
+}
+
+static int route_kill(void *d, const struct cmd_kill_filter *f, uint64_t self)
+{
+    struct server *s = d;
+    return client_kill_hook(&s->clients, f, self);
+}
+
 static int create_rooms(struct server *s)
 {
     struct pool_config pc = {0};
@@ -293,30 +318,16 @@ static int create_rooms(struct server *s)
     s->env.config_file = s->config_file;
     s->env.active_expire = 1;
     s->env.hooks = (struct cmd_hooks){
-        .client_list = client_list_hook, .client_kill = client_kill_hook,
+        .client_list = route_list, .client_kill = route_kill,
         .shutdown = hook_shutdown, .sleep_ms = hook_sleep,
         .jump_clock = hook_jump_clock, .config_changed = hook_config_changed,
-        .data = NULL};
+        .data = s};
     make_run_id(s);
     if ((rv = cmd_env_init(&s->env)) < 0)
         return rv;
     client_server_init(&s->clients, s->loop, s->pool, &s->cfg, &s->metrics, &s->env);
     cmd_register_info(&s->env, client_info_section, &s->clients);
     return 0;
-}
-
-/* The hooks take one data pointer; client hooks need the client room and
- * server hooks the server, so they are routed here. */
-static struct server *the_server;
-
-static void route_list(void *d, struct metrics_buf *o, uint64_t id)
-{
-    client_list_hook(&the_server->clients, o, id);
-}
-
-static int route_kill(void *d, const struct cmd_kill_filter *f, uint64_t self)
-{
-    return client_kill_hook(&the_server->clients, f, self);
 }
 
 static void shutdown_server(struct server *s)
@@ -341,7 +352,6 @@ int main(int argc, char **argv)
         usage();
         return 0;
     }
-    the_server = &s;
     config_init(&s.cfg);
     load_config(&s, argc, argv);
     if (realpath("/proc/self/exe", s.executable) == NULL)
@@ -363,9 +373,6 @@ int main(int argc, char **argv)
         log_msg(LOG_LEVEL_WARNING, "Out of memory creating the server");
         return 1;
     }
-    s.env.hooks.data = &s;
-    s.env.hooks.client_list = route_list;
-    s.env.hooks.client_kill = route_kill;
     s.raft = (struct server_raft){.cfg = &s.cfg, .loop = s.loop,
         .store = s.store, .env = &s.env, .clients = &s.clients,
         .metrics = &s.metrics};
@@ -380,8 +387,8 @@ int main(int argc, char **argv)
     }
     write_pidfile(&s);
     loop_add_before_sleep(s.loop, before_sleep, &s);
-    loop_on_signal(s.loop, SIGTERM, on_signal, &s);
-    loop_on_signal(s.loop, SIGINT, on_signal, &s);
+    loop_on_signal(s.loop, SIGTERM, on_sigterm, &s);
+    loop_on_signal(s.loop, SIGINT, on_sigint, &s);
     start_cron(&s);
     log_msg(LOG_LEVEL_NOTICE, "Server initialized");
     log_msg(LOG_LEVEL_NOTICE, "Ready to accept connections tcp");

@@ -12,8 +12,10 @@
 #     --timeout SECS      reply timeout per read (default 10)
 #     --failures FILE     write failing tests as a Markdown list to FILE
 #     --verbose           list skipped tests
+#     --dont-clean        keep tmp/ files of this run even when all passed
 # Tests tagged external:skip (they stop the server, or need start-up
-# options) are skipped in external mode.
+# options) are skipped in external mode; tests tagged raftcache-only are
+# skipped against redis-server.
 # Prints one [ok]/[err] line per test, then "N passed, N failed, N skipped".
 
 set ::root [file dirname [file normalize [info script]]]
@@ -22,7 +24,7 @@ source [file join $::root support test.tcl]
 source [file join $::root support server.tcl]
 source [file join $::root support util.tcl]
 
-set ::all_units {strings keys expire connection server config protocol connections}
+set ::all_units {strings keys expire keyspace connection server config debug replies protocol model connections}
 
 proc usage {} {
     puts stderr "usage: tclsh test_helper.tcl ?--server-bin PATH? ?--host H --port P? ?--single NAME? ?--only PAT? ?--tags T? ?--slow? ?--timeout S? ?--failures FILE?"
@@ -33,6 +35,7 @@ set ::srv::bin [file join [file dirname $::root] build raftcache-server]
 set singles {}
 set slow 0
 set failfile ""
+set dont_clean 0
 for {set i 0} {$i < [llength $argv]} {incr i} {
     set opt [lindex $argv $i]
     set val [lindex $argv [expr {$i + 1}]]
@@ -56,6 +59,7 @@ for {set i 0} {$i < [llength $argv]} {incr i} {
         --timeout { set ::rc::timeout_ms [expr {int($val * 1000)}]; incr i }
         --failures { set failfile $val; incr i }
         --verbose { set ::t::verbose 1 }
+        --dont-clean { set dont_clean 1 }
         default { usage }
     }
 }
@@ -63,6 +67,8 @@ if {!$slow && "slow" ni $::t::allow_tags} { lappend ::t::deny_tags slow }
 if {$::srv::external && $::srv::ext_port == 0} { usage }
 # Tests that restart, stop or reconfigure the server for good need their own.
 if {$::srv::external} { lappend ::t::deny_tags external:skip }
+# raftcache's own commands have no counterpart in redis-server.
+if {!$::srv::external && [::srv::is_redis]} { lappend ::t::deny_tags raftcache-only }
 if {!$::srv::external} {
     set ::srv::bin [file normalize $::srv::bin]
     if {![file executable $::srv::bin]} {
@@ -98,9 +104,13 @@ if {$failfile ne ""} {
         lassign $item file name msg last
         puts $f "- **unit/$file.tcl: $name**"
         if {$last ne ""} { puts $f "  - last command sent: `[string map {` '} $last]`" }
-        puts $f "  - [string map {\n { }} $msg]"
+        foreach line [split $msg \n] { puts $f "  - `[string map {` '} [string trim $line]]`" }
     }
     close $f
+}
+# Server directories and config files of this run carry its PID.
+if {!$::t::failed && !$dont_clean} {
+    foreach p [glob -nocomplain -directory $::srv::tmpdir *[pid]*] { file delete -force $p }
 }
 puts "\n$::t::passed passed, $::t::failed failed, $::t::skipped skipped ([format %.1f $secs] s)"
 exit [expr {$::t::failed ? 1 : 0}]

@@ -39,6 +39,10 @@ struct conn {
     struct conn *pnext, *pprev;          /* pending writes */
     int pending;
     int close_after_reply;
+    /* A parsed command waiting for the end of CLIENT PAUSE: its bytes are
+     * still in the query buffer at qpos (parsed_len of them) and the
+     * parser keeps its argument offsets. */
+    size_t parsed_len;
     int64_t ctime_ms;
     int64_t last_ms;
     int64_t obuf_soft_since_ms;
@@ -67,6 +71,7 @@ struct conn {
 #define CLIENT_MAX_LISTENERS (CONFIG_MAX_BIND + 1)
 
 struct client_listener {
+    struct client_server *cs;
     int fd;
     int is_unix;
     struct loop_io *io;
@@ -83,6 +88,7 @@ struct client_server {
     struct conn *all;
     struct conn *pending;
     long long nconns;
+    long long npaused;       /* connections holding a paused command */
     uint64_t next_id;
     char errmsg[256];
     struct repl *repl;        /* NULL: not replicated (commands run here) */
@@ -108,6 +114,9 @@ void client_close_listeners(struct client_server *cs);
 
 /* The before-sleep hook: one write per connection with pending replies. */
 void client_flush_pending(struct client_server *cs);
+/* Runs the commands CLIENT PAUSE held once the pause is over (called
+ * before sleeping, so UNPAUSE and the timeout both release them). */
+void client_resume_paused(struct client_server *cs);
 /* The cron: idle timeouts and output-buffer soft limits. */
 void client_cron(struct client_server *cs, int64_t now_ms);
 /* Closes every connection (shutdown). */
@@ -142,8 +151,8 @@ void client_proxy_forget(struct conn *c);
 
 /* ---- inside the room ---- */
 /* What dispatch__route did with a command. */
-enum { DISPATCH_DONE = 0, DISPATCH_HOLD = 1 };
-void dispatch__run(struct conn *c, int argc, const struct resp_arg *argv);
+enum { DISPATCH_DONE = 0, DISPATCH_HOLD = 1, DISPATCH_PAUSED = 2 };
+int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv);
 int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
                     size_t nbytes);
 void dispatch__forget(struct conn *c);

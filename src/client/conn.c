@@ -61,6 +61,10 @@ struct conn *conn__create(struct client_server *cs, int fd, int is_unix)
     c->sess.id = ++cs->next_id;
     c->sess.resp = 2;
     c->consistency = -1;
+    /* As Redis: a client that connects while the default user needs no
+     * password is authenticated, and stays so if requirepass is set later. */
+    c->sess.authenticated = cs->cfg->requirepass == NULL ||
+                            cs->cfg->requirepass[0] == '\0';
     c->ctime_ms = c->last_ms = loop_now_ms(cs->loop);
     c->next = cs->all;
     if (cs->all)
@@ -114,6 +118,8 @@ static void release_out(struct conn *c)
 void conn__close(struct conn *c)
 {
     struct client_server *cs = c->srv;
+    if (c->parsed_len)
+        cs->npaused--;
     pending_unlink(c);
     dispatch__forget(c);
     if (c->prev)
@@ -176,8 +182,10 @@ static void on_readable(struct conn *c)
         return;
     c->qlen += (size_t)n;
     cs->metrics->net_input_bytes += (unsigned long long)n;
+    cs->metrics->total_reads_processed++;
     c->last_ms = loop_now_ms(cs->loop);
-    dispatch__process(c);
+    /* Checked before running anything, as Redis readQueryFromClient: a
+     * bulk bigger than the limit is refused even if it arrived whole. */
     if (c->qlen - c->qpos > (size_t)cs->cfg->client_query_buffer_limit) {
         log_msg(LOG_LEVEL_WARNING, "Closing client that reached max query "
                 "buffer length: id=%llu addr=%s (qbuf initial bytes omitted)",
@@ -186,6 +194,7 @@ static void on_readable(struct conn *c)
         conn__close(c);
         return;
     }
+    dispatch__process(c);
     if (c->qpos == c->qlen)
         release_qbuf(c);
     if (c->out.failed) {
@@ -209,6 +218,7 @@ static int write_pending(struct conn *c)
         }
         if (n > 0) {
             c->sent += (size_t)n;
+            cs->metrics->total_writes_processed++;
             cs->metrics->net_output_bytes += (unsigned long long)n;
         }
     }

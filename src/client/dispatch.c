@@ -2,9 +2,10 @@
  * query buffer, checks it (cmd_check), executes it (cmd_execute), times
  * it for commandstats and leaves its reply in the connection's reply
  * buffer, strictly in request order. A protocol error gets Redis' reply
- * and closes the connection once that reply is written. Commands are run
- * here directly; the replicated build will send checked writes to repl
- * instead, and only this file changes. */
+ * and closes the connection once that reply is written. With replication,
+ * dispatch_repl.c routes each command (writes to repl, reads through the
+ * consistency gate) and may hold it, unconsumed, until the connection's
+ * parked requests end. */
 #include "client/client.h"
 
 #include <stdlib.h>
@@ -30,7 +31,9 @@ static void mute_after(struct conn *c)
     c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
 }
 
-void dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
+/* Runs one parsed command. Returns 0, or 1 when CLIENT PAUSE holds it
+ * (nothing was replied; it runs again after the pause). */
+int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
 {
     struct client_server *cs = c->srv;
     struct cmd_ctx ctx = {
@@ -43,10 +46,12 @@ void dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
     if (cmd_check(&ctx, &d) < 0) {
         if (d != NULL)
             cs->env->stats[d->index].rejected_calls++;
-        cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error, c->out.errors - errors);
         mute_after(c);
-        return;
+        return 0;
     }
+    if (cmd_paused(cs->env, d, ctx.now))
+        return 1;
     int64_t t0 = loop_mono_us_fresh();
     cmd_execute(&ctx);
     uint64_t dt = (uint64_t)(loop_mono_us_fresh() - t0);
@@ -55,43 +60,85 @@ void dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
     st->usec += dt;
     if (cs->cfg->latency_tracking)
         metrics_hist_record(&st->latency, dt);
-    if (ctx.failed || c->out.errors != errors)
+    if (ctx.failed || c->out.errors != errors) {
         st->failed_calls++;
-    cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error, c->out.errors - errors);
+    }
     cs->metrics->total_commands_processed++;
     c->out.proto = c->sess.resp;
     mute_after(c);
     if (c->sess.close_after_reply)
         c->close_after_reply = 1;
+    return 0;
 }
 
 static void protocol_error(struct conn *c)
 {
     c->out.muted = 0;
     resp_add_error(&c->out, c->parser.errmsg);
-    c->srv->metrics->total_error_replies++;
+    metrics_count_error(c->srv->metrics, "ERR", 1);
     log_msg(LOG_LEVEL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
             c->parser.errmsg, (unsigned long long)c->sess.id, c->addr);
     c->close_after_reply = 1;
 }
 
+/* Runs the command a pause held, with argv rebuilt from the parser's
+ * offsets (the buffer may have moved). Returns 1 while still paused. */
+static int resume_held(struct conn *c)
+{
+    struct resp_parser *p = &c->parser;
+    for (int i = 0; i < p->argc; i++) {
+        p->argv[i].ptr = c->qbuf + c->qpos + p->slots[i].off;
+        p->argv[i].len = p->slots[i].len;
+    }
+    if (dispatch__run(c, p->argc, p->argv))
+        return 1;
+    c->qpos += c->parsed_len;
+    c->parsed_len = 0;
+    c->srv->npaused--;
+    return 0;
+}
+
+/* Under replication a held command is parsed again when its turn comes,
+ * an inline one from a copy of its line (the parser unescapes inline
+ * arguments in place); a command CLIENT PAUSE holds is parsed again too. */
+static int route_parsed(struct conn *c, long rv)
+{
+    if (c->srv->repl == NULL)
+        return dispatch__run(c, c->parser.argc, c->parser.argv);
+    int r = dispatch__route(c, c->parser.argc, c->parser.argv, (size_t)rv);
+    return r == DISPATCH_PAUSED ? 1 : r == DISPATCH_HOLD ? -1 : 0;
+}
+
+static char *inline_copy(struct conn *c, char **src, size_t *avail)
+{
+    if (c->srv->repl == NULL || **src == '*')
+        return NULL;
+    const char *nl = memchr(*src, '\n', *avail);
+    size_t n = nl ? (size_t)(nl - *src) + 1 : *avail;
+    char *copy = malloc(n);
+    if (copy != NULL) {
+        memcpy(copy, *src, n);
+        *src = copy;
+        *avail = n;
+    }
+    return copy;
+}
+
 void dispatch__process(struct conn *c)
 {
+    if (c->parsed_len && c->srv->repl != NULL) {
+        c->parsed_len = 0; /* parsed again below */
+        c->srv->npaused--;
+    }
+    if (c->parsed_len && resume_held(c))
+        return;
+    const char *pass = c->srv->cfg->requirepass;
     while (!c->close_after_reply && c->qpos < c->qlen) {
-        /* Under replication a command may be held and parsed again:
-         * an inline one is parsed from a copy of its line, since the
-         * parser unescapes inline arguments in place. */
-        char *src = c->qbuf + c->qpos, *copy = NULL;
+        c->parser.unauthenticated = pass && pass[0] && !c->sess.authenticated;
+        char *src = c->qbuf + c->qpos;
         size_t avail = c->qlen - c->qpos;
-        if (c->srv->repl != NULL && *src != '*') {
-            const char *nl = memchr(src, '\n', avail);
-            size_t n = nl ? (size_t)(nl - src) + 1 : avail;
-            if ((copy = malloc(n)) != NULL) {
-                memcpy(copy, src, n);
-                src = copy;
-                avail = n;
-            }
-        }
+        char *copy = inline_copy(c, &src, &avail);
         long rv = resp_parse(&c->parser, src, avail);
         if (rv <= 0) {
             free(copy);
@@ -99,20 +146,40 @@ void dispatch__process(struct conn *c)
                 protocol_error(c);
             break;
         }
-        size_t start = c->qpos;
-        c->qpos += (size_t)rv;
         if (c->parser.argc == 0) {
             free(copy);
+            c->qpos += (size_t)rv;
             continue;
         }
-        if (c->srv->repl == NULL) {
-            dispatch__run(c, c->parser.argc, c->parser.argv);
-        } else if (dispatch__route(c, c->parser.argc, c->parser.argv,
-                                   (size_t)rv) == DISPATCH_HOLD) {
-            c->qpos = start; /* parsed again once its turn comes */
-            free(copy);
+        int held = route_parsed(c, rv);
+        free(copy);
+        if (held < 0)
+            break; /* dispatch_repl.c holds it until parked requests end */
+        if (held) {
+            c->parsed_len = (size_t)rv;
+            c->srv->npaused++;
             break;
         }
-        free(copy);
+        c->qpos += (size_t)rv;
+    }
+}
+
+/* A resumed command may close any connection (CLIENT KILL) or pause
+ * again, so the list is searched afresh after each one. */
+void client_resume_paused(struct client_server *cs)
+{
+    for (;;) {
+        if (cs->npaused == 0 || (cs->env->pause_end_ms &&
+                                 loop_now_ms(cs->loop) < cs->env->pause_end_ms))
+            return;
+        cs->env->pause_end_ms = 0;
+        struct conn *c = cs->all;
+        while (c != NULL && c->parsed_len == 0)
+            c = c->next;
+        if (c == NULL)
+            return;
+        dispatch__process(c);
+        if (c->out.len > c->sent || c->close_after_reply)
+            conn__queue_write(c);
     }
 }

@@ -222,6 +222,10 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
         after_write(c);
         return DISPATCH_DONE;
     }
+    if (cmd_paused(cs->env, checked, ctx.now)) { /* CLIENT PAUSE */
+        c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
+        return c->nparked > 0 ? DISPATCH_HOLD : DISPATCH_PAUSED;
+    }
     struct resp_arg rw[CMD_REWRITE_MAX_ARGS];
     char scratch[CMD_REWRITE_SCRATCH];
     int n = cmd_rewrite(&ctx, rw, scratch);
@@ -249,8 +253,9 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
         return DISPATCH_DONE;
     }
     if (c->read_budget >= nbytes) { /* covered by the last read index */
+        if (dispatch__run(c, argc, argv))
+            return DISPATCH_PAUSED;
         c->read_budget -= nbytes;
-        dispatch__run(c, argc, argv);
         return DISPATCH_DONE;
     }
     c->read_budget = 0;
@@ -258,17 +263,16 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
                                    : cs->cfg->read_consistency;
     if (!repl_is_leader(cs->repl)) {
         if (c->readonly)
-            dispatch__run(c, argc, argv);
+            return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED
+                                                : DISPATCH_DONE;
         else if (forward(c, argc, argv) == DISPATCH_DONE)
             return DISPATCH_DONE;
         else
             reply_redirect(c, slot_of(d, argc, argv), ERR_NOTLEADER);
         return DISPATCH_DONE;
     }
-    if (mode == READ_STALE) {
-        dispatch__run(c, argc, argv);
-        return DISPATCH_DONE;
-    }
+    if (mode == READ_STALE)
+        return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED : DISPATCH_DONE;
     int rv = repl_submit_read(cs->repl, c, mode == READ_LEASE);
     if (rv < 0) {
         reply_redirect(c, slot_of(d, argc, argv), rv);
@@ -278,7 +282,7 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
     c->parked_read = 1;
     /* the held read and what followed it had arrived before the read
      * index is asked: all of it may be served with that index */
-    c->read_budget = c->qlen - c->qpos + nbytes;
+    c->read_budget = c->qlen - c->qpos; /* qpos: the read's first byte */
     return DISPATCH_HOLD;
 }
 
@@ -647,6 +651,5 @@ int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
         return DISPATCH_HOLD;
     if (d != NULL && !unknown && (d->flags & CMD_READONLY))
         return route_read(c, d, argc, argv, nbytes);
-    dispatch__run(c, argc, argv);
-    return DISPATCH_DONE;
+    return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED : DISPATCH_DONE;
 }

@@ -120,17 +120,9 @@ static void accept_one(struct client_server *cs, int fd, int is_unix)
     }
 }
 
-struct accept_ctx {
-    struct client_server *cs;
-    int index;
-};
-
-static struct accept_ctx accept_ctxs[CLIENT_MAX_LISTENERS];
-
 static void on_listener(struct loop_io *io, int events, void *data)
 {
-    struct accept_ctx *ax = data;
-    struct client_listener *l = &ax->cs->listeners[ax->index];
+    struct client_listener *l = data;
     for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -139,19 +131,18 @@ static void on_listener(struct loop_io *io, int events, void *data)
                         strerror(errno));
             return;
         }
-        accept_one(ax->cs, fd, l->is_unix);
+        accept_one(l->cs, fd, l->is_unix);
     }
 }
 
 static int add_listener(struct client_server *cs, int fd, int is_unix)
 {
     int i = cs->nlisteners;
-    accept_ctxs[i].cs = cs;
-    accept_ctxs[i].index = i;
+    cs->listeners[i].cs = cs;
     cs->listeners[i].fd = fd;
     cs->listeners[i].is_unix = is_unix;
     cs->listeners[i].io = loop_io_create(cs->loop, fd, LOOP_READ,
-                                         on_listener, &accept_ctxs[i]);
+                                         on_listener, &cs->listeners[i]);
     if (cs->listeners[i].io == NULL)
         return ERR_NOMEM;
     loop_io_set_priority(cs->listeners[i].io, 1);
@@ -257,6 +248,8 @@ void client_close_listeners(struct client_server *cs)
         unlink(cs->cfg->unixsocket);
 }
 
+/* One CLIENT LIST line with Redis 7.0's fields in its order (7.2's
+ * lib-name/lib-ver are kept by CLIENT SETINFO but not listed). */
 void conn__describe(const struct conn *c, struct metrics_buf *out,
                     int64_t now_ms)
 {
@@ -267,17 +260,14 @@ void conn__describe(const struct conn *c, struct metrics_buf *out,
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld "
         "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu "
         "argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu "
-        "tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d "
-        "lib-name=%s lib-ver=%s\n",
+        "tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d\n",
         (unsigned long long)c->sess.id, c->addr, c->laddr, c->fd,
         c->sess.name ? c->sess.name : "",
         (long long)((now_ms - c->ctime_ms) / 1000),
         (long long)((now_ms - c->last_ms) / 1000), qbuf, c->qcap - c->qlen,
         c->out.cap, c->out.len, c->out.len - c->sent, omem,
         sizeof(*c) + c->qcap + c->out.cap,
-        c->out.len > c->sent ? "w" : "", cmd, c->sess.resp,
-        c->sess.lib_name ? c->sess.lib_name : "",
-        c->sess.lib_ver ? c->sess.lib_ver : "");
+        c->out.len > c->sent ? "w" : "", cmd, c->sess.resp);
 }
 
 void client_list_hook(void *data, struct metrics_buf *out, uint64_t id)

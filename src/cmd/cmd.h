@@ -129,6 +129,8 @@ struct cmd_env {
     size_t peak_memory;       /* used_memory_peak, updated by the cron */
     int active_expire;        /* DEBUG SET-ACTIVE-EXPIRE */
     int64_t info_now;         /* the time INFO is being built at */
+    int64_t pause_end_ms;     /* CLIENT PAUSE: until when (0: not paused) */
+    int pause_writes_only;    /* CLIENT PAUSE ... WRITE */
 };
 
 /* One command being executed. */
@@ -158,6 +160,11 @@ const struct cmd_def *cmd_lookup(int argc, const struct resp_arg *argv,
  * processCommand orders them. Writes the error reply and returns <0 when
  * the command must not run; returns 0 with *out_cmd set otherwise. */
 int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd);
+
+/* 1 if a checked command must wait for the end of a CLIENT PAUSE (all
+ * commands, or only writes with WRITE), as Redis postpones it. */
+int cmd_paused(const struct cmd_env *env, const struct cmd_def *d,
+               int64_t now);
 
 /* Runs c->cmd (already checked) and accounts its stats. */
 void cmd_execute(struct cmd_ctx *c);

@@ -27,24 +27,27 @@ int cmd__ll_or_reply(struct cmd_ctx *c, int i, long long *out)
 }
 
 /* Redis string2ld: strtold over the whole slice, no spaces, no NaN. */
-int cmd__ld_or_reply(struct cmd_ctx *c, int i, long double *out)
+int cmd__string_to_ld(const char *s, size_t len, long double *out)
 {
     char buf[5200];
-    size_t len = c->argv[i].len;
-    if (len == 0 || len >= sizeof(buf) ||
-        isspace((unsigned char)c->argv[i].ptr[0]))
-        goto err;
-    memcpy(buf, c->argv[i].ptr, len);
+    if (len == 0 || len >= sizeof(buf) || isspace((unsigned char)s[0]))
+        return 0;
+    memcpy(buf, s, len);
     buf[len] = '\0';
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
     if ((size_t)(end - buf) != len || isnan(v) ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)))
-        goto err;
+        return 0;
     *out = v;
-    return 0;
-err:
+    return 1;
+}
+
+int cmd__ld_or_reply(struct cmd_ctx *c, int i, long double *out)
+{
+    if (cmd__string_to_ld(c->argv[i].ptr, c->argv[i].len, out))
+        return 0;
     cmd_fail(c, CMD_ERR_NOT_FLOAT);
     return -1;
 }

@@ -31,8 +31,10 @@ static inline int cmd__arg_is(const struct cmd_ctx *c, int i, const char *w)
 int cmd__ll_or_reply(struct cmd_ctx *c, int i, long long *out);
 /* As above, without replying. */
 int cmd__arg_ll(const struct cmd_ctx *c, int i, long long *out);
-/* Parses a long double as Redis string2ld; replies "value is not a valid
- * float" and returns -1 on failure. */
+/* Redis string2ld: returns 1 and *out if the bytes are a float. */
+int cmd__string_to_ld(const char *s, size_t len, long double *out);
+/* Parses argv[i] as string2ld; replies "value is not a valid float" and
+ * returns -1 on failure. */
 int cmd__ld_or_reply(struct cmd_ctx *c, int i, long double *out);
 
 /* Hashes argv[i] as a key. */
@@ -68,7 +70,7 @@ int cmd__oom_check(struct cmd_ctx *c);
     X(swapdb) X(ping) X(echo) X(quit) X(reset) X(hello) X(auth)            \
     X(client) X(client_id) X(client_setname) X(client_getname)             \
     X(client_list) X(client_info) X(client_kill) X(client_reply)           \
-    X(client_no_evict) X(client_setinfo) X(client_help) X(command)         \
+    X(client_no_evict) X(client_setinfo) X(client_pause) X(client_unpause) X(client_help) X(command)         \
     X(command_count) X(command_info) X(command_docs) X(command_list)       \
     X(command_getkeys) X(command_help) X(config) X(config_get)             \
     X(config_set) X(config_resetstat) X(config_rewrite) X(config_help)     \

@@ -187,6 +187,12 @@
     X(client_kill, "client|kill", -3, A | NS | L | S | SE | D, 0, 0, 0,      \
       "connection", "2.4.0", "O(N)", "Kill the connection of a client",      \
       "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [ADDR ip:port] [LADDR ip:port] [SKIPME yes/no]") \
+    X(client_pause, "client|pause", -3, A | NS | L | S | SE | D, 0, 0, 0,    \
+      "connection", "3.0.0", "O(1)", "Stop processing commands from clients for some time", \
+      "timeout [WRITE|ALL]")                                                 \
+    X(client_unpause, "client|unpause", 2, A | NS | L | S | SE | D, 0, 0, 0, \
+      "connection", "6.2.0", "O(N) Where N is the number of paused clients", \
+      "Resume processing of clients that were paused", "")                   \
     X(client_reply, "client|reply", 3, NS | L | S | SE, 0, 0, 0,             \
       "connection", "3.2.0", "O(1)",                                         \
       "Instruct the server whether to reply to commands", "ON|OFF|SKIP")     \
@@ -215,7 +221,7 @@
       "7.0.0", "O(N) where N is the total number of Redis commands",         \
       "Get an array of Redis command names",                                 \
       "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]")       \
-    X(command_getkeys, "command|getkeys", -3, L | S | SE, 0, 0, 0, "server", \
+    X(command_getkeys, "command|getkeys", -4, L | S | SE, 0, 0, 0, "server", \
       "2.8.13", "O(N) where N is the number of arguments to the command",    \
       "Extract keys given a full Redis command", "command [arg [arg ...]]")  \
     X(command_help, "command|help", 2, L | S | SE, 0, 0, 0, "server",        \
@@ -380,8 +386,12 @@ const struct cmd_def *cmd_lookup(int argc, const struct resp_arg *argv,
 
 int cmd_env_init(struct cmd_env *env)
 {
-    if (table[0].index == 0 && index_slots[0] == 0 && sub_ptrs[0] == NULL)
+    /* The table is static: index it once, whatever the number of envs. */
+    static int indexed;
+    if (!indexed) {
         index_table();
+        indexed = 1;
+    }
     env->stats = calloc((size_t)NCMDS, sizeof(*env->stats));
     if (env->stats == NULL)
         return ERR_NOMEM;
@@ -457,6 +467,8 @@ int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd)
         return ERR_NOTFOUND;
     }
     if (unknown_sub) {
+        /* No command was found: nothing is counted as rejected, as Redis. */
+        *out_cmd = NULL;
         cmd__reply_unknown_sub(c);
         return ERR_NOTFOUND;
     }
@@ -475,6 +487,15 @@ int cmd_check(struct cmd_ctx *c, const struct cmd_def **out_cmd)
         return ERR_NOMEM;
     }
     return 0;
+}
+
+int cmd_paused(const struct cmd_env *env, const struct cmd_def *d,
+               int64_t now)
+{
+    if (env->pause_end_ms == 0 || now >= env->pause_end_ms)
+        return 0;
+    return !env->pause_writes_only ||
+           (d->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
 void cmd_execute(struct cmd_ctx *c)

@@ -3,7 +3,10 @@
  * ACL categories, subcommands) and COMMAND DOCS maps whose "arguments"
  * are derived from each command's usage string ("key [NX|XX] [EX
  * seconds|PX milliseconds]"), which is what redis-cli turns into its
- * inline hints and clients read at connect time. */
+ * inline hints and clients read at connect time. Commands Redis has are
+ * answered with Redis' own bytes (cmd_docs.c, generated); the table's
+ * description is the fallback for raftcache's own (MEMORY SLABS). */
+#include "cmd/cmd_docs.h"
 #include "cmd/cmd_internal.h"
 
 #include <ctype.h>
@@ -52,8 +55,20 @@ static void add_categories(struct cmd_ctx *c, const struct cmd_def *d)
         resp_add_status(c->out, cats[i]);
 }
 
+static void add_subcommand_infos(struct cmd_ctx *c, const struct cmd_def *d);
+
 static void add_info(struct cmd_ctx *c, const struct cmd_def *d)
 {
+    const struct cmd_docs *rd = cmd__docs_find(d->name);
+    if (rd != NULL) {
+        resp_add_array(c->out, 10);
+        if (c->out->proto >= 3)
+            resp_add_raw(c->out, rd->info3, rd->info3_len);
+        else
+            resp_add_raw(c->out, rd->info2, rd->info2_len);
+        add_subcommand_infos(c, d);
+        return;
+    }
     resp_add_array(c->out, 10);
     resp_add_bulk_cstr(c->out, d->name);
     resp_add_int(c->out, d->arity);
@@ -67,8 +82,14 @@ static void add_info(struct cmd_ctx *c, const struct cmd_def *d)
     add_categories(c, d);
     resp_add_array(c->out, 0); /* tips */
     resp_add_array(c->out, 0); /* key specs */
-    int nsubs = (d->flags & CMD_CONTAINER) ? d->nsubs : 0;
-    resp_add_array(c->out, nsubs);
+    add_subcommand_infos(c, d);
+}
+
+/* The tenth field: the subcommands this server implements. */
+static void add_subcommand_infos(struct cmd_ctx *c, const struct cmd_def *d)
+{
+    int nsubs = d->parent == NULL ? d->nsubs : 0;
+    resp_add_set(c->out, nsubs); /* a set in RESP3, as Redis */
     for (int i = 0; i < nsubs; i++)
         add_info(c, d->subs[i]);
 }
@@ -449,8 +470,31 @@ static void add_arg(struct cmd_ctx *c, struct doc_parser *dp, int i)
     }
 }
 
+static void add_docs(struct cmd_ctx *c, const struct cmd_def *d);
+
+static void add_subcommand_docs(struct cmd_ctx *c, const struct cmd_def *d)
+{
+    resp_add_bulk_cstr(c->out, "subcommands");
+    resp_add_map(c->out, d->nsubs);
+    for (int i = 0; i < d->nsubs; i++)
+        add_docs(c, d->subs[i]);
+}
+
 static void add_docs(struct cmd_ctx *c, const struct cmd_def *d)
 {
+    const struct cmd_docs *rd = cmd__docs_find(d->name);
+    int has_subs = d->parent == NULL && d->nsubs > 0;
+    if (rd != NULL) {
+        resp_add_bulk_cstr(c->out, d->name);
+        resp_add_map(c->out, rd->docs_fields + has_subs);
+        if (c->out->proto >= 3)
+            resp_add_raw(c->out, rd->docs3, rd->docs3_len);
+        else
+            resp_add_raw(c->out, rd->docs2, rd->docs2_len);
+        if (has_subs)
+            add_subcommand_docs(c, d);
+        return;
+    }
     struct doc_parser dp = {.p = d->args};
     int top[DOC_MAX_KIDS];
     char stop = 0;
@@ -472,12 +516,8 @@ static void add_docs(struct cmd_ctx *c, const struct cmd_def *d)
         for (int i = 0; i < ntop; i++)
             add_arg(c, &dp, top[i]);
     }
-    if (nsubs > 0) {
-        resp_add_bulk_cstr(c->out, "subcommands");
-        resp_add_map(c->out, nsubs);
-        for (int i = 0; i < nsubs; i++)
-            add_docs(c, d->subs[i]);
-    }
+    if (nsubs > 0)
+        add_subcommand_docs(c, d);
 }
 
 void t_command_docs(struct cmd_ctx *c)

@@ -45,7 +45,7 @@ void t_reset(struct cmd_ctx *c)
     cmd_session_reset(c->sess);
     c->out->proto = 2;
     c->out->muted = 0;
-    c->sess->authenticated = 0;
+    c->sess->authenticated = !auth_required(c);
     resp_add_status(c->out, "RESET");
 }
 
@@ -321,9 +321,12 @@ static int kill_filters(struct cmd_ctx *c, struct cmd_kill_filter *f,
                 return -1;
             }
         } else if (cmd__arg_is(c, j, "user")) {
-            f->type = 1; /* only the default user exists: matches nobody else */
-            if (cmd__arg_is(c, j + 1, "default"))
-                f->type = -1;
+            /* Only the default user exists. */
+            if (!cmd__arg_is(c, j + 1, "default")) {
+                cmd_failf(c, "No such user '%.*s'", (int)c->argv[j + 1].len,
+                          c->argv[j + 1].ptr);
+                return -1;
+            }
         } else {
             cmd_fail(c, CMD_ERR_SYNTAX);
             return -1;
@@ -350,6 +353,44 @@ void t_client_kill(struct cmd_ctx *c)
         return;
     resp_add_int(c->out, c->env->hooks.client_kill(c->env->hooks.data, &f,
                                                    c->sess->id));
+}
+
+/* CLIENT PAUSE timeout [WRITE|ALL]: Redis checks the mode first. */
+void t_client_pause(struct cmd_ctx *c)
+{
+    if (c->argc > 4) {
+        cmd_failf(c, "unknown subcommand or wrong number of arguments for "
+                     "'%.*s'. Try CLIENT HELP.", (int)c->argv[1].len,
+                  c->argv[1].ptr);
+        return;
+    }
+    int writes_only = 0;
+    if (c->argc == 4) {
+        if (cmd__arg_is(c, 3, "write"))
+            writes_only = 1;
+        else if (!cmd__arg_is(c, 3, "all")) {
+            cmd_fail(c, "CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    long long ms;
+    if (cmd__arg_ll(c, 2, &ms) < 0) {
+        cmd_fail(c, "timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        cmd_fail(c, "timeout is negative");
+        return;
+    }
+    c->env->pause_end_ms = c->now + ms;
+    c->env->pause_writes_only = writes_only;
+    resp_add_ok(c->out);
+}
+
+void t_client_unpause(struct cmd_ctx *c)
+{
+    c->env->pause_end_ms = 0;
+    resp_add_ok(c->out);
 }
 
 void t_client_reply(struct cmd_ctx *c)
@@ -432,6 +473,10 @@ void t_client_help(struct cmd_ctx *c)
         "    * LIB-VER: the client lib version.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
         NULL};
     cmd__reply_help(c, lines);
 }

@@ -59,6 +59,8 @@ static void section_server(struct metrics_buf *o, void *data)
         env->config_file ? env->config_file : "");
 }
 
+/* Redis 7.0's memory fields in its order (scripting, replication and
+ * defrag ones are 0 here), then raftcache's slab and dict figures. */
 static void section_memory(struct metrics_buf *o, void *data)
 {
     struct cmd_env *env = data;
@@ -67,37 +69,55 @@ static void section_memory(struct metrics_buf *o, void *data)
     size_t rss = rss_bytes();
     if (m.used > env->peak_memory)
         env->peak_memory = m.used;
-    char h1[32], h2[32], h3[32], h4[32];
+    char h1[32], h2[32], h3[32], h4[32], h5[32];
+    long long total = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    size_t overhead = m.dict_bytes + m.volatile_bytes + m.pool_bytes;
+    size_t dataset = m.used > overhead ? m.used - overhead : 0;
     metrics_bytes_human(h1, sizeof(h1), m.used);
     metrics_bytes_human(h2, sizeof(h2), rss);
     metrics_bytes_human(h3, sizeof(h3), env->peak_memory);
     metrics_bytes_human(h4, sizeof(h4), (unsigned long long)env->cfg->maxmemory);
-    long long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    char h5[32];
-    metrics_bytes_human(h5, sizeof(h5), (unsigned long long)(pages * psize));
+    metrics_bytes_human(h5, sizeof(h5), (unsigned long long)total);
     static const char *policies[] = {"noeviction", "allkeys-lru", "allkeys-lfu",
         "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
         "volatile-ttl"};
+    double frag = m.used ? (double)rss / (double)m.used : 0.0;
+    double alloc_frag = m.used ? (double)m.held / (double)m.used : 0.0;
+    double alloc_rss = m.held ? (double)rss / (double)m.held : 0.0;
     metrics_buf_printf(o,
         "used_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
         "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\n"
         "used_memory_peak_human:%s\r\nused_memory_peak_perc:%.2f%%\r\n"
         "used_memory_overhead:%zu\r\nused_memory_startup:0\r\n"
-        "used_memory_dataset:%zu\r\nallocator_allocated:%zu\r\n"
-        "allocator_active:%zu\r\nallocator_resident:%zu\r\n"
-        "total_system_memory:%lld\r\ntotal_system_memory_human:%s\r\n"
-        "used_memory_lua:0\r\nused_memory_scripts:0\r\n"
-        "number_of_cached_scripts:0\r\nmaxmemory:%lld\r\nmaxmemory_human:%s\r\n"
-        "maxmemory_policy:%s\r\nmem_fragmentation_ratio:%.2f\r\n"
-        "mem_fragmentation_bytes:%lld\r\nmem_clients_normal:%zu\r\n"
-        "mem_allocator:libc+slab\r\nslab_used:%zu\r\nslab_held:%zu\r\n"
-        "dict_bytes:%zu\r\nlazyfree_pending_objects:0\r\n",
+        "used_memory_dataset:%zu\r\nused_memory_dataset_perc:%.2f%%\r\n"
+        "allocator_allocated:%zu\r\nallocator_active:%zu\r\n"
+        "allocator_resident:%zu\r\ntotal_system_memory:%lld\r\n"
+        "total_system_memory_human:%s\r\n",
         m.used, h1, rss, h2, env->peak_memory, h3,
         env->peak_memory ? 100.0 * (double)m.used / (double)env->peak_memory : 0.0,
-        m.dict_bytes + m.volatile_bytes + m.pool_bytes, m.slab_used, m.used,
-        m.held, rss, pages * psize, h5, env->cfg->maxmemory, h4,
-        policies[env->cfg->maxmemory_policy & 7],
-        m.used ? (double)rss / (double)m.used : 0.0,
+        overhead, dataset, m.used ? 100.0 * (double)dataset / (double)m.used : 0.0,
+        m.used, m.held, rss, total, h5);
+    metrics_buf_printf(o,
+        "used_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\n"
+        "used_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\n"
+        "number_of_functions:0\r\nnumber_of_libraries:0\r\n"
+        "used_memory_vm_functions:0\r\nused_memory_vm_total:0\r\n"
+        "used_memory_vm_total_human:0B\r\nused_memory_functions:0\r\n"
+        "used_memory_scripts:0\r\nused_memory_scripts_human:0B\r\n"
+        "maxmemory:%lld\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
+        "allocator_frag_ratio:%.2f\r\nallocator_frag_bytes:%zu\r\n"
+        "allocator_rss_ratio:%.2f\r\nallocator_rss_bytes:%lld\r\n"
+        "rss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\n"
+        "mem_fragmentation_ratio:%.2f\r\nmem_fragmentation_bytes:%lld\r\n"
+        "mem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\n"
+        "mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\n"
+        "mem_clients_normal:%zu\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\n"
+        "mem_allocator:libc+slab\r\nactive_defrag_running:0\r\n"
+        "lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n"
+        "slab_used:%zu\r\nslab_held:%zu\r\ndict_bytes:%zu\r\n",
+        env->cfg->maxmemory, h4, policies[env->cfg->maxmemory_policy & 7],
+        alloc_frag, m.held > m.used ? m.held - m.used : 0, alloc_rss,
+        (long long)rss - (long long)m.held, frag,
         (long long)rss - (long long)m.used, m.pool_bytes, m.slab_used,
         m.slab_held, m.dict_bytes);
 }
@@ -143,7 +163,10 @@ static void section_stats(struct metrics_buf *o, void *data)
         "current_active_defrag_time:0\r\ntracking_total_keys:0\r\n"
         "tracking_total_items:0\r\ntracking_total_prefixes:0\r\n"
         "unexpected_error_replies:0\r\ntotal_error_replies:%llu\r\n"
-        "dump_payload_sanitizations:0\r\nclient_query_buffer_limit_disconnections:%llu\r\n"
+        "dump_payload_sanitizations:0\r\ntotal_reads_processed:%llu\r\n"
+        "total_writes_processed:%llu\r\nio_threaded_reads_processed:0\r\n"
+        "io_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\n"
+        "reply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:%llu\r\n"
         "client_output_buffer_limit_disconnections:%llu\r\n",
         m->total_connections_received, m->total_commands_processed,
         metrics_inst_get(&m->inst_ops), m->net_input_bytes, m->net_output_bytes,
@@ -152,6 +175,7 @@ static void section_stats(struct metrics_buf *o, void *data)
         (unsigned long long)s.expired_keys, (double)s.expired_stale_perc,
         (unsigned long long)s.evicted_keys, (unsigned long long)s.keyspace_hits,
         (unsigned long long)s.keyspace_misses, m->total_error_replies,
+        m->total_reads_processed, m->total_writes_processed,
         m->client_qbuf_limit_disconnections, m->client_obuf_limit_disconnections);
 }
 
@@ -248,11 +272,11 @@ void cmd_register_info(struct cmd_env *env, metrics_section_cb clients_cb,
     metrics_register_section(m, "replication", section_replication, env, d);
     metrics_register_section(m, "cpu", section_cpu, env, d);
     metrics_register_section(m, "modules", section_empty, env, d);
-    metrics_register_section(m, "errorstats", section_empty, env, d);
+    metrics_register_section(m, "commandstats", section_commandstats, env, 0);
+    metrics_register_section(m, "errorstats", metrics_errorstats_section, m, d);
+    metrics_register_section(m, "latencystats", section_latencystats, env, 0);
     metrics_register_section(m, "cluster", section_cluster, env, d);
     metrics_register_section(m, "keyspace", section_keyspace, env, d);
-    metrics_register_section(m, "commandstats", section_commandstats, env, 0);
-    metrics_register_section(m, "latencystats", section_latencystats, env, 0);
 }
 
 void cmd_cron(struct cmd_env *env, int64_t now_ms)

@@ -25,14 +25,13 @@ void t_del(struct cmd_ctx *c)
     resp_add_int(c->out, n);
 }
 
+static struct store_entry *lookup_notouch(struct cmd_ctx *c, int i);
+
 void t_exists(struct cmd_ctx *c)
 {
     long long n = 0;
-    for (int i = 1; i < c->argc; i++) {
-        struct store_key k;
-        cmd__key(c, i, &k);
-        n += store_exists(c->env->store, &k, (uint64_t)c->now);
-    }
+    for (int i = 1; i < c->argc; i++)
+        n += lookup_notouch(c, i) != NULL;
     resp_add_int(c->out, n);
 }
 
@@ -47,12 +46,14 @@ void t_touch(struct cmd_ctx *c)
     resp_add_int(c->out, n);
 }
 
+/* Redis lookupKeyReadWithFlags(LOOKUP_NOTOUCH): counts a hit or a miss
+ * but leaves the key's LRU/LFU alone (TYPE, TTL, OBJECT, EXISTS). */
 static struct store_entry *lookup_notouch(struct cmd_ctx *c, int i)
 {
     struct store_key k;
     cmd__key(c, i, &k);
     return store_lookup(c->env->store, &k,
-                        STORE_LOOKUP_WRITE | STORE_LOOKUP_NOTOUCH,
+                        STORE_LOOKUP_READ | STORE_LOOKUP_NOTOUCH,
                         (uint64_t)c->now);
 }
 
@@ -362,11 +363,8 @@ static void ttl_generic(struct cmd_ctx *c, int ms, int absolute)
         resp_add_int(c->out, -1);
         return;
     }
-    if (absolute) {
-        resp_add_int(c->out, ms ? at : at / 1000);
-        return;
-    }
-    long long ttl = at - c->now;
+    /* Redis rounds both TTL and EXPIRETIME to the nearest second. */
+    long long ttl = absolute ? at : at - c->now;
     if (ttl < 0)
         ttl = 0;
     resp_add_int(c->out, ms ? ttl : (ttl + 500) / 1000);

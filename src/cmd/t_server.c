@@ -19,37 +19,42 @@ void t_config(struct cmd_ctx *c)
     cmd__reply_unknown_sub(c);
 }
 
+/* Options already answered: one CONFIG GET names each option once. */
 struct get_acc {
     struct cmd_ctx *c;
     int n;
-    const char *seen[128];
+    char seen[128][48];
 };
+
+static int first_time(struct get_acc *a, const char *name)
+{
+    for (int i = 0; i < a->n; i++)
+        if (strcasecmp(a->seen[i], name) == 0)
+            return 0;
+    if (a->n < 128)
+        snprintf(a->seen[a->n++], sizeof(a->seen[0]), "%s", name);
+    return 1;
+}
 
 static void get_one(const char *name, const char *value, void *data)
 {
     struct get_acc *a = data;
-    for (int i = 0; i < a->n; i++)
-        if (a->seen[i] == name)
-            return;
-    if (a->n < 128)
-        a->seen[a->n++] = name;
+    if (!first_time(a, name))
+        return;
     resp_add_bulk_cstr(a->c->out, name);
     resp_add_bulk_cstr(a->c->out, value);
 }
 
 static void count_one(const char *name, const char *value, void *data)
 {
-    struct get_acc *a = data;
-    for (int i = 0; i < a->n; i++)
-        if (a->seen[i] == name)
-            return;
-    if (a->n < 128)
-        a->seen[a->n++] = name;
+    first_time(data, name);
 }
 
 void t_config_get(struct cmd_ctx *c)
 {
-    struct get_acc a = {.c = c};
+    static struct get_acc a;
+    memset(&a, 0, sizeof(a));
+    a.c = c;
     for (int i = 2; i < c->argc; i++)
         config_get_matching(c->env->cfg, c->argv[i].ptr, c->argv[i].len,
                             count_one, &a);

@@ -213,8 +213,6 @@ void t_getex(struct cmd_ctx *c)
     int64_t expire = STORE_NO_EXPIRE;
     if (parse_options(c, 2, FOR_GETEX, &flags, &expire_i) < 0)
         return;
-    if (expire_i && expire_ms_or_reply(c, expire_i, flags, &expire) < 0)
-        return;
     struct store_key k;
     int wrong;
     struct store_entry *e = cmd__lookup_string(c, 1, &k, 0, &wrong);
@@ -224,6 +222,9 @@ void t_getex(struct cmd_ctx *c)
         resp_add_null(c->out);
         return;
     }
+    /* Redis validates the time only once the key is known to exist. */
+    if (expire_i && expire_ms_or_reply(c, expire_i, flags, &expire) < 0)
+        return;
     resp_add_bulk(c->out, store_entry_value(e), store_entry_value_len(e));
     /* Redis checkAlreadyExpired: an absolute time in the past deletes. */
     if ((flags & (OPT_EXAT | OPT_PXAT)) && expire <= c->now) {
@@ -364,16 +365,10 @@ void t_incrbyfloat(struct cmd_ctx *c)
     if (wrong)
         return;
     long double value = 0, incr;
-    if (e != NULL) {
-        /* Parse the stored value through the same path as an argument. */
-        struct resp_arg tmp = {store_entry_value(e), store_entry_value_len(e)};
-        struct cmd_ctx vc = *c;
-        vc.argv = &tmp;
-        vc.argc = 1;
-        if (cmd__ld_or_reply(&vc, 0, &value) < 0) {
-            c->failed = 1;
-            return;
-        }
+    if (e != NULL && !cmd__string_to_ld(store_entry_value(e),
+                                        store_entry_value_len(e), &value)) {
+        cmd_fail(c, CMD_ERR_NOT_FLOAT);
+        return;
     }
     if (cmd__ld_or_reply(c, 2, &incr) < 0)
         return;

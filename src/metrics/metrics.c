@@ -184,6 +184,30 @@ void metrics_info(struct metrics *m, int nreq, const char *const *req,
         metrics_buf_append(out, "", 0);
 }
 
+void metrics_count_error(struct metrics *m, const char *code,
+                         unsigned long long n)
+{
+    m->total_error_replies += n;
+    for (int i = 0; i < m->nerrors; i++) {
+        if (strcmp(m->errors[i].code, code) == 0) {
+            m->errors[i].count += n;
+            return;
+        }
+    }
+    if (m->nerrors == (int)(sizeof(m->errors) / sizeof(m->errors[0])))
+        return;
+    snprintf(m->errors[m->nerrors].code, sizeof(m->errors[0].code), "%s", code);
+    m->errors[m->nerrors++].count = n;
+}
+
+void metrics_errorstats_section(struct metrics_buf *out, void *data)
+{
+    struct metrics *m = data;
+    for (int i = 0; i < m->nerrors; i++)
+        metrics_buf_printf(out, "errorstat_%s:count=%llu\r\n",
+                           m->errors[i].code, m->errors[i].count);
+}
+
 void metrics_reset_stats(struct metrics *m)
 {
     size_t keep = offsetof(struct metrics, sections);

@@ -71,11 +71,16 @@ struct metrics {
     unsigned long long total_error_replies;
     unsigned long long net_input_bytes;
     unsigned long long net_output_bytes;
+    unsigned long long total_reads_processed;
+    unsigned long long total_writes_processed;
     unsigned long long client_qbuf_limit_disconnections;
     unsigned long long client_obuf_limit_disconnections;
     struct metrics_inst inst_ops;
     struct metrics_inst inst_in;
     struct metrics_inst inst_out;
+    /* INFO errorstats: error replies per code, at most 128 codes as Redis. */
+    struct metrics_error { char code[16]; unsigned long long count; } errors[128];
+    int nerrors;
     struct metrics_section sections[METRICS_MAX_SECTIONS];
     int nsections;
 };
@@ -90,6 +95,11 @@ int metrics_register_section(struct metrics *m, const char *name,
  * sections; "all", "everything", "default" as Redis 7). */
 void metrics_info(struct metrics *m, int nreq, const char *const *req,
                   const size_t *reqlen, struct metrics_buf *out);
+/* Counts `n` error replies with this code ("ERR", "WRONGTYPE"). */
+void metrics_count_error(struct metrics *m, const char *code,
+                         unsigned long long n);
+/* The INFO errorstats section (data: struct metrics). */
+void metrics_errorstats_section(struct metrics_buf *out, void *data);
 /* Zeroes the counters (CONFIG RESETSTAT). */
 void metrics_reset_stats(struct metrics *m);
 /* Called by the cron: samples the instantaneous rates. */

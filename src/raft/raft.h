@@ -17,6 +17,16 @@
 
 #include "err.h"
 
+/* Bug-injection switches, compiled in only when defined (the simulator
+ * builds one variant per switch and must catch each):
+ *   RAFT_BUG_COMMIT_OLD_TERM       commit an earlier term's entry by
+ *                                  counting replicas (breaks §5.4.2)
+ *   RAFT_BUG_VOTE_NO_LOG_CHECK     grant votes without the up-to-date check
+ *   RAFT_BUG_LEASE_NO_CHECKQUORUM  serve lease reads on any leader, without
+ *                                  CheckQuorum and after the lease lapsed
+ *   RAFT_BUG_APPLY_BEFORE_PERSIST  count and apply entries before the local
+ *                                  write is durable (breaks §10.2.1) */
+
 /* Largest cluster (voters + learners) a configuration can describe. */
 #define RAFT_MAX_SERVERS 16
 /* Version byte at the head of every encoded message (raft_msg.c). */
@@ -263,13 +273,18 @@ struct raft_msg {
  * raft_msg_encoded_size: total frame bytes for m.
  * raft_msg_encode: writes the whole frame; returns bytes written (>0),
  *   ERR_TOOBIG when cap is short, ERR_INVALID for a malformed m.
- * raft_msg_encode_header: like encode but for SNAPSHOT stops before the
+ * raft_msg_encode_header: the frame up to the payload bytes, for sending
+ *   without copying them (writev, sendfile). SNAPSHOT: everything but the
  *   chunk bytes (m->snapshot.len still counts in the frame length and
- *   m->snapshot.data may be NULL); for other types same as encode.
+ *   m->snapshot.data may be NULL). APPEND: everything up to the first entry;
+ *   then, per entry, RAFT_MSG_ENTRY_HEADER bytes from
+ *   raft_msg_encode_entry_header() followed by the entry's own bytes.
+ *   Other types: the same as encode.
  * raft_msg_decode: parses one frame at the head of buf. Returns bytes
  *   consumed (>0), 0 when buf holds less than one whole frame, or
  *   ERR_PROTOCOL for malformed input (unknown version or type, a length
- *   that disagrees with the contents, a bad config...). Entry and chunk
+ *   that disagrees with the contents, a bad config...), ERR_NOMEM when the
+ *   entries array cannot be allocated. Entry and chunk
  *   bytes are slices of buf (zero copy) with buf/owner set to `owner`
  *   (which the caller keeps alive until raft_step returns; the core acquires
  *   it for what it keeps). The entries array of an APPEND is allocated from
@@ -281,6 +296,9 @@ int raft_msg_encode_header(const struct raft_msg *m, uint8_t *buf,
 int raft_msg_decode(const struct raft_alloc *a, const uint8_t *buf,
                     size_t len, struct raft_buf *owner, struct raft_msg *m);
 void raft_msg_decoded_free(const struct raft_alloc *a, struct raft_msg *m);
+#define RAFT_MSG_ENTRY_HEADER 13
+void raft_msg_encode_entry_header(const struct raft_entry *e,
+                                  uint8_t out[RAFT_MSG_ENTRY_HEADER]);
 
 /* ---------------------------------------------------------------------- */
 /* Options, fixed for the life of a node. Zero fields take the defaults in
@@ -386,7 +404,9 @@ struct raft_event {
         struct raft_snapshot_meta snapshot;
         /* SNAPSHOT_INSTALLED: the caller has made the snapshot it was asked
          * to install (install_snapshot) durable, dropped its stored log
-         * (the core keeps nothing before index + 1 either) and loaded it. */
+         * (the core keeps nothing before index + 1 either; writes of
+         * earlier updates still in flight are completed first, and may be
+         * reported PERSISTED after this event) and loaded it. */
         struct {
             uint64_t index;
         } installed;
@@ -497,7 +517,8 @@ void raft_free(struct raft *r);
  * ERR_NOTLEADER (PROPOSE, CHANGE, TRANSFER on a non-leader; READ with no
  *   known leader is answered in reads with that status instead),
  * ERR_BUSY (PROPOSE/CHANGE during a leadership transfer, CHANGE while a
- *   configuration change is uncommitted),
+ *   configuration change is uncommitted or before the leader has committed
+ *   an entry of its own term),
  * ERR_INVALID (bad arguments: unknown event, a CHANGE naming a reused id,
  *   an id not a member, a snapshot beyond the applied index...),
  * ERR_LIMIT (CHANGE beyond RAFT_MAX_SERVERS),

@@ -12,7 +12,7 @@
 #include "raft/raft_internal.h"
 
 #define HEADER_BYTES 32
-#define ENTRY_HEADER 13
+#define ENTRY_HEADER RAFT_MSG_ENTRY_HEADER
 /* Frames are bounded so a hostile length cannot ask for absurd memory. */
 #define FRAME_MAX ((uint32_t)INT32_MAX)
 
@@ -125,7 +125,7 @@ static void encode_body(struct writer *w, const struct raft_msg *m,
         w_u64(w, m->append.prev_term);
         w_u64(w, m->append.commit);
         w_u32(w, m->append.n_entries);
-        for (uint32_t i = 0; i < m->append.n_entries; i++) {
+        for (uint32_t i = 0; with_data && i < m->append.n_entries; i++) {
             const struct raft_entry *e = &m->append.entries[i];
             w_u64(w, e->term);
             w_u8(w, e->type);
@@ -205,6 +205,8 @@ static int encode(const struct raft_msg *m, uint8_t *buf, size_t cap,
     size_t need = size;
     if (m->type == RAFT_MSG_SNAPSHOT && !with_data) {
         need -= m->snapshot.len;
+    } else if (m->type == RAFT_MSG_APPEND && !with_data) {
+        need = HEADER_BYTES + 28;
     }
     if (cap < need) {
         return ERR_TOOBIG;
@@ -237,6 +239,15 @@ size_t raft_msg_encoded_size(const struct raft_msg *m)
     }
     encode_body(&w, m, false);
     return w.len;
+}
+
+void raft_msg_encode_entry_header(const struct raft_entry *e,
+                                  uint8_t out[RAFT_MSG_ENTRY_HEADER])
+{
+    struct writer w = {out, RAFT_MSG_ENTRY_HEADER, 0};
+    w_u64(&w, e->term);
+    w_u8(&w, e->type);
+    w_u32(&w, e->len);
 }
 
 int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)

@@ -148,8 +148,16 @@ void raft__recv_snapshot(struct raft *r, const struct raft_msg *m)
     if (r->installing || (s->len > 0 && s->data == NULL)) {
         return;
     }
-    if (s->meta.index <= r->commit) {
-        /* We hold all of it already: acknowledge, durably. */
+    bool have = s->meta.term != 0 && s->meta.index >= r->snap.index &&
+                s->meta.index <= raft__last_index(r) &&
+                raft__term_at(r, s->meta.index) == s->meta.term;
+    if (s->meta.index <= r->commit || have) {
+        /* We hold all of it already: acknowledge, durably, and keep the
+         * entries after it, which we may have acknowledged (Raft paper §7:
+         * "retain log entries following it"; sim seed 12347649). */
+        if (have && s->meta.index > r->commit) {
+            r->commit = s->meta.index;
+        }
         struct raft_msg resp = {.type = RAFT_MSG_SNAPSHOT_RESP,
                                 .from = r->id, .to = m->from,
                                 .term = r->term};

@@ -16,6 +16,8 @@
 #define RESP_INLINE_MAX (64 * 1024)
 #define RESP_ERRMSG_LEN 160
 #define RESP_MAX_MULTIBULK 2147483647LL
+#define RESP_UNAUTH_MAX_ARGS 10
+#define RESP_UNAUTH_MAX_BULK 16384
 
 typedef void *(*resp_realloc_fn)(void *ptr, size_t size);
 
@@ -33,6 +35,9 @@ struct resp_slot {
 struct resp_parser {
     /* limits */
     long long max_bulk_len;
+    /* Set by the owner while the client has not authenticated: Redis then
+     * refuses more than 10 arguments and bulks above 16 KiB. */
+    int unauthenticated;
     /* progress through the current command (offsets survive the buffer
      * being moved or grown between calls) */
     int kind;
@@ -91,6 +96,7 @@ struct resp_out {
     int muted;          /* CLIENT REPLY OFF/SKIP: replies are dropped */
     int failed;         /* a grow failed: the connection must close */
     unsigned long errors; /* error replies written (even when muted) */
+    char last_error[16];  /* code of the last error ("ERR", "WRONGTYPE") */
     resp_grow_fn grow;
     void *owner;
 };

@@ -297,6 +297,8 @@ static long parse_count(struct resp_parser *p, char *buf, size_t len)
     long long n;
     if (!resp_string_to_ll(buf + 1, (size_t)cr - 1, &n) || n > INT_MAX)
         return fail(p, ERR_PROTOCOL, "Protocol error: invalid multibulk length");
+    if (n > RESP_UNAUTH_MAX_ARGS && p->unauthenticated)
+        return fail(p, ERR_PROTOCOL, "Protocol error: unauthenticated multibulk length");
     p->pos = (size_t)cr + 2;
     if (n <= 0) {
         p->argc = 0;
@@ -323,6 +325,8 @@ static long parse_bulk_header(struct resp_parser *p, char *buf, size_t len)
     if (!resp_string_to_ll(buf + p->pos + 1, (size_t)cr - p->pos - 1, &n) ||
         n < 0 || n > p->max_bulk_len)
         return fail(p, ERR_PROTOCOL, "Protocol error: invalid bulk length");
+    if (n > RESP_UNAUTH_MAX_BULK && p->unauthenticated)
+        return fail(p, ERR_PROTOCOL, "Protocol error: unauthenticated bulk length");
     p->pos = (size_t)cr + 2;
     p->bulk_len = n;
     p->need = p->pos + (size_t)n + 2;

@@ -87,6 +87,14 @@ void resp_add_error(struct resp_out *o, const char *msg)
 {
     size_t len = strlen(msg);
     o->errors++;
+    /* The error code is the first word (Redis errorstats). */
+    const char *code = msg[0] == '-' ? msg + 1 : "ERR";
+    size_t cl = 0;
+    while (code[cl] && code[cl] != ' ' && cl < sizeof(o->last_error) - 1) {
+        o->last_error[cl] = code[cl];
+        cl++;
+    }
+    o->last_error[cl] = '\0';
     if (reserve(o, len + 8) < 0)
         return;
     char *d = o->data + o->len;

@@ -62,7 +62,6 @@ void store_destroy(struct store *st)
     store_flush(st);
     dict_free(&st->dict);
     slab_destroy(st->slab);
-    mem_free(st->alloc, st->vol);
     mem_free(st->alloc, st);
 }
 
@@ -195,19 +194,32 @@ enum store_encoding store_string_encoding(const void *val, size_t vlen)
  * its own position, so add/remove are O(1) and sampling never meets a
  * non-volatile key. ---- */
 
+static int vol_grow_table(struct store *st)
+{
+    uint32_t cap = st->vol_seg_cap ? st->vol_seg_cap * 2 : 8;
+    struct store_entry ***t = mem_alloc(st->alloc, cap * sizeof(*t));
+    if (t == NULL)
+        return ERR_NOMEM;
+    if (st->vol_nseg > 0)
+        memcpy(t, st->vol, st->vol_nseg * sizeof(*t));
+    mem_free(st->alloc, st->vol);
+    st->vol = t;
+    st->vol_seg_cap = cap;
+    return 0;
+}
+
+/* Makes room for one more volatile key. Returns 0 or ERR_NOMEM. */
 static int vol_reserve(struct store *st)
 {
-    if (st->vol_count < st->vol_cap)
+    if (st->vol_count < st->vol_nseg * STORE_VOL_SEG)
         return 0;
-    uint32_t cap = st->vol_cap ? st->vol_cap * 2 : 16;
-    struct store_entry **v = mem_alloc(st->alloc, cap * sizeof(*v));
-    if (v == NULL)
+    if (st->vol_nseg == st->vol_seg_cap && vol_grow_table(st) != 0)
         return ERR_NOMEM;
-    if (st->vol_count > 0)
-        memcpy(v, st->vol, st->vol_count * sizeof(*v));
-    mem_free(st->alloc, st->vol);
-    st->vol = v;
-    st->vol_cap = cap;
+    struct store_entry **seg =
+        mem_alloc(st->alloc, STORE_VOL_SEG * sizeof(*seg));
+    if (seg == NULL)
+        return ERR_NOMEM;
+    st->vol[st->vol_nseg++] = seg;
     return 0;
 }
 
@@ -215,16 +227,33 @@ static int vol_reserve(struct store *st)
 static void vol_add(struct store *st, struct store_entry *e)
 {
     store__set_vol_index(e, st->vol_count);
-    st->vol[st->vol_count++] = e;
+    *store__vol_slot(st, st->vol_count++) = e;
 }
 
+/* Fills the hole with the last key; frees a segment once two are unused
+ * (one spare avoids churn at a boundary). */
 static void vol_remove(struct store *st, uint32_t idx)
 {
-    struct store_entry *last = st->vol[--st->vol_count];
-    if (idx == st->vol_count)
-        return;
-    st->vol[idx] = last;
-    store__set_vol_index(last, idx);
+    struct store_entry *last = *store__vol_slot(st, --st->vol_count);
+    if (idx != st->vol_count) {
+        *store__vol_slot(st, idx) = last;
+        store__set_vol_index(last, idx);
+    }
+    if (st->vol_nseg > 1 &&
+        st->vol_count + 2 * STORE_VOL_SEG <= st->vol_nseg * STORE_VOL_SEG)
+        mem_free(st->alloc, st->vol[--st->vol_nseg]);
+}
+
+static void vol_free_all(struct store *st)
+{
+    for (uint32_t i = 0; i < st->vol_nseg; i++)
+        mem_free(st->alloc, st->vol[i]);
+    mem_free(st->alloc, st->vol);
+    st->vol = NULL;
+    st->vol_count = 0;
+    st->vol_nseg = 0;
+    st->vol_seg_cap = 0;
+    st->vol_cursor = 0;
 }
 
 /* ---- Entries ---- */
@@ -286,7 +315,7 @@ static int entry_reshape(struct store *st, struct store_entry **ep,
            e->data + store__expire_bytes(e), lk + klen + keep);
     dict_replace(&st->dict, &e->node, &n->node, store__entry_hash(st, e));
     if (has_expire && e->has_expire)
-        st->vol[store__vol_index(n)] = n;
+        *store__vol_slot(st, store__vol_index(n)) = n;
     slab_free(st->slab, e, old_size);
     *ep = n;
     return 0;
@@ -327,7 +356,7 @@ static int entry_link(struct store *st, struct store_entry *n, uint64_t h)
     struct store_entry *o = (struct store_entry *)old;
     if (o->has_expire && n->has_expire) {
         uint32_t idx = store__vol_index(o);
-        st->vol[idx] = n;
+        *store__vol_slot(st, idx) = n;
         store__set_vol_index(n, idx);
     } else if (o->has_expire) {
         vol_remove(st, store__vol_index(o));
@@ -518,7 +547,8 @@ struct store_entry *store_lookup(struct store *st, const struct store_key *k,
 int store_exists(struct store *st, const struct store_key *k,
                  uint64_t now_ms)
 {
-    return store_lookup(st, k, STORE_LOOKUP_WRITE, now_ms) != NULL;
+    return store_lookup(st, k, STORE_LOOKUP_READ | STORE_LOOKUP_NOTOUCH,
+                        now_ms) != NULL;
 }
 
 /* ---- In-place edits ---- */
@@ -646,7 +676,7 @@ int store_rename(struct store *st, const struct store_key *src,
      * may have moved it), then replaces src in the dict. */
     if (s->has_expire) {
         uint32_t idx = store__vol_index(s);
-        st->vol[idx] = n;
+        *store__vol_slot(st, idx) = n;
         store__set_vol_index(n, idx);
     }
     dict_unlink(&st->dict, src->ptr, src->len, src->hash);
@@ -658,29 +688,23 @@ int store_rename(struct store *st, const struct store_key *src,
     return 0;
 }
 
-static int free_large(void *ctx, struct dict_node *node)
+static int free_entry(void *ctx, struct dict_node *node)
 {
     struct store *st = ctx;
     struct store_entry *e = (struct store_entry *)node;
-    size_t size = store__entry_size(e);
-    if (size > slab_max_chunk(st->slab))
-        slab_free(st->slab, e, size);
+    slab_free(st->slab, e, store__entry_size(e));
     return 0;
 }
 
+/* Frees entry by entry rather than resetting the slab: a reservation in
+ * flight (a big value still arriving from a socket) owns a chunk that is
+ * in no dict, and must survive a FLUSHALL. Emptied pages go to the
+ * free-page list for any class. O(keys), as Redis' FLUSHALL. */
 void store_flush(struct store *st)
 {
-    struct slab_totals t;
-    slab_totals(st->slab, &t);
-    if (t.large_count > 0)
-        dict_foreach(&st->dict, free_large, st);
+    dict_foreach(&st->dict, free_entry, st);
     dict_clear(&st->dict);
-    slab_reset(st->slab);
-    mem_free(st->alloc, st->vol);
-    st->vol = NULL;
-    st->vol_count = 0;
-    st->vol_cap = 0;
-    st->vol_cursor = 0;
+    vol_free_all(st);
     store__evpool_clear(st);
 }
 
@@ -800,7 +824,7 @@ void store_memory(const struct store *st, struct store_memory *out)
     out->slab_used = t.used;
     out->slab_held = t.held;
     out->dict_bytes = dict_table_bytes(&st->dict);
-    out->volatile_bytes = (size_t)st->vol_cap * sizeof(*st->vol);
+    out->volatile_bytes = store__vol_bytes(st);
     if (st->pool != NULL) {
         struct pool_stats ps;
         pool_stats(st->pool, &ps);
@@ -816,7 +840,7 @@ void store_memory(const struct store *st, struct store_memory *out)
 size_t store_used_memory(const struct store *st)
 {
     size_t used = slab_used_bytes(st->slab) + dict_table_bytes(&st->dict) +
-                  (size_t)st->vol_cap * sizeof(*st->vol) + sizeof(*st);
+                  store__vol_bytes(st) + sizeof(*st);
     if (st->pool != NULL) {
         struct pool_stats ps;
         pool_stats(st->pool, &ps);

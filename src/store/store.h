@@ -121,6 +121,9 @@ struct store_stats {
     uint64_t evicted_keys;
     uint64_t expire_cycles;
     uint64_t expired_stale_perc; /* last cycle's expired/sampled, percent */
+    uint64_t avg_ttl_ms;        /* INFO keyspace avg_ttl: running estimate
+                                 * from the keys the expire cycle samples
+                                 * (Redis activeExpireCycle); 0 if none */
 };
 
 /* Memory accounting for INFO memory and maxmemory. */
@@ -231,7 +234,10 @@ void store_key_init(const struct store *st, struct store_key *k,
 
 #define STORE_LOOKUP_READ 0    /* counts hits/misses, updates LRU/LFU */
 #define STORE_LOOKUP_WRITE 1   /* updates LRU/LFU, no hit/miss counting */
-#define STORE_LOOKUP_NOTOUCH 2 /* or-ed: leave LRU/LFU alone (OBJECT, TYPE) */
+/* Or-ed: leave LRU/LFU alone. Alone (a read) it is Redis'
+ * lookupKeyReadWithFlags(LOOKUP_NOTOUCH) of EXISTS, TYPE, TTL, PTTL,
+ * EXPIRETIME and OBJECT: hits and misses are still counted. */
+#define STORE_LOOKUP_NOTOUCH 2
 
 /* Returns the live entry for k, or NULL when absent or logically expired
  * (expire <= now_ms). An expired key is deleted (counted in expired_keys)
@@ -248,7 +254,9 @@ store_lookup_write(struct store *st, const struct store_key *k, uint64_t now)
 {
     return store_lookup(st, k, STORE_LOOKUP_WRITE, now);
 }
-/* 1 if k is present and live (EXISTS); touches LRU like a read. */
+/* 1 if k is present and live (EXISTS). As Redis' existsCommand
+ * (lookupKeyReadWithFlags with LOOKUP_NOTOUCH): counts a keyspace hit or
+ * miss, leaves LRU/LFU alone. */
 int store_exists(struct store *st, const struct store_key *k,
                  uint64_t now_ms);
 
@@ -326,8 +334,9 @@ int store_rename(struct store *st, const struct store_key *src,
                  const struct store_key *dst, uint64_t now_ms,
                  struct store_entry **out);
 
-/* FLUSHDB / FLUSHALL: removes every entry; slab pages are kept for
- * reuse by any class (store_memory_purge gives them back). */
+/* FLUSHDB / FLUSHALL: removes every entry, O(keys); a reservation in
+ * flight stays valid. Slab pages are kept for reuse by any class
+ * (store_memory_purge gives them back). */
 void store_flush(struct store *st);
 
 /* ---- Whole-keyspace access ---- */
@@ -381,9 +390,11 @@ size_t store_expire_cycle(struct store *st, uint64_t now_ms, size_t budget,
 /* Before a write that may grow memory (Redis performEvictions): while used
  * memory exceeds maxmemory, picks victims by the policy with Redis'
  * sampling (maxmemory-samples, an eviction pool of 16) and reaps them.
- * Returns 0 when the write may proceed (no limit, under it, or enough
- * reported/evicted), ERR_NOMEM when it must be refused with -OOM
- * (noeviction over the limit, or nothing left to evict). */
+ * Returns 0 when the write may proceed (no limit, under it, enough
+ * reported/evicted, or 1024 victims handled in this call: like Redis'
+ * EVICT_RUNNING the next writes carry on), ERR_NOMEM when it must be
+ * refused with -OOM (noeviction over the limit, or nothing left to
+ * evict). */
 int store_evict(struct store *st, uint64_t now_ms, enum store_reap_mode mode,
                 store_reap_cb cb, void *ctx);
 /* 1 if used memory + extra exceeds maxmemory (0 when no limit). */

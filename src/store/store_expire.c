@@ -90,17 +90,32 @@ unsigned store_entry_freq(const struct store *st, const struct store_entry *e,
 /* One sample of up to n volatile keys from the cursor on; returns how many
  * had expired. In DELETE mode the last key of the index moves into the
  * freed slot, so the cursor stays to look at it. */
+/* Redis folds each sample's mean TTL into db->avg_ttl with weight 1/50. */
+static void fold_avg_ttl(struct store *st, uint64_t ttl_sum, size_t live)
+{
+    if (live == 0)
+        return;
+    uint64_t avg = ttl_sum / live;
+    if (st->stats.avg_ttl_ms == 0)
+        st->stats.avg_ttl_ms = avg;
+    else
+        st->stats.avg_ttl_ms = st->stats.avg_ttl_ms / 50 * 49 + avg / 50;
+}
+
 static size_t expire_sample(struct store *st, size_t n, uint64_t now,
                             enum store_reap_mode mode, store_reap_cb cb,
                             void *ctx)
 {
-    size_t expired = 0;
+    size_t expired = 0, live = 0;
+    uint64_t ttl_sum = 0;
     uint32_t pos = st->vol_cursor;
     for (size_t k = 0; k < n && st->vol_count > 0; k++) {
         if (pos >= st->vol_count)
             pos = 0;
-        struct store_entry *e = st->vol[pos];
+        struct store_entry *e = *store__vol_slot(st, pos);
         if (!store__expired(e, now)) {
+            ttl_sum += (uint64_t)(store_entry_expire(e) - (int64_t)now);
+            live++;
             pos++;
             continue;
         }
@@ -115,6 +130,7 @@ static size_t expire_sample(struct store *st, size_t n, uint64_t now,
         }
     }
     st->vol_cursor = pos;
+    fold_avg_ttl(st, ttl_sum, live);
     return expired;
 }
 
@@ -125,6 +141,8 @@ size_t store_expire_cycle(struct store *st, uint64_t now_ms, size_t budget,
     size_t sampled = 0, total = 0;
     store__see_now(st, now_ms);
     st->stats.expire_cycles++;
+    if (st->vol_count == 0)
+        st->stats.avg_ttl_ms = 0; /* as Redis when db->expires is empty */
     /* At most one pass over the index per cycle: in REPORT mode the keys
      * stay, and must not be reported twice by one cycle. */
     if (budget > st->vol_count)

@@ -19,13 +19,20 @@ struct store_evpool_entry {
     char key[STORE_EVPOOL_KEY];
 };
 
+#define STORE_VOL_SEG_SHIFT 12
+#define STORE_VOL_SEG (1u << STORE_VOL_SEG_SHIFT)
+
 struct store {
     struct dict dict;
     struct slab *slab;
     const struct mem_allocator *alloc;
-    struct store_entry **vol;   /* volatile keys; entry holds its index */
+    /* Volatile keys, each entry holding its own index: segments of
+     * STORE_VOL_SEG pointers, so growing never copies the whole index
+     * (no latency spike at millions of volatile keys). */
+    struct store_entry ***vol;
     uint32_t vol_count;
-    uint32_t vol_cap;
+    uint32_t vol_nseg;          /* segments allocated */
+    uint32_t vol_seg_cap;       /* slots of the segment table */
     uint32_t vol_cursor;        /* active expire position */
     uint64_t rng;
     uint64_t last_now;          /* latest now_ms seen (record loading) */
@@ -57,6 +64,18 @@ static inline size_t store__entry_size(const struct store_entry *e)
 static inline int store__expired(const struct store_entry *e, uint64_t now)
 {
     return e->has_expire && (int64_t)now > store_entry_expire(e);
+}
+
+static inline struct store_entry **store__vol_slot(const struct store *st,
+                                                   uint32_t i)
+{
+    return &st->vol[i >> STORE_VOL_SEG_SHIFT][i & (STORE_VOL_SEG - 1)];
+}
+
+static inline size_t store__vol_bytes(const struct store *st)
+{
+    return (size_t)st->vol_nseg * STORE_VOL_SEG * sizeof(struct store_entry *) +
+           (size_t)st->vol_seg_cap * sizeof(struct store_entry **);
 }
 
 static inline uint32_t store__vol_index(const struct store_entry *e)

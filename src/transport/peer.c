@@ -105,6 +105,7 @@ struct peer_transport *peer_open(struct loop *loop,
     t->cfg.secret = t->secret;
     if (peer__listen(t, errmsg) != 0)
         goto err_after_secret;
+    t->cfg.bind = NULL; /* borrowed for the call only */
     if (loop_add_before_sleep(loop, on_before_sleep, t) != 0) {
         snprintf(errmsg, ERRMSG_LEN, "too many before-sleep hooks");
         goto err_after_listen;
@@ -175,6 +176,8 @@ void peer_close(struct peer_transport *t)
     if (t->lfd >= 0)
         close(t->lfd);
     free(t->peers);
+    if (t->cfg.secret_len > 0)
+        explicit_bzero(t->secret, t->cfg.secret_len);
     free(t->secret);
     free(t);
 }

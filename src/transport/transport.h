@@ -80,7 +80,8 @@ typedef void (*peer_log_cb)(void *data, enum peer_log_level level,
 /* Zero fields take the default given beside them. */
 struct peer_config {
     uint64_t node_id;        /* this node; nonzero */
-    const char *bind;        /* listen address; NULL: "0.0.0.0" */
+    const char *bind;        /* listen address (read by peer_open only);
+                              * NULL: "0.0.0.0" */
     int port;                /* cluster bus port; 0: any free (tests) */
     const void *secret;      /* cluster-secret, copied */
     size_t secret_len;

@@ -1,14 +1,11 @@
-/* The WAL proper: the queue of batches that turns appends into group-committed
- * writes, suffix truncation, and the glue to the loop. Appends are copied
- * (encoded as records, wal_segment.c) into the open batch; the batch goes out
- * as one write + one fdatasync when nothing is in flight, otherwise it keeps
- * growing until the write in flight completes. Batches and truncations form
- * one ordered queue, and only its head runs, so a truncation is durable
- * before any later batch is written, let alone acknowledged.
- * Happy path: append* → flush → write+fsync → completion → on_durable(N).
- * Failure modes: any I/O error is sticky: on_durable(status < 0) once, and
- * every later call returns it (a WAL I/O error stops its group).
- * Start-up recovery lives in wal_recover.c. */
+/* The WAL proper: the ordered queue of batches and truncations that turns
+ * appends into group-committed writes, and the glue to the loop. Appends are
+ * encoded into the open batch; it goes out as one write + one fdatasync when
+ * nothing is in flight, else it grows until the write in flight completes.
+ * Only the queue's head runs, so a truncation is durable before any later
+ * batch is written. Happy path: append → flush → write+fsync → on_durable(N).
+ * Failure modes: an I/O error is sticky: on_durable(status < 0) once, then
+ * every call returns it. Start-up recovery lives in wal_recover.c. */
 #include "wal/wal_internal.h"
 #include "wal/wal_state.h"
 
@@ -231,33 +228,79 @@ static struct wal_op *open_batch(struct wal *w, struct wal_seg *s)
     return op;
 }
 
-/* Starts a new segment whose first record will be first_index. The file is
- * created and preallocated now; its header goes out with its first batch,
- * whose fsync also covers the directory entry. */
-static int seg_rotate(struct wal *w, uint64_t first_index)
+/* Creates the file of the next segment; allocate_now: fallocate it here
+ * (else the caller preallocates it in the background). */
+static int seg_create(struct wal *w, struct wal_seg **out, int allocate_now)
 {
     struct wal_seg *s = wal__calloc(1, sizeof(*s));
-    struct wal_op *op = op_new(w, WAL_OP_WRITE);
-    int rv = (s && op && op_reserve(op, WAL_SEG_HDR) == 0) ? 0 : ERR_NOMEM;
+    if (s == NULL)
+        return ERR_NOMEM;
+    s->seq = w->next_seq;
     char name[32];
-    wal__seg_name(name, sizeof(name), w->next_seq);
-    if (rv == 0) {
-        s->seq = w->next_seq;
-        rv = w->io->ops->open(w->io, name, WAL_OPEN_CREATE | WAL_OPEN_TRUNC,
+    wal__seg_name(name, sizeof(name), s->seq);
+    int rv = w->io->ops->open(w->io, name, WAL_OPEN_CREATE | WAL_OPEN_TRUNC,
                               &s->fd);
-    }
     if (rv != 0) {
         wal__free(s);
-        goto err_after_op;
+        return rv;
     }
-    rv = w->io->ops->allocate(w->io, s->fd, w->segment_size);
-    if (rv == 0)
-        rv = wal__segs_push(w, s);
-    if (rv != 0) {
+    if (allocate_now &&
+        (rv = w->io->ops->allocate(w->io, s->fd, w->segment_size)) != 0) {
         wal__seg_free(w, s, 1);
-        goto err_after_op;
+        return rv;
     }
     w->next_seq++;
+    *out = s;
+    return 0;
+}
+
+/* Keeps one spare segment ahead, preallocated by the backend while the
+ * current one fills. Best effort: without a spare, rotation creates and
+ * preallocates the next segment itself. */
+void wal__spare_prepare(struct wal *w)
+{
+    /* One spare request at a time: a spare taken by rotation while its
+     * fallocate runs is replaced when that completes. */
+    if (w->spare || w->spare_busy || w->failed || w->closing ||
+        !w->io->ops->allocate_async)
+        return;
+    struct wal_seg *s;
+    if (seg_create(w, &s, 0) != 0)
+        return;
+    struct wal_req *req = &w->spare_req;
+    memset(req, 0, sizeof(*req));
+    req->fd = s->fd;
+    req->len = w->segment_size;
+    req->flags = WAL_REQ_ALLOCATE;
+    if (w->io->ops->submit(w->io, req) != 0) {
+        wal__seg_free(w, s, 1);
+        return;
+    }
+    w->spare = s;
+    w->spare_busy = 1;
+}
+
+/* Starts a new segment whose first record will be first_index: the spare
+ * if there is one, else a file made now. Its header goes out with its
+ * first batch, whose fsync also covers the directory entry. */
+static int seg_rotate(struct wal *w, uint64_t first_index)
+{
+    struct wal_op *op = op_new(w, WAL_OP_WRITE);
+    if (op == NULL || op_reserve(op, WAL_SEG_HDR) != 0) {
+        if (op)
+            op_recycle(w, op);
+        return ERR_NOMEM;
+    }
+    struct wal_seg *s = w->spare;
+    int rv = s ? 0 : seg_create(w, &s, 1);
+    if (rv == 0 && (rv = wal__segs_push(w, s)) != 0 && s != w->spare)
+        wal__seg_free(w, s, 1);
+    if (rv != 0) {
+        op_recycle(w, op);
+        return rv;
+    }
+    if (s == w->spare)
+        w->spare = NULL;
     s->first_index = first_index;
     s->last_index = first_index - 1;
     s->end = WAL_SEG_HDR;
@@ -268,11 +311,8 @@ static int seg_rotate(struct wal *w, uint64_t first_index)
     wal__seg_header_encode(op->buf, s->seq, first_index);
     op->len = WAL_SEG_HDR;
     op_enqueue(w, op);
+    wal__spare_prepare(w);
     return 0;
-err_after_op:
-    if (op)
-        op_recycle(w, op);
-    return rv;
 }
 
 /* Everything that can fail (memory) happens before the first change, so a
@@ -414,6 +454,15 @@ int wal_flush(struct wal *w)
 
 static void complete(struct wal *w, struct wal_req *req)
 {
+    if (req == &w->spare_req) {
+        w->spare_busy = 0;
+        if (req->status != 0)
+            wal__logf(w, "preallocating the next segment failed (%s); it "
+                         "grows as it is written", err_str(req->status));
+        else if (w->spare == NULL)
+            wal__spare_prepare(w);
+        return;
+    }
     struct wal_op *op = (struct wal_op *)((char *)req -
                                           offsetof(struct wal_op, req));
     if (w->inflight == op)
@@ -592,7 +641,7 @@ int wal_truncate(struct wal *w, uint64_t from)
 /* Waits until nothing is in flight, firing completions. */
 void wal__drain(struct wal *w)
 {
-    while (w->inflight) {
+    while (w->inflight || w->spare_busy) {
         w->io->ops->wait(w->io);
         struct wal_req *req = w->io->ops->reap(w->io);
         while (req) {
@@ -736,6 +785,7 @@ void wal_close(struct wal *w)
     }
     for (size_t i = 0; i < w->nsegs; i++)
         wal__seg_free(w, w->segs[i], 0);
+    wal__seg_free(w, w->spare, 1); /* never written: leave no file */
     wal__free(w->segs);
     wal__free(w->runs);
     wal__free(w->membership);

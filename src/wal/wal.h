@@ -88,6 +88,10 @@ struct wal_allocator {
 };
 void wal_set_allocator(const struct wal_allocator *a);
 
+/* 1 when this kernel (and its seccomp policy) lets us set up io_uring:
+ * the probe wal-io auto makes. Probed once, then cached. */
+int wal_uring_available(void);
+
 /* Config values, for server.c's option table: 0 and *out, or ERR_INVALID.
  * wal-io: "auto" | "uring" | "sync"; raft-fsync: "always" | "off". */
 int wal_io_parse(const char *value, enum wal_io_kind *out);
@@ -117,9 +121,9 @@ struct wal_recovered {
 int wal_open(const struct wal_config *cfg, struct wal **out,
              struct wal_recovered *rec, char *errmsg);
 /* Waits for in-flight I/O, closes every file, releases the lock. Entries
- * appended but never flushed are dropped; no callback fires from here on,
- * so a simulator can close a WAL as its node "crashes" (then
- * wal_mem_crash, then wal_open on the same disk). Not from a callback. */
+ * appended but never flushed are dropped and no callback fires from here
+ * on, so a simulated node can crash: wal_mem_crash(disk), wal_close(w),
+ * then wal_open on the same disk. Not from a callback. */
 void wal_close(struct wal *w);
 
 /* Streams the live entries with index >= from, in order, from disk, to cb.
@@ -133,10 +137,11 @@ int wal_replay(struct wal *w, uint64_t from, wal_entry_cb cb, void *data);
 int wal_save_hard_state(struct wal *w, const struct wal_hard_state *hs);
 
 /* Appends entries (copies them into the open batch). Indexes must follow
- * the last one without a gap. Returns 0, ERR_INVALID (gap), ERR_TOOBIG,
- * ERR_NOMEM or the sticky I/O error. Nothing reaches the disk before
- * wal_flush (called from the owner's before-sleep hook, from the WAL's own
- * hook when it has a loop, and after every completion). */
+ * the last one without a gap, terms must not go down. Returns 0,
+ * ERR_INVALID, ERR_TOOBIG, ERR_NOMEM (nothing changed) or the sticky I/O
+ * error. Nothing reaches the disk before wal_flush: call it from the
+ * before-sleep hook after raft_step; with a loop the WAL also flushes from
+ * a zero-delay timer it arms (next iteration) and after every completion. */
 int wal_append(struct wal *w, const struct wal_entry *entries, size_t n);
 /* Submits the open batch unless a write is in flight (then it keeps
  * accumulating and goes out when the current one completes). */
@@ -229,8 +234,12 @@ int wal_snapshot_read(struct wal_snapshot_reader *rd, const void **buf,
                       size_t *len);
 void wal_snapshot_reader_close(struct wal_snapshot_reader *rd);
 
+/* The newest snapshot's term and index: 0, or ERR_NOTFOUND when none. */
+int wal_snapshot_last(const struct wal *w, uint64_t *term, uint64_t *index);
 /* Chunked access to the newest snapshot's file for shipping: its size, then
- * bytes at any offset. Returns bytes read, 0 at the end, <0 on error. */
+ * bytes at any offset. Returns bytes read, 0 at the end, <0 on error. A
+ * newer snapshot replaces the file: a sender that sees wal_snapshot_last
+ * change starts over (the follower's verification would refuse a mix). */
 int wal_snapshot_file_size(struct wal *w, uint64_t *size);
 ssize_t wal_snapshot_chunk_read(struct wal *w, uint64_t off, void *buf,
                                 size_t len);
@@ -261,8 +270,15 @@ void wal_mem_tear_write(struct wal_mem_disk *d, uint64_t nth, size_t keep);
 /* The nth fsync from now fails. */
 void wal_mem_fail_sync(struct wal_mem_disk *d, uint64_t nth);
 /* A power cut: every file loses what was written since its last fsync;
- * faults are cleared. The WAL using the disk must be closed first. */
+ * faults are cleared. A WAL still open on the disk (a node dying mid-write)
+ * must be closed right after, without being used. */
 void wal_mem_crash(struct wal_mem_disk *d);
+/* The same, but a random prefix of each file's unsynced bytes survives. */
+void wal_mem_crash_torn(struct wal_mem_disk *d, unsigned seed);
+/* on: a request's fdatasync happens when it is reaped (wal_poll), not when
+ * it is submitted, so a crash in between loses what it wrote: a slow disk
+ * whose pace the simulator sets by when it polls. */
+void wal_mem_defer_sync(struct wal_mem_disk *d, int on);
 uint64_t wal_mem_write_count(const struct wal_mem_disk *d);
 /* Direct access to a file's current bytes, to damage them in tests.
  * Returns NULL when there is no such file. */

@@ -41,9 +41,11 @@ char *wal__strdup(const char *s);
 #define WAL_OPEN_TRUNC 2  /* and empty it */
 
 /* One asynchronous request: write buf at off of fd, then (flags) fdatasync
- * the file and fsync the directory. Owned by the caller until reaped. */
+ * the file and fsync the directory; or (WAL_REQ_ALLOCATE) preallocate the
+ * first len bytes of fd. Owned by the caller until reaped. */
 #define WAL_REQ_SYNC 1
 #define WAL_REQ_SYNC_DIR 2
+#define WAL_REQ_ALLOCATE 4
 struct wal_req {
     int fd;
     const void *buf;
@@ -80,8 +82,10 @@ struct wal_io_ops {
                 void *data);
     /* Takes the directory lock (flock on LOCK); ERR_BUSY if held. */
     int (*lock)(struct wal_io *io);
-    /* Starts req; its completion is reaped later. */
+    /* Starts req; its completion is reaped later. Backends that leave
+     * allocate_async NULL get no WAL_REQ_ALLOCATE requests. */
     int (*submit)(struct wal_io *io, struct wal_req *req);
+    int allocate_async;
     /* Returns the list of completed requests (oldest first) or NULL. */
     struct wal_req *(*reap)(struct wal_io *io);
     /* Blocks until at least one request completes (used at close). */
@@ -103,7 +107,8 @@ struct wal_io {
 /* threaded: requests run on a worker thread (wal-sync-thread yes). */
 int wal__sync_create(const char *dir, int threaded, struct wal_io **out);
 int wal__uring_create(const char *dir, struct wal_io **out);
-int wal__mem_create(struct wal_mem_disk *d, struct wal_io **out);
+int wal__mem_create(struct wal_mem_disk *d, int with_eventfd,
+                    struct wal_io **out);
 /* Plain-syscall file operations shared by the sync and uring backends. */
 int wal__posix_init(struct wal_io *io, const char *dir);
 void wal__posix_fini(struct wal_io *io);

@@ -1,12 +1,11 @@
-/* The in-memory, fault-injecting backend (wal-io mem): a whole data
- * directory held in a struct wal_mem_disk that outlives the WAL, so a test
- * (or the Raft simulator) can "crash" it and open a new WAL on what
- * survived. Every file keeps its current bytes and the bytes of its last
- * fsync; a crash throws away the difference. Faults: fail the Nth write
- * (once or for good), tear the Nth write (a prefix reaches the platter),
- * fail the Nth fsync. Directory operations (create, rename, unlink) are
- * durable at once. Requests complete inside submit and are announced on an
- * eventfd, as in the sync backend, so the same reaping code runs. */
+/* The in-memory, fault-injecting backend: a data directory held in a struct
+ * wal_mem_disk that outlives the WAL, so a test or the Raft simulator can
+ * "crash" it and open a new WAL on what survived. Each file keeps its bytes
+ * and those of its last fsync; a crash drops the difference (or keeps some).
+ * Faults: fail or tear the Nth write, fail the Nth fsync, defer fsyncs to
+ * reaping (a slow disk). Directory operations are durable at once. With a
+ * loop, completions are announced on an eventfd like the sync backend's;
+ * without one (the simulator) no descriptor is used and the owner polls. */
 #include "wal/wal_internal.h"
 
 #include <stdlib.h>
@@ -34,6 +33,7 @@ struct wal_mem_disk {
     uint64_t fail_at, tear_at, sync_fail_at;
     int fail_lasting;
     size_t tear_keep;
+    int defer_sync;
 };
 
 struct wal_mem_io {
@@ -298,11 +298,15 @@ static int mem_lock(struct wal_io *io)
     return 0;
 }
 
+/* With defer_sync, the write lands now and the fsync when the request is
+ * reaped: the window in which a crash loses written, unsynced bytes. */
 static int mem_submit(struct wal_io *io, struct wal_req *req)
 {
     struct wal_mem_io *m = (struct wal_mem_io *)io;
     int rv = mem_pwrite(io, req->fd, req->buf, req->len, req->off);
-    if (rv == 0 && (req->flags & WAL_REQ_SYNC))
+    req->pending = m->d->defer_sync && rv == 0 &&
+                   (req->flags & WAL_REQ_SYNC);
+    if (rv == 0 && (req->flags & WAL_REQ_SYNC) && !req->pending)
         rv = mem_sync(io, req->fd);
     req->status = rv;
     req->next = NULL;
@@ -312,8 +316,10 @@ static int mem_submit(struct wal_io *io, struct wal_req *req)
         m->head = req;
     m->tail = req;
     uint64_t one = 1;
-    if (write(m->efd, &one, sizeof(one)) < 0)
-        return 0; /* the counter is saturated: a wakeup is pending anyway */
+    /* Without a loop there is no eventfd: the owner polls. A failed write
+     * means the counter is saturated: a wakeup is pending anyway. */
+    if (m->efd >= 0 && write(m->efd, &one, sizeof(one)) < 0)
+        return 0;
     return 0;
 }
 
@@ -321,10 +327,15 @@ static struct wal_req *mem_reap(struct wal_io *io)
 {
     struct wal_mem_io *m = (struct wal_mem_io *)io;
     uint64_t v;
-    while (read(m->efd, &v, sizeof(v)) > 0)
+    while (m->efd >= 0 && read(m->efd, &v, sizeof(v)) > 0)
         ;
     struct wal_req *list = m->head;
     m->head = m->tail = NULL;
+    for (struct wal_req *r = list; r; r = r->next)
+        if (r->pending) {
+            r->pending = 0;
+            r->status = mem_sync(io, r->fd);
+        }
     return list;
 }
 
@@ -340,7 +351,8 @@ static int mem_event_fd(struct wal_io *io)
 static void mem_destroy(struct wal_io *io)
 {
     struct wal_mem_io *m = (struct wal_mem_io *)io;
-    close(m->efd);
+    if (m->efd >= 0)
+        close(m->efd);
     free(m);
 }
 
@@ -367,15 +379,16 @@ static const struct wal_io_ops mem_ops = {
     .destroy = mem_destroy,
 };
 
-int wal__mem_create(struct wal_mem_disk *d, struct wal_io **out)
+int wal__mem_create(struct wal_mem_disk *d, int with_eventfd,
+                    struct wal_io **out)
 {
     if (d == NULL)
         return ERR_INVALID;
     struct wal_mem_io *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return ERR_NOMEM;
-    m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (m->efd < 0) {
+    m->efd = with_eventfd ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+    if (with_eventfd && m->efd < 0) {
         free(m);
         return ERR_IO;
     }
@@ -422,6 +435,38 @@ void wal_mem_tear_write(struct wal_mem_disk *d, uint64_t nth, size_t keep)
 void wal_mem_fail_sync(struct wal_mem_disk *d, uint64_t nth)
 {
     d->sync_fail_at = d->syncs + nth;
+}
+
+void wal_mem_defer_sync(struct wal_mem_disk *d, int on)
+{
+    d->defer_sync = on;
+}
+
+/* Keeps a random prefix of what each file changed since its last sync,
+ * as a disk that wrote back some pages before the power went. */
+static void keep_some_unsynced(struct mem_file *f, unsigned *seed)
+{
+    size_t hi = f->dirty_hi < f->len ? f->dirty_hi : f->len;
+    if (f->dirty_lo >= hi)
+        return;
+    size_t end = f->dirty_lo + (size_t)rand_r(seed) % (hi - f->dirty_lo + 1);
+    if (end > f->dlen) {
+        uint8_t *p = realloc(f->durable, end);
+        if (p == NULL)
+            return;
+        memset(p + f->dlen, 0, end - f->dlen);
+        f->durable = p;
+        f->dlen = end;
+    }
+    memcpy(f->durable + f->dirty_lo, f->data + f->dirty_lo,
+           end - f->dirty_lo);
+}
+
+void wal_mem_crash_torn(struct wal_mem_disk *d, unsigned seed)
+{
+    for (int i = 0; i < d->nfiles; i++)
+        keep_some_unsynced(d->files[i], &seed);
+    wal_mem_crash(d);
 }
 
 void wal_mem_crash(struct wal_mem_disk *d)

@@ -139,8 +139,11 @@ static int drop_torn_segments(struct wal *w, struct listing *l)
         wal__free(buf);
         if (!torn)
             return 0;
-        wal__logf(w, "removed %s: its header was never written "
-                     "(%" PRIu64 " bytes dropped)", name, junk);
+        /* An empty one is the spare segment of a process that stopped
+         * without closing: nothing to report. */
+        if (junk > 0)
+            wal__logf(w, "removed %s: its header was never written "
+                         "(%" PRIu64 " bytes dropped)", name, junk);
         rv = w->io->ops->unlink(w->io, name);
         if (rv != 0)
             return rv;
@@ -371,7 +374,7 @@ static int open_backend(struct wal *w)
     const struct wal_config *c = &w->cfg;
     switch (c->io) {
     case WAL_IO_MEM:
-        return wal__mem_create(c->disk, &w->io);
+        return wal__mem_create(c->disk, c->loop != NULL, &w->io);
     case WAL_IO_SYNC:
         return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     case WAL_IO_URING:
@@ -379,7 +382,7 @@ static int open_backend(struct wal *w)
     case WAL_IO_AUTO:
         /* Probed once: a kernel or seccomp policy without io_uring fails
          * io_uring_queue_init, and then plain syscalls do the job. */
-        if (wal__uring_create(c->dir, &w->io) == 0)
+        if (wal_uring_available() && wal__uring_create(c->dir, &w->io) == 0)
             return 0;
         return wal__sync_create(c->dir, !c->sync_inline, &w->io);
     }
@@ -464,6 +467,8 @@ int wal_open(const struct wal_config *cfg, struct wal **out,
         rv = recover(w, rec, errmsg);
     if (rv == 0)
         rv = wal__attach_loop(w);
+    if (rv == 0)
+        wal__spare_prepare(w);
     if (rv != 0) {
         if (errmsg && errmsg[0] == '\0')
             snprintf(errmsg, ERRMSG_LEN, "cannot recover %s: %s", w->dir,

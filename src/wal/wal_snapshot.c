@@ -375,6 +375,36 @@ static void drop_older(void *data, const char *name)
         o->io->ops->unlink(o->io, name);
 }
 
+/* Reads the header and membership of a snapshot already verified (just
+ * received) or just written and fsynced by us: reading a large file again
+ * in the loop would stall it. Start-up verifies every byte anyway. */
+static int snap_read_head(struct wal_io *io, const char *name,
+                          struct wal_snapshot_meta *meta, void **mship)
+{
+    int fd;
+    int rv = io->ops->open(io, name, 0, &fd);
+    if (rv != 0)
+        return rv;
+    uint8_t h[SNAP_HDR];
+    uint8_t *m = NULL;
+    rv = io->ops->pread(io, fd, h, SNAP_HDR, 0) == SNAP_HDR
+             ? header_decode(h, meta)
+             : ERR_CORRUPT;
+    if (rv == 0 && (m = wal__malloc(meta->membership_len + 1)) == NULL)
+        rv = ERR_NOMEM;
+    if (rv == 0 && io->ops->pread(io, fd, m, meta->membership_len,
+                                  SNAP_HDR) != (long)meta->membership_len)
+        rv = ERR_CORRUPT;
+    io->ops->close(io, fd);
+    if (rv != 0) {
+        wal__free(m);
+        return rv;
+    }
+    meta->membership = m;
+    *mship = m;
+    return 0;
+}
+
 /* Makes the snapshot file `name` the current one: adopts its metadata,
  * then (Raft §7) keeps the log suffix after it if the log holds its last
  * entry with the same term, else discards the whole log. */
@@ -382,7 +412,7 @@ static int adopt(struct wal *w, const char *name)
 {
     struct wal_snapshot_meta meta;
     void *mship;
-    int rv = snap_verify_name(w->io, name, &meta, &mship);
+    int rv = snap_read_head(w->io, name, &meta, &mship);
     if (rv != 0)
         return rv;
     int keep = wal__log_term_at(w, meta.index) == meta.term;
@@ -522,6 +552,15 @@ void wal_snapshot_reader_close(struct wal_snapshot_reader *rd)
 }
 
 /* ---- chunked access and receiving ---- */
+
+int wal_snapshot_last(const struct wal *w, uint64_t *term, uint64_t *index)
+{
+    if (w->snap_name[0] == '\0')
+        return ERR_NOTFOUND;
+    *term = w->snap_term;
+    *index = w->snap_index;
+    return 0;
+}
 
 int wal_snapshot_file_size(struct wal *w, uint64_t *size)
 {

@@ -80,6 +80,12 @@ struct wal {
     struct wal_op *inflight;
     struct wal_op *free_ops;
 
+    /* The next segment, created and being preallocated in the background
+     * so that rotation does not wait for fallocate in the loop. */
+    struct wal_seg *spare;
+    struct wal_req spare_req;
+    int spare_busy;
+
     struct loop_io *event_io;
     struct loop_timer *flush_timer;
     int flush_armed;
@@ -95,6 +101,7 @@ int wal__segs_push(struct wal *w, struct wal_seg *s);
 void wal__seg_free(struct wal *w, struct wal_seg *s, int unlink_file);
 int wal__attach_loop(struct wal *w);
 void wal__drain(struct wal *w);
+void wal__spare_prepare(struct wal *w);
 void wal__snapshot_cleanup(struct wal *w);
 
 #endif

@@ -133,12 +133,15 @@ static int posix_allocate(struct wal_io *io, int fd, uint64_t len)
 }
 
 /* FALLOC_FL_ZERO_RANGE turns the range back into unwritten extents in one
- * metadata operation; file systems without it get zeros written. */
+ * metadata operation (ext4, xfs); punching a hole reads back as zeros too
+ * (tmpfs); other file systems get zeros written. */
 static int posix_zero(struct wal_io *io, int fd, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
-    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
+    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0 ||
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                  (off_t)len) == 0)
         return 0;
     static const uint8_t zeros[65536];
     while (len > 0) {
@@ -258,6 +261,10 @@ static void push(struct wal_req **head, struct wal_req **tail,
 
 static void run_req(struct wal_io *io, struct wal_req *req)
 {
+    if (req->flags & WAL_REQ_ALLOCATE) {
+        req->status = posix_allocate(io, req->fd, req->len);
+        return;
+    }
     int rv = posix_pwrite(io, req->fd, req->buf, req->len, req->off);
     if (rv == 0 && (req->flags & WAL_REQ_SYNC))
         rv = posix_sync(io, req->fd);
@@ -403,6 +410,7 @@ int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
     sync_ops = wal__posix_ops;
     sync_ops.name = "sync";
     sync_ops.submit = sync_submit;
+    sync_ops.allocate_async = threaded;
     sync_ops.reap = sync_reap;
     sync_ops.wait = sync_wait;
     sync_ops.event_fd = sync_event_fd;

@@ -1,12 +1,11 @@
-/* The io_uring backend (wal-io uring). A request becomes a chain of linked
- * SQEs: write, fdatasync (IORING_FSYNC_DATASYNC) and, for the first batch of
- * a new segment, an fsync of the directory. Completions are announced on an
- * eventfd registered with the ring, which the loop watches, so the loop
- * never waits for the disk. Every SQE carries its request in user_data and
- * the request completes when all of its CQEs are in. Failure modes: a
- * failed or short write cancels the rest of its chain (-ECANCELED) and the
- * request completes with ERR_IO. Synchronous file operations are shared
- * with the sync backend (wal_sync.c). */
+/* The io_uring backend (wal-io uring). A request is a chain of linked SQEs
+ * (write, fdatasync, and a directory fsync for a new segment's first batch)
+ * or one fallocate that preallocates the next segment in the background.
+ * Completions are announced on an eventfd registered with the ring and
+ * watched by the loop, so the loop never waits for the disk; user_data holds
+ * the request, done when all its CQEs are in. Failure modes: a failed or
+ * short write cancels the rest of its chain (-ECANCELED) and the request
+ * completes with ERR_IO. File operations are wal_sync.c's. */
 #include "wal/wal_internal.h"
 
 #include <errno.h>
@@ -50,8 +49,11 @@ static int uring_submit(struct wal_io *io, struct wal_req *req)
         return ERR_IO;
     req->status = 0;
     req->pending = n;
-    io_uring_prep_write(sqe, req->fd, req->buf, (unsigned)req->len,
-                        req->off);
+    if (req->flags & WAL_REQ_ALLOCATE)
+        io_uring_prep_fallocate(sqe, req->fd, 0, 0, (off_t)req->len);
+    else
+        io_uring_prep_write(sqe, req->fd, req->buf, (unsigned)req->len,
+                            req->off);
     io_uring_sqe_set_data(sqe, req);
     if (req->flags & WAL_REQ_SYNC) {
         sqe->flags |= IOSQE_IO_LINK;
@@ -83,7 +85,7 @@ static void complete_cqe(struct wal_uring_io *u, struct io_uring_cqe *cqe)
     if (cqe->res < 0 && req->status == 0)
         req->status = cqe->res == -ENOSPC ? ERR_NOSPACE : ERR_IO;
     if (first && cqe->res >= 0 && (size_t)cqe->res != req->len &&
-        req->status == 0)
+        !(req->flags & WAL_REQ_ALLOCATE) && req->status == 0)
         req->status = ERR_IO;
     if (--req->pending > 0)
         return;
@@ -136,6 +138,18 @@ static void uring_destroy(struct wal_io *io)
 
 static struct wal_io_ops uring_ops;
 
+int wal_uring_available(void)
+{
+    static int probed = -1;
+    if (probed < 0) {
+        struct io_uring ring;
+        probed = io_uring_queue_init(2, &ring, 0) == 0;
+        if (probed)
+            io_uring_queue_exit(&ring);
+    }
+    return probed;
+}
+
 int wal__uring_create(const char *dir, struct wal_io **out)
 {
     struct wal_uring_io *u = wal__calloc(1, sizeof(*u));
@@ -155,6 +169,7 @@ int wal__uring_create(const char *dir, struct wal_io **out)
     uring_ops = wal__posix_ops;
     uring_ops.name = "uring";
     uring_ops.submit = uring_submit;
+    uring_ops.allocate_async = 1;
     uring_ops.reap = uring_reap;
     uring_ops.wait = uring_wait;
     uring_ops.event_fd = uring_event_fd;

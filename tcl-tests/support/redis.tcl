@@ -25,7 +25,7 @@ namespace eval ::rc {
 
 proc redis_client {host port args} {
     set fd [socket $host $port]
-    fconfigure $fd -translation binary -blocking 0 -buffering full
+    fconfigure $fd -translation binary -blocking 0 -buffering full -buffersize 1048576
     set h ::rc::client[incr ::rc::id]
     set ::rc::st($h,fd) $fd
     set ::rc::st($h,deferred) 0

@@ -100,6 +100,25 @@ proc ::srv::kill_pid {pid} {
     if {[::srv::alive $pid]} { catch {exec kill -KILL $pid} }
 }
 
+# A sanitizer build reports memory errors and leaks on stderr: each server
+# whose stderr holds such a report counts as one failure.
+proc ::srv::check_sanitizer_reports {dir} {
+    set path [file join $dir stderr]
+    if {![file exists $path]} return
+    set f [open $path]
+    set text [read $f]
+    close $f
+    set i [string first "ERROR: AddressSanitizer" $text]
+    if {$i < 0} { set i [string first "ERROR: LeakSanitizer" $text] }
+    if {$i < 0} { set i [string first "runtime error:" $text] }
+    if {$i < 0} return
+    set excerpt [string range $text [expr {max(0, $i - 100)}] [expr {$i + 1500}]]
+    incr ::t::failed
+    lappend ::t::failures [list $::t::current_file "(sanitizer report in $path)" $excerpt ""]
+    puts "\[err\]: sanitizer report in $path"
+    puts $excerpt
+}
+
 proc ::srv::connect_default {} {
     variable cur
     if {$::srv::client ne ""} { catch {$::srv::client close} }
@@ -142,6 +161,13 @@ proc ::t::server_check {} {
     return $err
 }
 
+proc ::t::server_hung {} {
+    if {$::srv::external || ![info exists ::srv::cur(pid)] || !$::srv::cur(up)} return
+    puts "!!! server process $::srv::cur(pid) stopped answering; restarting it"
+    ::srv::kill_pid $::srv::cur(pid)
+    if {[::srv::spawn]} { ::srv::connect_default }
+}
+
 proc start_server {opts body} {
     variable ::srv::cur
     set overrides [expr {[dict exists $opts overrides] ? [dict get $opts overrides] : {}}]
@@ -170,7 +196,10 @@ proc start_server {opts body} {
     }
     set code [catch {uplevel 1 [list tags $tags $body]} msg opts2]
     if {$::srv::client ne ""} { catch {$::srv::client close} }
-    if {!$::srv::external && [info exists ::srv::cur(pid)]} { ::srv::kill_pid $::srv::cur(pid) }
+    if {!$::srv::external && [info exists ::srv::cur(pid)]} {
+        ::srv::kill_pid $::srv::cur(pid)
+        ::srv::check_sanitizer_reports $::srv::cur(dir)
+    }
     array unset ::srv::cur
     array set ::srv::cur [array get saved]
     set ::srv::client $saved_client

@@ -75,6 +75,16 @@ proc info_field {info field} {
     return ""
 }
 
+# Field names of an INFO reply, in order (section headers left out).
+proc info_keys {info} {
+    set keys {}
+    foreach line [split $info "\r\n"] {
+        if {$line eq "" || [string index $line 0] eq "#"} continue
+        lappend keys [lindex [split $line :] 0]
+    }
+    return $keys
+}
+
 # Run CODE with a fresh client in variable NAME, closing it afterwards.
 proc with_client {name code} {
     upvar 1 $name c
@@ -82,4 +92,67 @@ proc with_client {name code} {
     set rc [catch {uplevel 1 $code} msg opts]
     catch {$c close}
     return -options $opts $msg
+}
+
+# End offset (exclusive) of the RESP reply starting at POS in BYTES.
+proc resp_reply_end {bytes pos} {
+    set eol [string first "\r\n" $bytes $pos]
+    if {$eol < 0} { return [string length $bytes] }
+    set type [string index $bytes $pos]
+    set n [string range $bytes $pos+1 $eol-1]
+    set next [expr {$eol + 2}]
+    switch -exact -- $type {
+        $ - = - ! { if {$n >= 0} { incr next [expr {$n + 2}] } }
+        * - ~ - > { for {set k 0} {$k < $n} {incr k} { set next [resp_reply_end $bytes $next] } }
+        % - | {
+            for {set k 0} {$k < 2 * $n} {incr k} { set next [resp_reply_end $bytes $next] }
+            if {$type eq "|"} { set next [resp_reply_end $bytes $next] }
+        }
+    }
+    return $next
+}
+
+# The raw replies in BYTES, one list element each.
+proc resp_split {bytes} {
+    set out {}
+    set pos 0
+    while {$pos < [string length $bytes]} {
+        set end [resp_reply_end $bytes $pos]
+        lappend out [string range $bytes $pos $end-1]
+        set pos $end
+    }
+    return $out
+}
+
+# Raw reply bytes shown on one line: CRLF as \r\n, cut at 300 bytes.
+proc resp_show {bytes} {
+    set s [string map {"\r\n" {\r\n}} $bytes]
+    if {[string length $s] > 300} { set s "[string range $s 0 299]..." }
+    return "'$s'"
+}
+
+# "expected X got Y" for two raw replies; long ones are shown from a little
+# before their first differing byte.
+proc resp_diff {want got} {
+    if {[string length $want] <= 300 && [string length $got] <= 300} {
+        return "expected [resp_show $want] got [resp_show $got]"
+    }
+    set i 0
+    set n [expr {min([string length $want], [string length $got])}]
+    while {$i < $n && [string index $want $i] eq [string index $got $i]} { incr i }
+    set from [expr {max(0, $i - 80)}]
+    return "differs at byte $i: expected ...[resp_show [string range $want $from $from+239]] got ...[resp_show [string range $got $from $from+239]]"
+}
+
+# Send BYTES in one write on a fresh connection; return what came back until
+# the server went quiet, followed by "<closed>" when it closed the connection.
+proc raw_exchange {bytes {quiet 150}} {
+    set fd [raw_connect]
+    fconfigure $fd -blocking 1
+    catch {puts -nonewline $fd $bytes; flush $fd}
+    fconfigure $fd -blocking 0
+    lassign [raw_read_until_quiet $fd $quiet 5000] buf closed
+    raw_close $fd
+    if {$closed} { append buf "<closed>" }
+    return $buf
 }

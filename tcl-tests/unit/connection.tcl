@@ -284,6 +284,8 @@ start_server {tags {external:skip connection} overrides {maxclients 10}} {
         foreach fd $fds { raw_close $fd }
         # The default client counts as one of the ten.
         assert_equal $errors 3
+        wait_for_condition 50 50 {[info_field [r info clients] connected_clients] == 1} \
+            "closed connections still counted"
         assert_server_alive
     }
 }
@@ -308,5 +310,95 @@ start_server {tags {external:skip connection} overrides {client-output-buffer-li
         assert_equal $closed 1
         assert {$total < 300 * 100000}
         assert_server_alive
+    }
+}
+
+start_server {tags {connection}} {
+    test {CLIENT KILL of the caller's own id is skipped unless SKIPME no} {
+        set c [new_client]
+        set id [$c client id]
+        assert_equal [$c client kill id $id] 0
+        assert_equal [$c ping] PONG
+        assert_equal [$c rawcmd client kill id $id skipme no] ":1\r\n"
+        assert_error {*connection closed*} {$c ping}
+        $c close
+    }
+
+    test {CLIENT KILL LADDR and USER filters} {
+        set c [new_client]
+        $c ping
+        set laddr 127.0.0.1:[srv port]
+        # Every client on this listening address but the caller.
+        assert {[r client kill laddr $laddr] >= 1}
+        assert_error {*connection closed*} {$c ping}
+        $c close
+        set c [new_client]
+        $c ping
+        assert {[r client kill user default] >= 1}
+        assert_error {*connection closed*} {$c ping}
+        $c close
+        assert_equal [r ping] PONG
+    }
+}
+
+start_server {tags {connection external:skip}} {
+    test {CONFIG SET timeout applies to connected clients} {
+        set c [new_client]
+        $c ping
+        r config set timeout 1
+        set closed 0
+        for {set i 0} {$i < 40 && !$closed} {incr i} {
+            after 100
+            # The default client stays busy, so only the idle one is closed.
+            r ping
+            if {[catch {read [$c channel]}] || [eof [$c channel]]} { set closed 1 }
+        }
+        $c close
+        r config set timeout 0
+        assert_equal $closed 1
+    }
+
+    test {CONFIG SET maxclients refuses new connections over the limit} {
+        r config set maxclients 2
+        set a [new_client]
+        $a ping
+        set fd [raw_connect]
+        raw_send $fd "PING\r\n"
+        lassign [raw_read_until_quiet $fd 200 2000] buf closed
+        raw_close $fd
+        $a close
+        r config set maxclients 10000
+        assert_equal $buf "-ERR max number of clients reached\r\n"
+    }
+
+    test {CONFIG SET client-query-buffer-limit applies to the next query} {
+        r config set client-query-buffer-limit 1mb
+        set v [string repeat x 1500000]
+        set fd [raw_connect]
+        fconfigure $fd -blocking 1
+        catch {puts -nonewline $fd "*3\r\n\$3\r\nSET\r\n\$2\r\nqb\r\n\$1500000\r\n$v\r\n"; flush $fd}
+        fconfigure $fd -blocking 0
+        lassign [raw_read_until_quiet $fd 500 5000] buf closed
+        raw_close $fd
+        r config set client-query-buffer-limit 1gb
+        assert_equal $buf ""
+        assert_equal $closed 1
+        assert_equal [r exists qb] 0
+    }
+}
+
+start_server {tags {connection external:skip}} {
+    test {CONFIG SET requirepass: new connections must AUTH, the caller stays in} {
+        r config set requirepass pw
+        assert_equal [r ping] PONG
+        set c [new_client]
+        assert_error {NOAUTH Authentication required.} {$c ping}
+        assert_equal [$c auth pw] OK
+        assert_equal [$c ping] PONG
+        $c close
+        r config set requirepass ""
+        set c [new_client]
+        assert_equal [$c ping] PONG
+        $c close
     }
 }

@@ -136,6 +136,21 @@ start_server {tags {expire}} {
         assert_equal [r ttl foo] -1
     }
 
+    test {TTL and EXPIRETIME round milliseconds to the nearest second} {
+        r set k v
+        r pexpire k 1650
+        assert_equal [r ttl k] 2
+        r pexpire k 1350
+        assert_equal [r ttl k] 1
+        r pexpire k 350
+        assert_equal [r ttl k] 0
+        set at [expr {[clock seconds] + 1000}]
+        r pexpireat k [expr {$at * 1000 + 600}]
+        assert_equal [r expiretime k] [expr {$at + 1}]
+        r pexpireat k [expr {$at * 1000 + 400}]
+        assert_equal [r expiretime k] $at
+    }
+
     test {PERSIST} {
         r set foo bar ex 100
         assert_equal [r persist foo] 1

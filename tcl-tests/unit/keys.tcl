@@ -166,6 +166,27 @@ start_server {tags {keys}} {
         assert_equal [r rawcmd object idletime nokey] "\$-1\r\n"
     }
 
+    test {OBJECT IDLETIME: reads reset it, TYPE/EXISTS/TTL do not} {
+        r set idle v
+        after 2100
+        r type idle
+        r exists idle
+        r ttl idle
+        assert_range [r object idletime idle] 1 3
+        r get idle
+        assert_equal [r object idletime idle] 0
+    }
+
+    test {OBJECT FREQ under an LFU policy} {
+        r config set maxmemory-policy allkeys-lfu
+        r del lfu
+        r set lfu v
+        assert_equal [r object freq lfu] 5
+        r get lfu
+        assert_equal [r object freq lfu] 6
+        r config set maxmemory-policy noeviction
+    }
+
     test {OBJECT FREQ needs an LFU policy} {
         r set a 1
         assert_error {ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.} {r object freq a}

@@ -30,6 +30,13 @@ proc assert_proto_ok {bytes reply} {
     assert_server_alive
 }
 
+# Like assert_proto_error, for a server that wants a password.
+proc assert_proto_error_noauth {bytes reply} {
+    lassign [abuse $bytes] buf closed
+    assert_equal $buf $reply
+    assert_equal $closed 1 "connection should be closed"
+}
+
 start_server {tags {protocol}} {
     test {Inline garbage is an unknown command and the connection stays open} {
         assert_proto_ok "\x01\x02garbage here\r\nPING\r\n" \
@@ -168,6 +175,26 @@ start_server {tags {protocol}} {
         assert_equal [r get half] abc
     }
 
+    test {A huge but valid multibulk count followed by a close does not hurt the server} {
+        abuse "*2147483647\r\n\$3\r\nDEL\r\n\$1\r\nx\r\n"
+        assert_server_alive
+    }
+
+    test {A maximum-size bulk header followed by a close does not hurt the server} {
+        abuse "*3\r\n\$3\r\nSET\r\n\$1\r\nk\r\n\$536870912\r\nabc"
+        assert_server_alive
+        assert_equal [r exists k] 0
+    }
+
+    test {A command with 100,000 arguments} {
+        r mset a1 1 a99999 2
+        set req "*100001\r\n\$3\r\nDEL\r\n"
+        for {set i 0} {$i < 100000} {incr i} { append req "\$[string length a$i]\r\na$i\r\n" }
+        lassign [abuse $req 500] buf closed
+        assert_equal $buf ":2\r\n"
+        assert_equal $closed 0
+    }
+
     test {10,000 pipelined commands in one write get all replies in order} {
         r del pipecounter
         set req ""
@@ -277,10 +304,50 @@ start_server {tags {protocol} overrides {client-query-buffer-limit 1mb}} {
         assert_equal [r exists qbkey] 0
     }
 
+    test {A bulk over client-query-buffer-limit whose header arrives first closes the connection} {
+        r del qbkey
+        set fd [raw_connect]
+        fconfigure $fd -blocking 1
+        puts -nonewline $fd "*3\r\n\$3\r\nSET\r\n\$5\r\nqbkey\r\n\$2000000\r\n"
+        flush $fd
+        after 200
+        catch {puts -nonewline $fd "[string repeat x 2000000]\r\n"; flush $fd}
+        fconfigure $fd -blocking 0
+        lassign [raw_read_until_quiet $fd 500 5000] buf closed
+        raw_close $fd
+        assert_equal $buf ""
+        assert_equal $closed 1
+        assert_server_alive
+        assert_equal [r exists qbkey] 0
+    }
+
     test {A query under client-query-buffer-limit is served} {
         set v [string repeat x 900000]
         lassign [abuse "*3\r\n\$3\r\nSET\r\n\$5\r\nqbkey\r\n\$900000\r\n$v\r\n"] buf closed
         assert_equal $buf "+OK\r\n"
         assert_equal [r strlen qbkey] 900000
+    }
+}
+
+start_server {tags {protocol external:skip} overrides {requirepass pw}} {
+    test {Before AUTH, more than 10 arguments is a protocol error} {
+        assert_proto_error_noauth "*11\r\n" "-ERR Protocol error: unauthenticated multibulk length\r\n"
+        lassign [abuse "*10\r\n\$4\r\nPING\r\n" 300] buf closed
+        assert_equal $closed 0
+    }
+
+    test {Before AUTH, a bulk over 16384 bytes is a protocol error} {
+        assert_proto_error_noauth "*2\r\n\$4\r\nAUTH\r\n\$16385\r\n" "-ERR Protocol error: unauthenticated bulk length\r\n"
+        lassign [abuse "*2\r\n\$4\r\nAUTH\r\n\$16384\r\n" 300] buf closed
+        assert_equal $closed 0
+    }
+
+    test {After AUTH the usual limits apply} {
+        set fd [raw_connect]
+        raw_send $fd "AUTH pw\r\n*12\r\n\$4\r\nECHO\r\n[string repeat "\$1\r\na\r\n" 11]"
+        lassign [raw_read_until_quiet $fd 300 3000] buf closed
+        raw_close $fd
+        assert_equal $buf "+OK\r\n-ERR wrong number of arguments for 'echo' command\r\n"
+        assert_equal $closed 0
     }
 }

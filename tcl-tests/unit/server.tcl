@@ -39,6 +39,79 @@ start_server {tags {server}} {
         assert_equal [info_field $info redis_mode] standalone
     }
 
+    test {INFO server, clients and cpu fields are Redis 7.0's, in order} {
+        foreach {section fields} {
+            server {
+            redis_version redis_git_sha1 redis_git_dirty redis_build_id redis_mode os arch_bits
+            monotonic_clock multiplexing_api atomicvar_api gcc_version process_id
+            process_supervised run_id tcp_port server_time_usec uptime_in_seconds
+            uptime_in_days hz configured_hz lru_clock executable config_file io_threads_active
+            }
+            clients {
+            connected_clients cluster_connections maxclients client_recent_max_input_buffer
+            client_recent_max_output_buffer blocked_clients tracking_clients
+            clients_in_timeout_table
+            }
+            cpu {
+            used_cpu_sys used_cpu_user used_cpu_sys_children used_cpu_user_children
+            used_cpu_sys_main_thread used_cpu_user_main_thread
+            }
+        } {
+            assert_equal [info_keys [r info $section]] [list {*}$fields] "section $section"
+        }
+    }
+
+    test {INFO memory and stats have every field Redis 7.0 has} {
+        foreach {section fields} {
+            memory {
+            used_memory used_memory_human used_memory_rss used_memory_rss_human
+            used_memory_peak used_memory_peak_human used_memory_peak_perc used_memory_overhead
+            used_memory_startup used_memory_dataset used_memory_dataset_perc
+            allocator_allocated allocator_active allocator_resident total_system_memory
+            total_system_memory_human used_memory_lua used_memory_vm_eval used_memory_lua_human
+            used_memory_scripts_eval number_of_cached_scripts number_of_functions
+            number_of_libraries used_memory_vm_functions used_memory_vm_total
+            used_memory_vm_total_human used_memory_functions used_memory_scripts
+            used_memory_scripts_human maxmemory maxmemory_human maxmemory_policy
+            allocator_frag_ratio allocator_frag_bytes allocator_rss_ratio allocator_rss_bytes
+            rss_overhead_ratio rss_overhead_bytes mem_fragmentation_ratio
+            mem_fragmentation_bytes mem_not_counted_for_evict mem_replication_backlog
+            mem_total_replication_buffers mem_clients_slaves mem_clients_normal
+            mem_cluster_links mem_aof_buffer mem_allocator active_defrag_running
+            lazyfree_pending_objects lazyfreed_objects
+            }
+            stats {
+            total_connections_received total_commands_processed instantaneous_ops_per_sec
+            total_net_input_bytes total_net_output_bytes total_net_repl_input_bytes
+            total_net_repl_output_bytes instantaneous_input_kbps instantaneous_output_kbps
+            instantaneous_input_repl_kbps instantaneous_output_repl_kbps rejected_connections
+            sync_full sync_partial_ok sync_partial_err expired_keys expired_stale_perc
+            expired_time_cap_reached_count expire_cycle_cpu_milliseconds evicted_keys
+            evicted_clients total_eviction_exceeded_time current_eviction_exceeded_time
+            keyspace_hits keyspace_misses pubsub_channels pubsub_patterns pubsubshard_channels
+            latest_fork_usec total_forks migrate_cached_sockets slave_expires_tracked_keys
+            active_defrag_hits active_defrag_misses active_defrag_key_hits
+            active_defrag_key_misses total_active_defrag_time current_active_defrag_time
+            tracking_total_keys tracking_total_items tracking_total_prefixes
+            unexpected_error_replies total_error_replies dump_payload_sanitizations
+            total_reads_processed total_writes_processed io_threaded_reads_processed
+            io_threaded_writes_processed reply_buffer_shrinks reply_buffer_expands
+            }
+        } {
+            set have [info_keys [r info $section]]
+            set missing [lmap f $fields { if {$f in $have} continue; set f }]
+            assert_equal $missing {} "missing from $section"
+        }
+    }
+
+    test {INFO everything lists the sections in Redis' order} {
+        set heads [lmap l [split [r info everything] "\n"] {
+            if {![string match "# *" $l]} continue
+            string trim [string range $l 2 end]
+        }]
+        assert_equal $heads {Server Clients Memory Persistence Stats Replication CPU Modules Commandstats Errorstats Latencystats Cluster Keyspace}
+    }
+
     test {INFO of one section} {
         set info [r info clients]
         assert_match "# Clients\r\nconnected_clients:*" $info
@@ -71,6 +144,39 @@ start_server {tags {server}} {
         assert_equal [info_field $info keyspace_misses] 1
     }
 
+    test {Which commands count keyspace hits and misses, as Redis 7.0} {
+        r flushall
+        r set a 1
+        r config resetstat
+        # command, then the hits and misses it adds (recorded from redis-server)
+        set steps {
+            {get a} 1 0  {get nokey} 0 1  {mget a nokey a} 2 1  {exists a nokey} 1 1
+            {type a} 1 0  {type nokey} 0 1  {ttl a} 1 0  {ttl nokey} 0 1
+            {strlen a} 1 0  {strlen nokey} 0 1  {getrange a 0 1} 1 0  {getex a} 1 0
+            {getex nokey} 0 1  {getdel nokey} 0 1  {append a x} 0 0  {incr nokey2} 0 0
+            {set a 1 get} 1 0  {getset a 2} 1 0  {object encoding a} 1 0
+            {object encoding nokey} 0 1  {touch a nokey} 1 1  {expire a 100} 0 0
+            {persist a} 0 0  {rename a b} 0 0  {randomkey} 0 0  {dbsize} 0 0
+            {keys *} 0 0  {scan 0} 0 0  {setrange b 0 x} 0 0  {expiretime b} 1 0
+            {pttl b} 1 0
+        }
+        set hits 0
+        set misses 0
+        set wrong {}
+        foreach {cmd dh dm} $steps {
+            catch {r {*}$cmd}
+            set info [r info stats]
+            set h [info_field $info keyspace_hits]
+            set m [info_field $info keyspace_misses]
+            if {$h - $hits != $dh || $m - $misses != $dm} {
+                lappend wrong "{$cmd}: +[expr {$h - $hits}]/+[expr {$m - $misses}], Redis +$dh/+$dm"
+            }
+            set hits $h
+            set misses $m
+        }
+        assert_equal $wrong {} "hits/misses"
+    }
+
     test {INFO commandstats} {
         r config resetstat
         r set a 1
@@ -90,6 +196,70 @@ start_server {tags {server}} {
         set info [r info commandstats]
         assert_match "*cmdstat_set:calls=1,*rejected_calls=1,failed_calls=0*" $info
         assert_match "*cmdstat_incr:calls=2,*rejected_calls=0,failed_calls=1*" $info
+    }
+
+    test {INFO commandstats names subcommands as command|subcommand} {
+        r config resetstat
+        r client id
+        r config get port
+        set info [r info commandstats]
+        assert_match "*cmdstat_client|id:calls=1,*" $info
+        assert_match "*cmdstat_config|get:calls=1,*" $info
+    }
+
+    test {INFO errorstats counts errors by prefix} {
+        r config resetstat
+        catch {r nosuchcommand}
+        catch {r get}
+        catch {r hello 9}
+        set info [r info errorstats]
+        assert_match "# Errorstats\r\n*" $info
+        assert_match "*errorstat_ERR:count=2\r\n*" $info
+        assert_match "*errorstat_NOPROTO:count=1*" $info
+    }
+
+    test {CLIENT LIST fields are Redis 7.0's, in order} {
+        set line [string trim [r client info]]
+        set keys [lmap kv [split $line " "] { lindex [split $kv =] 0 }]
+        assert_equal $keys {id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp}
+    }
+
+    test {Which errors count as rejected or failed calls, as Redis 7.0} {
+        r config resetstat
+        foreach cmd {
+            {set a} {set a b nx xx} {set a b ex -1} {set a b} {incr a} {incrbyfloat a x}
+            {getrange a x 1} {object foo} {object encoding} {client foo} {config set nosuch 1}
+            {config get} {select 1} {expire a 10 nx xx} {scan x} {rename nokey x} {echo}
+            {hello 9} {ping}
+        } { catch {r {*}$cmd} }
+        set got {}
+        foreach line [split [r info commandstats] "\r\n"] {
+            if {![string match cmdstat_* $line]} continue
+            lappend got [regsub {usec=[0-9]+,usec_per_call=[0-9.]+,} $line ""]
+        }
+        # config|resetstat itself is counted once; unknown subcommands are not counted.
+        set want {
+            cmdstat_config|get:calls=0,rejected_calls=1,failed_calls=0
+            cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0
+            cmdstat_config|set:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_echo:calls=0,rejected_calls=1,failed_calls=0
+            cmdstat_expire:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_getrange:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_hello:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_incr:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_incrbyfloat:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_object|encoding:calls=0,rejected_calls=1,failed_calls=0
+            cmdstat_ping:calls=1,rejected_calls=0,failed_calls=0
+            cmdstat_rename:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_scan:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_select:calls=1,rejected_calls=0,failed_calls=1
+            cmdstat_set:calls=3,rejected_calls=1,failed_calls=2
+        }
+        set want [list {*}$want]
+        set extra [lmap l $got { if {$l in $want} continue; set l }]
+        set missing [lmap l $want { if {$l in $got} continue; set l }]
+        assert_equal [list $extra $missing] {{} {}} "{lines Redis has not} {lines Redis has}"
+        assert_match "*errorstat_ERR:count=16\r\n*" [r info errorstats]
     }
 
     test {INFO connected_clients follows connections} {

@@ -15,7 +15,8 @@
 # Environment: BUILD (build), RAFTCACHE_BIN ($BUILD/raftcache-server),
 # REDIS_BIN (/usr/bin/redis-server), RUNS (3), N1 requests per run at -P 1
 # (200000), N16 at -P 16 (1000000), KEYS for the memory case (1000000),
-# SKIP_MEMORY=1 to leave the memory case out.
+# SKIP_MEMORY=1 to leave the memory case out, PIN=1 to run the servers on
+# CPU 0 and redis-benchmark on CPU 1 (taskset) for steadier numbers.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD="${BUILD:-build}"
@@ -26,6 +27,13 @@ N1="${N1:-200000}"
 N16="${N16:-1000000}"
 KEYS="${KEYS:-1000000}"
 SKIP_MEMORY="${SKIP_MEMORY:-0}"
+PIN="${PIN:-0}"
+SERVER_CPU=()
+CLIENT_CPU=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
+    SERVER_CPU=(taskset -c 0)
+    CLIENT_CPU=(taskset -c 1)
+fi
 TICKS=$(getconf CLK_TCK)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/raftcache-bench.XXXXXX")
@@ -47,7 +55,7 @@ start() {
     esac
     port=$(free_port)
     mkdir -p "$work/$name"
-    "$bin" --port "$port" --bind 127.0.0.1 --dir "$work/$name" "${extra[@]}" \
+    "${SERVER_CPU[@]}" "$bin" --port "$port" --bind 127.0.0.1 --dir "$work/$name" "${extra[@]}" \
         >"$work/$name.log" 2>&1 &
     PID[$name]=$!
     PORT[$name]=$port
@@ -89,7 +97,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 bench() {
     local name="$1" test="$2" p="$3" n="$4" run="$5" before after line
     before=$(cpu_ticks "${PID[$name]}")
-    line=$(redis-benchmark -p "${PORT[$name]}" -t "$test" -c 50 -d 64 -r 100000 \
+    line=$("${CLIENT_CPU[@]}" redis-benchmark -p "${PORT[$name]}" -t "$test" -c 50 -d 64 -r 100000 \
         -P "$p" -n "$n" --csv 2>/dev/null | grep -v '^"test"' | tail -n 1)
     after=$(cpu_ticks "${PID[$name]}")
     echo "$line" | awk -F'"' -v name="$name" -v t="$test" -v p="$p" -v run="$run" \

@@ -7,20 +7,23 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server DIR: sets SERVER_PID and SERVER_PORT; 1 when it never answers.
+# start_server DIR [OPTION...]: sets SERVER_PID and SERVER_PORT; 1 when it
+# never answers (any reply to PING, NOAUTH included, counts as an answer).
 start_server() {
-    local dir="$1" extra=() i
+    local dir="$1" extra=() i reply
+    shift
     mkdir -p "$dir"
     case "$(basename "$SERVER_BIN")" in
         redis-server*) extra=(--save '' --appendonly no) ;;
     esac
     SERVER_PORT=$(free_port)
     "$SERVER_BIN" --port "$SERVER_PORT" --bind 127.0.0.1 --dir "$dir" \
-        "${extra[@]}" >"$dir/server.log" 2>&1 &
+        "${extra[@]}" "$@" >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     for i in $(seq 1 100); do
         kill -0 "$SERVER_PID" 2>/dev/null || return 1
-        [ "$(redis-cli -p "$SERVER_PORT" ping 2>/dev/null)" = PONG ] && return 0
+        reply=$(redis-cli -p "$SERVER_PORT" ping 2>/dev/null)
+        case "$reply" in PONG|NOAUTH*) return 0 ;; esac
         sleep 0.1
     done
     return 1

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Clients layer: real client programs against a freshly started
 # $BUILD/raftcache-server: redis-cli, redis-benchmark (smoke), redis-py,
-# hiredis (tests/clients/hiredis_check, built by `make programs`), and where
-# node and npm are available, ioredis and node-redis. One count
+# hiredis (tests/clients/hiredis_check, built by `make programs`), where
+# node and npm are available ioredis and node-redis, and the AUTH handshakes
+# against a second server started with --requirepass. One count
 # per check; skipped checks (a client missing here) are listed, not counted.
 # SERVER_BIN overrides the binary (e.g. /usr/bin/redis-server to check the
 # checks themselves). Ends "clients: N passed, N failed".
@@ -44,7 +45,8 @@ fi
 nodedir=tests/clients/node
 if command -v node >/dev/null && command -v npm >/dev/null; then
     if [ ! -d "$nodedir/node_modules/ioredis" ]; then
-        timeout 90 npm ci --prefix "$nodedir" --no-audit --no-fund >"$dir/npm.log" 2>&1 || true
+        timeout 45 npm ci --prefix "$nodedir" --no-audit --no-fund --fetch-retries=0 \
+            --fetch-timeout=15000 >"$dir/npm.log" 2>&1 || true
     fi
     if [ -d "$nodedir/node_modules/ioredis" ] && [ -d "$nodedir/node_modules/redis" ]; then
         run 60 node "$nodedir/check.js" "$port"
@@ -55,8 +57,21 @@ else
     echo "SKIP node_clients: node/npm not installed" | tee -a "$out"
 fi
 
+# The first server must have lived through all the checks.
 if [ -n "${SERVER_PID:-}" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "FAIL server_alive: the server exited during the checks (see $dir/server.log)" | tee -a "$out"
+    SERVER_PID=""
+fi
+stop_server
+
+# A second server with a password: the clients' AUTH handshakes.
+if [ -x "$SERVER_BIN" ] && start_server "$dir/auth" --requirepass pw; then
+    run 60 bash tests/clients/auth.sh "$SERVER_PORT"
+else
+    echo "FAIL auth_server_start: $SERVER_BIN --requirepass pw did not answer" | tee -a "$out"
+fi
+if [ -n "${SERVER_PID:-}" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "FAIL auth_server_alive: the server exited during the checks (see $dir/auth/server.log)" | tee -a "$out"
     SERVER_PID=""
 fi
 stop_server

@@ -34,7 +34,8 @@ struct lc_op {
     int64_t arg;
     int64_t arg2;
     int64_t out;
-    uint64_t invoke;   /* invocation time; all times in a history distinct */
+    uint64_t invoke;   /* invocation time (real-time order; an op that
+                        * starts at the time another ends overlaps it) */
     uint64_t complete; /* completion time; ignored for LC_UNKNOWN */
     int client;        /* for reports only */
 };

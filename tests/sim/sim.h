@@ -40,7 +40,8 @@ struct sim_params {
     uint64_t settle_ms;     /* fault-free time allowed for liveness */
     bool lease;             /* clients ask for lease reads */
     bool verbose;           /* trace every event to stderr */
-    bool no_durable_apply_check; /* rely on consequences only */
+    bool consequences_only; /* skip the direct contract/rule checks */
+    bool no_membership;     /* no membership changes (to narrow a failure) */
     /* Derived from the seed (printed in the trace, not on the command). */
     uint32_t election_ms;
     uint32_t max_append_entries;
@@ -53,6 +54,7 @@ struct sim_params {
     bool check_quorum;
     uint32_t drift_ppm;     /* bound on each node's clock rate error */
     int clients;
+    uint32_t churn_permille; /* new leaders cut off / crashed at once */
 };
 
 /* ---- storage --------------------------------------------------------- */
@@ -136,6 +138,10 @@ struct sim_node {
     /* invariant bookkeeping */
     uint64_t last_commit;
     uint64_t lc_term, lc_upto;  /* leader completeness verified upto */
+    uint64_t churn_term;       /* term whose first commit was looked at */
+    uint64_t led_term;         /* term it was leader in at the last check */
+    uint64_t seen_term;        /* highest term seen in this incarnation */
+    uint64_t w_term, w_vote;   /* hard state last written to the disk */
     bool removed;              /* no longer in the cluster's config */
 };
 
@@ -166,6 +172,8 @@ enum sim_ev_type {
     SIM_EV_CHAOS,
     SIM_EV_RESTART,
     SIM_EV_HEAL,
+    SIM_EV_CHURN,      /* cut off or crash a leader just elected */
+    SIM_EV_REJOIN,     /* undo a churn cut */
 };
 
 struct sim_netmsg;
@@ -220,6 +228,8 @@ struct sim_world {
     struct sim_committed *committed; /* index -> first apply */
     uint64_t n_committed;   /* highest applied index anywhere */
     uint64_t cap_committed;
+    uint64_t *op_index;     /* history op -> index it was applied at */
+    uint64_t cap_op_index;
     struct sim_lm_slot *lm;
     uint64_t lm_cap, lm_used;
     /* result */
@@ -242,6 +252,8 @@ void sim_schedule(struct sim_world *w, uint64_t at, uint8_t type,
                   uint64_t node, uint64_t arg, struct sim_netmsg *msg);
 uint64_t sim_node_now(struct sim_world *w, struct sim_node *n);
 struct sim_node *sim_leader(struct sim_world *w);
+void sim_on_new_leader(struct sim_world *w, struct sim_node *n);
+void sim_on_leader_commit(struct sim_world *w, struct sim_node *n);
 
 /* sim_node.c: storage, updates, state machine */
 int sim_node_start(struct sim_world *w, struct sim_node *n);
@@ -284,5 +296,7 @@ void sim_check_persist(struct sim_world *w, struct sim_node *n,
 void sim_check_apply(struct sim_world *w, struct sim_node *n, uint64_t index,
                      const struct raft_entry *e);
 void sim_check_final(struct sim_world *w);
+void sim_check_op_once(struct sim_world *w, struct sim_node *n, uint64_t index,
+                       uint64_t opid);
 
 #endif

@@ -3,8 +3,9 @@
  * entry and one predecessor term per (index, term), which implies equal
  * prefixes), Leader Completeness (a leader holds every entry committed in
  * an earlier term), State Machine Safety (every node applies the same entry
- * and reaches the same keyspace digest at each index), commit indexes that
- * never go back, and the core's contract that applied entries are durable.
+ * and reaches the same keyspace digest at each index), commit indexes and
+ * terms that never go back, one vote per term on disk, each client op at
+ * one index, and the core's contract that applied entries are durable.
  * At the end, the final leader must hold every entry anyone applied. */
 #include <stdlib.h>
 #include <string.h>
@@ -90,9 +91,33 @@ void sim_check_node(struct sim_world *w, struct sim_node *n)
                  (unsigned long long)commit);
         return;
     }
+    bool advanced = commit > n->last_commit;
     n->last_commit = commit;
-    if (raft_role(n->raft) != RAFT_LEADER)
+    if (raft_term(n->raft) < n->seen_term) {
+        sim_fail(w, "node %llu: term went back from %llu to %llu",
+                 (unsigned long long)n->id, (unsigned long long)n->seen_term,
+                 (unsigned long long)raft_term(n->raft));
         return;
+    }
+    n->seen_term = raft_term(n->raft);
+    if (raft_role(n->raft) != RAFT_LEADER) {
+        n->led_term = 0;
+        return;
+    }
+    uint64_t term = raft_term(n->raft);
+    /* Figure 2's commit rule: a leader moves its commit index only to an
+     * entry of its own term (§5.4.2); older ones commit indirectly. */
+    if (advanced && n->led_term == term && !w->p.consequences_only &&
+        raft_term_at(n->raft, commit) != term) {
+        sim_fail(w, "Commit rule: leader %llu of term %llu committed index %llu "
+                    "of term %llu by counting", (unsigned long long)n->id,
+                 (unsigned long long)term, (unsigned long long)commit,
+                 (unsigned long long)raft_term_at(n->raft, commit));
+        return;
+    }
+    n->led_term = term;
+    if (advanced)
+        sim_on_leader_commit(w, n);
     check_election_safety(w, n);
     if (!w->failed)
         check_leader_completeness(w, n, false);
@@ -161,9 +186,50 @@ static uint64_t entry_hash(const struct raft_entry *e)
     return sim_hash_bytes(e->data, e->len) ^ ((uint64_t)e->type << 56) ^ 1;
 }
 
+/* One vote per term (§3.4): the hard state written to disk never changes
+ * its vote within a term, and its term never goes back. */
+static void check_hard_state(struct sim_world *w, struct sim_node *n,
+                             const struct raft_update *u)
+{
+    if (!u->hard_state_changed)
+        return;
+    if (u->term < n->w_term)
+        sim_fail(w, "node %llu writes term %llu after term %llu",
+                 (unsigned long long)n->id, (unsigned long long)u->term,
+                 (unsigned long long)n->w_term);
+    else if (u->term == n->w_term && n->w_vote && u->vote != n->w_vote)
+        sim_fail(w, "node %llu votes for %llu in term %llu after voting for %llu",
+                 (unsigned long long)n->id, (unsigned long long)u->vote,
+                 (unsigned long long)u->term, (unsigned long long)n->w_vote);
+    n->w_term = u->term;
+    n->w_vote = u->vote;
+}
+
+/* A client op is proposed again only after its earlier attempt definitely
+ * failed, so it may be applied at one index only. */
+void sim_check_op_once(struct sim_world *w, struct sim_node *n, uint64_t index,
+                       uint64_t opid)
+{
+    if (opid >= w->hist.n) {
+        sim_fail(w, "node %llu applies unknown op %llu at index %llu",
+                 (unsigned long long)n->id, (unsigned long long)opid,
+                 (unsigned long long)index);
+        return;
+    }
+    grow_u64(&w->op_index, &w->cap_op_index, opid);
+    if (w->op_index[opid] == 0)
+        w->op_index[opid] = index;
+    else if (w->op_index[opid] != index)
+        sim_fail(w, "node %llu applies op %llu at index %llu, applied at %llu "
+                    "before", (unsigned long long)n->id,
+                 (unsigned long long)opid, (unsigned long long)index,
+                 (unsigned long long)w->op_index[opid]);
+}
+
 void sim_check_persist(struct sim_world *w, struct sim_node *n,
                        const struct raft_update *u)
 {
+    check_hard_state(w, n, u);
     for (uint32_t i = 0; i < u->n_entries && !w->failed; i++) {
         const struct raft_entry *e = &u->entries[i];
         uint64_t idx = u->entries_index + i;
@@ -205,7 +271,7 @@ void sim_check_apply(struct sim_world *w, struct sim_node *n, uint64_t index,
     uint64_t term = e ? e->term : n->applied_term;
     uint64_t hash = e ? entry_hash(e) : 0;
     uint64_t digest = sim_kv_digest(n->kv);
-    if (e && !w->p.no_durable_apply_check && !durable_on(n, index, term)) {
+    if (e && !w->p.consequences_only && !durable_on(n, index, term)) {
         sim_fail(w, "node %llu applies index %llu (term %llu) before it is "
                     "durable on its disk", (unsigned long long)n->id,
                  (unsigned long long)index, (unsigned long long)term);

@@ -63,6 +63,7 @@ void sim_net_send(struct sim_world *w, struct sim_node *from,
     nm->from = m->from;
     nm->to = m->to;
     nm->len = (uint32_t)len;
+    nm->lost = false;
     w->n_msgs++;
     if (w->cut[m->from][m->to] || sim_rng_chance(&w->rng, w->loss_permille)) {
         sim_net_free(nm);
@@ -74,10 +75,52 @@ void sim_net_send(struct sim_world *w, struct sim_node *from,
     sim_schedule(w, w->now + net_delay(w), SIM_EV_DELIVER, m->to, 0, nm);
 }
 
+static void trace_msg(struct sim_world *w, const struct raft_msg *m)
+{
+    char detail[160] = "";
+    switch (m->type) {
+    case RAFT_MSG_APPEND:
+        snprintf(detail, sizeof(detail), " prev %llu/%llu n %u commit %llu",
+                 (unsigned long long)m->append.prev_index,
+                 (unsigned long long)m->append.prev_term, m->append.n_entries,
+                 (unsigned long long)m->append.commit);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        snprintf(detail, sizeof(detail), " index %llu%s hint %llu/%llu",
+                 (unsigned long long)m->append_resp.index,
+                 m->append_resp.reject ? " REJECT" : "",
+                 (unsigned long long)m->append_resp.hint_index,
+                 (unsigned long long)m->append_resp.hint_term);
+        break;
+    case RAFT_MSG_VOTE:
+        snprintf(detail, sizeof(detail), "%s%s last %llu/%llu",
+                 m->vote.pre ? " pre" : "", m->vote.transfer ? " transfer" : "",
+                 (unsigned long long)m->vote.last_index,
+                 (unsigned long long)m->vote.last_term);
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        snprintf(detail, sizeof(detail), "%s %s", m->vote_resp.pre ? " pre" : "",
+                 m->vote_resp.granted ? "granted" : "denied");
+        break;
+    case RAFT_MSG_SNAPSHOT:
+        snprintf(detail, sizeof(detail), " %llu/%llu off %llu len %u%s",
+                 (unsigned long long)m->snapshot.meta.index,
+                 (unsigned long long)m->snapshot.meta.term,
+                 (unsigned long long)m->snapshot.offset, m->snapshot.len,
+                 m->snapshot.last ? " last" : "");
+        break;
+    default:
+        break;
+    }
+    sim_trace(w, "deliver %s %llu->%llu term %llu%s", raft_msg_type_name(m->type),
+              (unsigned long long)m->from, (unsigned long long)m->to,
+              (unsigned long long)m->term, detail);
+}
+
 void sim_node_deliver(struct sim_world *w, struct sim_netmsg *nm)
 {
     struct sim_node *n = &w->nodes[nm->to];
-    if (n->state != SIM_NODE_UP) {
+    if (n->state != SIM_NODE_UP || nm->lost) {
         sim_net_free(nm);
         return;
     }
@@ -89,9 +132,7 @@ void sim_node_deliver(struct sim_world *w, struct sim_netmsg *nm)
         return;
     }
     if (w->trace)
-        sim_trace(w, "deliver %s %llu->%llu term %llu",
-                  raft_msg_type_name(m.type), (unsigned long long)m.from,
-                  (unsigned long long)m.to, (unsigned long long)m.term);
+        trace_msg(w, &m);
     struct raft_event ev = {.type = RAFT_EVENT_RECEIVE, .msg = &m};
     sim_node_step(w, n, &ev);
     raft_msg_decoded_free(NULL, &m);

@@ -11,6 +11,7 @@ struct sim_netmsg {
     struct raft_buf rb; /* owner of the decoded entries on delivery */
     uint64_t from, to;
     uint32_t len;
+    bool lost;          /* still in the sender's buffers when it crashed */
     uint8_t data[];
 };
 

@@ -226,6 +226,7 @@ static void node_reset_volatile(struct sim_node *n)
     n->n_reads = n->cap_reads = 0;
     n->last_commit = 0;
     n->lc_term = n->lc_upto = 0;
+    n->led_term = 0;
 }
 
 struct init_buf {
@@ -258,54 +259,43 @@ static void node_options(struct sim_world *w, struct sim_node *n,
     o->no_auto_promote = !p->auto_promote;
 }
 
-/* Builds the core from the durable state (raft_init) and reloads the
- * state machine from the durable snapshot. */
-int sim_node_start(struct sim_world *w, struct sim_node *n)
+/* The durable entries after the snapshot, copied into one buffer the core
+ * takes references on (the disk's own copies may change under it). */
+static struct raft_entry *init_entries(struct sim_disk *d, uint32_t *cnt,
+                                       struct init_buf **out)
 {
-    struct sim_disk *d = &n->disk;
-    struct raft_init init = {.term = d->term, .vote = d->vote,
-                             .snapshot = d->snap};
     uint64_t from = d->snap.index + 1;
-    if (d->log.n > 0 && d->log.first > from) {
-        sim_fail(w, "node %llu: durable log starts at %llu after snapshot %llu",
-                 (unsigned long long)n->id, (unsigned long long)d->log.first,
-                 (unsigned long long)d->snap.index);
-        return -1;
-    }
     uint32_t skip = d->log.n > 0 && from > d->log.first
                         ? (uint32_t)(from - d->log.first) : 0;
     if (skip > d->log.n)
         skip = d->log.n;
-    uint32_t cnt = d->log.n - skip;
+    *cnt = d->log.n - skip;
     size_t bytes = 0;
     for (uint32_t i = skip; i < d->log.n; i++)
         bytes += d->log.e[i].len;
     struct init_buf *ib = malloc(sizeof(*ib) + bytes + 1);
-    struct raft_entry *ents = calloc(cnt + 1, sizeof(*ents));
+    struct raft_entry *ents = calloc(*cnt + 1, sizeof(*ents));
     if (!ib || !ents)
         abort();
     ib->rb = (struct raft_buf){.refs = 1, .free_cb = init_buf_free};
     size_t off = 0;
-    for (uint32_t i = 0; i < cnt; i++) {
+    for (uint32_t i = 0; i < *cnt; i++) {
         const struct sim_entry *e = &d->log.e[skip + i];
-        memcpy(ib->data + off, e->data, e->len);
+        if (e->len)
+            memcpy(ib->data + off, e->data, e->len);
         ents[i] = (struct raft_entry){.term = e->term, .data = ib->data + off,
                                       .buf = &ib->rb, .len = e->len,
                                       .type = e->type};
         off += e->len;
     }
-    init.entries = ents;
-    init.n_entries = cnt;
-    struct raft_options o;
-    node_options(w, n, &o);
-    int rv = raft_new(&o, &init, &n->raft);
-    free(ents);
-    raft_buf_release(&ib->rb);
-    if (rv != 0) {
-        sim_fail(w, "node %llu: raft_new failed: %s", (unsigned long long)n->id,
-                 err_str(rv));
-        return rv;
-    }
+    *out = ib;
+    return ents;
+}
+
+/* The state machine as of the durable snapshot. */
+static void load_state(struct sim_world *w, struct sim_node *n)
+{
+    struct sim_disk *d = &n->disk;
     node_reset_volatile(n);
     for (int k = 0; k < SIM_KEYS; k++)
         n->kv[k] = LC_NIL;
@@ -316,8 +306,39 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
                                       d->snap.index, n->kv))
         sim_fail(w, "node %llu: durable snapshot unreadable",
                  (unsigned long long)n->id);
+}
+
+/* Builds the core from the durable state (raft_init) and reloads the
+ * state machine from the durable snapshot. */
+int sim_node_start(struct sim_world *w, struct sim_node *n)
+{
+    struct sim_disk *d = &n->disk;
+    if (d->log.n > 0 && d->log.first > d->snap.index + 1) {
+        sim_fail(w, "node %llu: durable log starts at %llu after snapshot %llu",
+                 (unsigned long long)n->id, (unsigned long long)d->log.first,
+                 (unsigned long long)d->snap.index);
+        return -1;
+    }
+    struct raft_init init = {.term = d->term, .vote = d->vote,
+                             .snapshot = d->snap};
+    struct init_buf *ib;
+    struct raft_entry *ents = init_entries(d, &init.n_entries, &ib);
+    init.entries = ents;
+    struct raft_options o;
+    node_options(w, n, &o);
+    int rv = raft_new(&o, &init, &n->raft);
+    free(ents);
+    raft_buf_release(&ib->rb);
+    if (rv != 0) {
+        sim_fail(w, "node %llu: raft_new failed: %s", (unsigned long long)n->id,
+                 err_str(rv));
+        return rv;
+    }
+    load_state(w, n);
     n->state = SIM_NODE_UP;
     n->incarnation++;
+    n->seen_term = n->w_term = d->term;
+    n->w_vote = d->vote;
     n->last_commit = raft_commit_index(n->raft);
     return 0;
 }
@@ -329,9 +350,20 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n)
     struct sim_disk *d = &n->disk;
     uint32_t keep = (uint32_t)sim_rng_below(&w->rng, d->n_pending + 1ULL);
     for (uint32_t i = 0; i < d->n_pending; i++) {
-        if (i < keep)
-            disk_apply(w, n, &d->pending[i]);
-        record_free(&d->pending[i]);
+        struct sim_record *r = &d->pending[i];
+        if (i < keep) {
+            disk_apply(w, n, r);
+        } else if (i == keep && sim_rng_chance(&w->rng, 500)) {
+            /* Torn: the truncation and some of the entries reached the
+             * disk, the rest of the record (and its hard state) did not;
+             * a WAL finds the torn tail by its checksum. */
+            uint32_t all = r->entries.n;
+            r->hard = false;
+            r->entries.n = (uint32_t)sim_rng_below(&w->rng, all + 1ULL);
+            disk_apply(w, n, r);
+            r->entries.n = all;
+        }
+        record_free(r);
     }
     sim_trace(w, "node %llu crashes (kept %u of %u unsynced writes)",
               (unsigned long long)n->id, keep, d->n_pending);
@@ -518,10 +550,6 @@ static void do_apply(struct sim_world *w, struct sim_node *n,
     for (uint32_t i = 0; i < u->n_committed && !w->failed; i++) {
         const struct raft_entry *e = &u->committed[i];
         uint64_t idx = u->committed_index + i;
-        /* Entries the snapshot installed in this same update already
-         * covers (see /work/wt/notes/sim-failures.md, entry 2). */
-        if (u->install_snapshot && idx <= u->install_meta.index)
-            continue;
         if (idx != n->applied + 1) {
             sim_fail(w, "node %llu: applies index %llu after %llu",
                      (unsigned long long)n->id, (unsigned long long)idx,
@@ -536,6 +564,7 @@ static void do_apply(struct sim_world *w, struct sim_node *n,
                          (unsigned long long)n->id, (unsigned long long)idx);
                 return;
             }
+            sim_check_op_once(w, n, idx, op.opid);
             out = apply_op(n, &op);
         } else if (e->type == RAFT_ENTRY_CONFIG) {
             if (raft_config_decode(e->data, e->len, &n->applied_config) != 0)
@@ -623,6 +652,8 @@ static void do_notes(struct sim_world *w, struct sim_node *n,
                   (unsigned long long)n->id, raft_role_name(u->role),
                   (unsigned long long)raft_term(n->raft),
                   (unsigned long long)u->leader_id);
+    if (u->role_changed && u->role == RAFT_LEADER)
+        sim_on_new_leader(w, n);
     if (u->snapshot_suggested)
         take_snapshot(w, n, f);
 }
@@ -677,54 +708,62 @@ int sim_node_step(struct sim_world *w, struct sim_node *n,
     return rv;
 }
 
+static int request_read(struct sim_world *w, struct sim_node *n, int client,
+                        uint64_t opid, struct raft_update *u)
+{
+    if (n->n_reads == n->cap_reads) {
+        n->cap_reads = n->cap_reads ? 2 * n->cap_reads : 8;
+        n->reads = realloc(n->reads, n->cap_reads * sizeof(*n->reads));
+        if (!n->reads)
+            abort();
+    }
+    uint64_t req = ++n->next_req;
+    n->reads[n->n_reads++] = (struct sim_read){.req_id = req, .client = client,
+                                               .opid = opid};
+    struct raft_event ev = {.type = RAFT_EVENT_READ};
+    ev.read.req_id = req;
+    ev.read.lease = w->p.lease;
+    return step_one(w, n, &ev, u);
+}
+
+static int request_propose(struct sim_world *w, struct sim_node *n, int client,
+                           uint64_t opid, struct raft_update *u)
+{
+    const struct lc_op *op = &w->hist.ops[opid];
+    uint8_t buf[SIM_OP_BYTES];
+    struct sim_op sop = {.kind = (uint8_t)op->kind, .key = (uint8_t)op->key,
+                         .client = (uint32_t)client, .opid = opid,
+                         .arg = op->arg, .arg2 = op->arg2};
+    sim_op_encode(&sop, buf);
+    struct raft_entry ent = {.data = buf, .len = SIM_OP_BYTES,
+                             .type = RAFT_ENTRY_NORMAL};
+    struct raft_event ev = {.type = RAFT_EVENT_PROPOSE};
+    ev.propose.entries = &ent;
+    ev.propose.n = 1;
+    int rv = step_one(w, n, &ev, u);
+    if (rv != 0)
+        return rv;
+    if (n->n_props == n->cap_props) {
+        n->cap_props = n->cap_props ? 2 * n->cap_props : 8;
+        n->props = realloc(n->props, n->cap_props * sizeof(*n->props));
+        if (!n->props)
+            abort();
+    }
+    n->props[n->n_props++] = (struct sim_proposal){
+        u->proposed_index, u->proposed_term, client, opid};
+    return 0;
+}
+
 /* A client's request arrives at node n. Proposals and reads that the core
  * refuses outright fail at once (the client retries elsewhere). */
 int sim_node_request(struct sim_world *w, struct sim_node *n, int client,
                      uint64_t opid)
 {
-    const struct lc_op *op = &w->hist.ops[opid];
     struct followups f = {.head = 0};
     struct raft_update u;
-    struct raft_event ev;
-    int rv;
-    if (op->kind == LC_READ) {
-        if (n->n_reads == n->cap_reads) {
-            n->cap_reads = n->cap_reads ? 2 * n->cap_reads : 8;
-            n->reads = realloc(n->reads, n->cap_reads * sizeof(*n->reads));
-            if (!n->reads)
-                abort();
-        }
-        uint64_t req = ++n->next_req;
-        n->reads[n->n_reads++] = (struct sim_read){.req_id = req,
-                                                   .client = client,
-                                                   .opid = opid};
-        ev = (struct raft_event){.type = RAFT_EVENT_READ};
-        ev.read.req_id = req;
-        ev.read.lease = w->p.lease;
-        rv = step_one(w, n, &ev, &u);
-    } else {
-        uint8_t buf[SIM_OP_BYTES];
-        struct sim_op sop = {.kind = (uint8_t)op->kind, .key = (uint8_t)op->key,
-                             .client = (uint32_t)client, .opid = opid,
-                             .arg = op->arg, .arg2 = op->arg2};
-        sim_op_encode(&sop, buf);
-        struct raft_entry ent = {.data = buf, .len = SIM_OP_BYTES,
-                                 .type = RAFT_ENTRY_NORMAL};
-        ev = (struct raft_event){.type = RAFT_EVENT_PROPOSE};
-        ev.propose.entries = &ent;
-        ev.propose.n = 1;
-        rv = step_one(w, n, &ev, &u);
-        if (rv == 0) {
-            if (n->n_props == n->cap_props) {
-                n->cap_props = n->cap_props ? 2 * n->cap_props : 8;
-                n->props = realloc(n->props, n->cap_props * sizeof(*n->props));
-                if (!n->props)
-                    abort();
-            }
-            n->props[n->n_props++] = (struct sim_proposal){
-                u.proposed_index, u.proposed_term, client, opid};
-        }
-    }
+    int rv = w->hist.ops[opid].kind == LC_READ
+                 ? request_read(w, n, client, opid, &u)
+                 : request_propose(w, n, client, opid, &u);
     carry_out(w, n, &u, &f);
     drain(w, n, &f);
     return rv;

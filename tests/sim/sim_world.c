@@ -190,6 +190,14 @@ static bool node_init(struct sim_world *w, uint64_t id, const struct raft_config
 
 static void node_crash(struct sim_world *w, struct sim_node *n, uint64_t down_ms)
 {
+    /* Power loss: what was still in the machine's send buffers is lost,
+     * what was already on the wire arrives. */
+    for (uint32_t i = 0; i < w->n_heap; i++) {
+        struct sim_event *ev = &w->heap[i];
+        if (ev->type == SIM_EV_DELIVER && ev->msg->from == n->id &&
+            sim_rng_chance(&w->rng, 500))
+            ev->msg->lost = true;
+    }
     w->n_crashes++;
     sim_node_crash(w, n);
     sim_schedule(w, w->now + down_ms, SIM_EV_RESTART, n->id, 0, NULL);
@@ -293,7 +301,7 @@ static void chaos_crash(struct sim_world *w, bool bounce)
 static void chaos_membership(struct sim_world *w)
 {
     struct sim_node *l = sim_leader(w);
-    if (!l)
+    if (!l || w->p.no_membership)
         return;
     const struct raft_config *c = raft_config(l->raft);
     uint64_t voters[SIM_MAX_NODES], learners[SIM_MAX_NODES];
@@ -383,7 +391,10 @@ static void chaos(struct sim_world *w)
     } else if (r < 650) {
         chaos_crash(w, true);
     } else if (r < 720) {
-        uint64_t id = 1 + sim_rng_below(&w->rng, w->max_id);
+        /* Half the time the leader's: it writes its log in parallel with
+         * replication and must not count itself before the sync. */
+        uint64_t id = l && sim_rng_chance(&w->rng, 500)
+                          ? l->id : 1 + sim_rng_below(&w->rng, w->max_id);
         w->nodes[id].disk.slow_until = w->now + sim_rng_range(&w->rng, 100, 600);
         sim_trace(w, "chaos: node %llu disk slow", (unsigned long long)id);
     } else if (r < 820) {
@@ -393,6 +404,51 @@ static void chaos(struct sim_world *w)
     } else if (r < 960) {
         chaos_links(w);
     }
+}
+
+/* Leader churn, for the Figure 8 scenario of the Raft paper (§5.4.2): a
+ * leader cut off or crashed right after its election leaves entries of its
+ * term on itself alone, and a later leader may then find old-term entries
+ * on a majority without its own term's entries there yet. */
+void sim_on_new_leader(struct sim_world *w, struct sim_node *n)
+{
+    if (!w->chaos || !sim_rng_chance(&w->rng, w->p.churn_permille))
+        return;
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 0, 6), SIM_EV_CHURN,
+                 n->id, n->incarnation, NULL);
+}
+
+/* A leader that just advanced its commit index is at the edge of the
+ * Figure 8 window: its followers may not hold its own term's entries yet. */
+void sim_on_leader_commit(struct sim_world *w, struct sim_node *n)
+{
+    uint64_t term = raft_term(n->raft);
+    if (!w->chaos || n->churn_term == term)
+        return;
+    n->churn_term = term; /* only a new leader's first commit */
+    if (!sim_rng_chance(&w->rng, w->p.churn_permille))
+        return;
+    sim_schedule(w, w->now, SIM_EV_CHURN, n->id, n->incarnation, NULL);
+}
+
+static void churn(struct sim_world *w, struct sim_node *n, uint32_t inc)
+{
+    if (!w->chaos || n->state != SIM_NODE_UP || n->incarnation != inc)
+        return;
+    if (sim_rng_chance(&w->rng, 700)) {
+        node_crash(w, n, sim_rng_range(&w->rng, 10, 300));
+        return;
+    }
+    isolate(w, n->id, true, true);
+    sim_schedule(w, w->now + sim_rng_range(&w->rng, 30, 300), SIM_EV_REJOIN,
+                 n->id, 0, NULL);
+}
+
+static void rejoin(struct sim_world *w, uint64_t id)
+{
+    for (uint64_t b = 1; b < SIM_MAX_NODES; b++)
+        w->cut[id][b] = w->cut[b][id] = false;
+    sim_trace(w, "node %llu rejoins", (unsigned long long)id);
 }
 
 /* End of faults: links heal, crashed nodes restart, disks are fast again;
@@ -416,6 +472,8 @@ static void heal_all(struct sim_world *w)
 }
 
 /* ---- the run ------------------------------------------------------------- */
+
+#define CONVERGE_MS 1500
 
 static void dispatch(struct sim_world *w, struct sim_event *ev)
 {
@@ -445,7 +503,7 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
     case SIM_EV_CHAOS:
         if (w->chaos) {
             chaos(w);
-            sim_schedule(w, w->now + sim_rng_range(&w->rng, 20, 150),
+            sim_schedule(w, w->now + sim_rng_range(&w->rng, 30, 300),
                          SIM_EV_CHAOS, 0, 0, NULL);
         }
         break;
@@ -456,11 +514,34 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
     case SIM_EV_HEAL:
         heal_all(w);
         break;
+    case SIM_EV_CHURN:
+        churn(w, n, (uint32_t)ev->arg);
+        break;
+    case SIM_EV_REJOIN:
+        if (w->chaos)
+            rejoin(w, ev->node);
+        break;
     }
+}
+
+static void trace_params(struct sim_world *w)
+{
+    const struct sim_params *p = &w->p;
+    sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
+                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks), "
+                 "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
+                 "drift %u ppm, %d clients, churn %u/1000",
+              (unsigned long long)p->seed, p->nodes, p->election_ms,
+              p->max_append_entries, p->max_inflight,
+              (unsigned long long)p->snapshot_threshold,
+              (unsigned long long)p->snapshot_trailing, p->chunk_bytes,
+              p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
+              p->drift_ppm, p->clients, p->churn_permille);
 }
 
 static void world_init(struct sim_world *w)
 {
+    trace_params(w);
     struct raft_config c = {.n = (uint32_t)w->p.nodes,
                             .max_id = (uint64_t)w->p.nodes};
     for (int i = 0; i < w->p.nodes; i++)
@@ -490,6 +571,18 @@ static void check_history(struct sim_world *w)
               lincheck_verdict_str(v), (unsigned long long)r.steps);
     if (v == LC_LINEARIZABLE)
         return;
+    for (size_t i = 0; i < w->hist.n && w->trace; i++) {
+        const struct lc_op *o = &w->hist.ops[i];
+        if (o->key != r.bad_key)
+            continue;
+        static const char *kinds[] = {"read", "write", "cas"};
+        static const char *res[] = {"ok", "fail", "unknown"};
+        sim_trace(w, "  op %zu client %d %s arg %lld arg2 %lld out %lld %s "
+                     "[%llu, %llu]", i, o->client, kinds[o->kind],
+                  (long long)o->arg, (long long)o->arg2, (long long)o->out,
+                  res[o->result], (unsigned long long)o->invoke,
+                  (unsigned long long)o->complete);
+    }
     const struct lc_op *op = &w->hist.ops[r.bad_op];
     sim_fail(w, "history %s on key %llu (%zu ops): op %zu by client %d, %s "
                 "arg %lld out %lld, could not be placed (%zu linearized)",
@@ -499,8 +592,44 @@ static void check_history(struct sim_world *w)
              (long long)op->arg, (long long)op->out, r.deepest);
 }
 
+/* Every member of the leader's configuration that is up has applied up
+ * to index (followers catch up once the faults are over). */
+static bool converged(struct sim_world *w, uint64_t index)
+{
+    struct sim_node *l = sim_leader(w);
+    if (!l)
+        return false;
+    const struct raft_config *c = raft_config(l->raft);
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint64_t id = c->servers[i].id;
+        if (id >= SIM_MAX_NODES || w->nodes[id].state != SIM_NODE_UP)
+            continue;
+        if (w->nodes[id].applied < index)
+            return false;
+    }
+    return true;
+}
+
+static void report_straggler(struct sim_world *w, uint64_t index)
+{
+    for (uint64_t id = 1; id <= w->max_id; id++) {
+        struct sim_node *n = &w->nodes[id];
+        struct sim_node *l = sim_leader(w);
+        if (n->state != SIM_NODE_UP || !l ||
+            !raft_config_find(raft_config(l->raft), id) || n->applied >= index)
+            continue;
+        sim_fail(w, "liveness: node %llu has applied %llu, %u ms after the "
+                    "probe committed %llu", (unsigned long long)id,
+                 (unsigned long long)n->applied, CONVERGE_MS,
+                 (unsigned long long)index);
+        return;
+    }
+    sim_fail(w, "liveness: no leader after the probe committed");
+}
+
 int sim_run(const struct sim_params *p, struct sim_world *w)
 {
+    uint64_t converge_by = 0, converge_to = 0;
     memset(w, 0, sizeof(*w));
     w->p = *p;
     w->trace = p->verbose ? stderr : NULL;
@@ -510,7 +639,7 @@ int sim_run(const struct sim_params *p, struct sim_world *w)
     while (w->n_heap > 0 && !w->failed) {
         struct sim_event ev = heap_pop(w);
         w->now = ev.time;
-        if (w->now > end) {
+        if (w->now > end && !converge_by) {
             if (ev.msg)
                 sim_net_free(ev.msg);
             struct sim_node *l = sim_leader(w);
@@ -521,8 +650,19 @@ int sim_run(const struct sim_params *p, struct sim_world *w)
             break;
         }
         dispatch(w, &ev);
-        if (!w->chaos && sim_client_liveness_done(w))
+        if (w->chaos || w->failed || !sim_client_liveness_done(w))
+            continue;
+        if (!converge_by) {
+            struct sim_node *l = sim_leader(w);
+            converge_by = w->now + CONVERGE_MS;
+            converge_to = l ? raft_commit_index(l->raft) : 0;
+        }
+        if (converged(w, converge_to))
             break;
+        if (w->now > converge_by) {
+            report_straggler(w, converge_to);
+            break;
+        }
     }
     if (!w->failed)
         sim_check_final(w);
@@ -544,6 +684,7 @@ void sim_world_free(struct sim_world *w)
     free(w->hist.ops);
     free(w->leaders);
     free(w->committed);
+    free(w->op_index);
     free(w->lm);
     memset(w, 0, sizeof(*w));
 }

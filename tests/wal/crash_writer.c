@@ -1,6 +1,7 @@
 /* The process that tests/wal/crash_test.c kills with SIGKILL. Usage:
  *   crash_writer DIR TERM run|check [uring|sync|inline|auto] [always|off]
- * (inline: the sync backend without its worker thread)
+ * (inline: the sync backend without its worker thread);
+ *   crash_writer --probe-uring   exits 0 when io_uring can be used.
  * At start it recovers DIR and reports on stdout, one line each:
  *   "H <term>"            the hard state's term
  *   "P <index> <term>"    the snapshot loaded, if any (its contents were
@@ -216,6 +217,8 @@ static int open_wal(struct writer *wr, const char *dir, const char *io,
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--probe-uring") == 0)
+        return wal_uring_available() ? 0 : 1;
     if (argc < 4) {
         fprintf(stderr, "usage: crash_writer DIR TERM run|check "
                         "[uring|sync|inline|auto] [always|off]\n");

@@ -46,12 +46,46 @@ static void test_u64_is_fed_little_endian(void **state)
     assert_true(hash_digest_final(&d) == hash_bytes(le, 8, 7));
 }
 
+static void test_rendezvous_moves_only_slots_the_new_group_wins(void **state)
+{
+    (void)state;
+    enum { SLOTS = 16384 };
+    uint64_t groups[5] = {101, 202, 303, 404, 505};
+    static long before[SLOTS];
+    int per_group[5] = {0};
+    assert_int_equal(hash_rendezvous(1, groups, 0, 0), -1);
+    for (uint64_t s = 0; s < SLOTS; s++) {
+        before[s] = hash_rendezvous(s, groups, 4, 9);
+        per_group[before[s]]++;
+    }
+    for (int g = 0; g < 4; g++)
+        assert_true(per_group[g] > SLOTS / 4 * 8 / 10);
+    int moved = 0;
+    for (uint64_t s = 0; s < SLOTS; s++) {
+        long now = hash_rendezvous(s, groups, 5, 9);
+        if (now != before[s]) {
+            assert_int_equal(now, 4); /* only to the new group */
+            moved++;
+        }
+    }
+    assert_true(moved > SLOTS / 5 * 8 / 10 && moved < SLOTS / 5 * 12 / 10);
+    /* Removing group 1 (swap the last in): only its slots move. */
+    uint64_t fewer[4] = {101, 505, 303, 404};
+    for (uint64_t s = 0; s < SLOTS; s++) {
+        long was = hash_rendezvous(s, groups, 5, 9);
+        long now = hash_rendezvous(s, fewer, 4, 9);
+        if (groups[was] != 202)
+            assert_true(fewer[now] == groups[was]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_shot_equals_streaming_in_pieces),
         cmocka_unit_test(test_fields_are_unambiguous),
         cmocka_unit_test(test_u64_is_fed_little_endian),
+        cmocka_unit_test(test_rendezvous_moves_only_slots_the_new_group_wins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,6 +257,140 @@ static void test_allocation_failures_are_survived(void **state)
     }
 }
 
+static uint64_t fuzz_state = 0x2545f4914f6cdd1dULL;
+static uint64_t fuzz_next(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return fuzz_state;
+}
+
+/* Mostly small numbers near the node's own, sometimes anything. */
+static uint64_t fuzz_num(uint64_t near)
+{
+    switch (fuzz_next() % 8) {
+    case 0:
+        return fuzz_next();
+    case 1:
+        return 0;
+    default:
+        return near + fuzz_next() % 5 - (near > 2 ? 2 : 0);
+    }
+}
+
+static struct raft_msg fuzz_msg(struct raft *r, struct raft_entry *ents,
+                                const uint8_t *bytes)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = (uint8_t)(1 + fuzz_next() % RAFT_MSG_TYPE_MAX);
+    m.from = 2 + fuzz_next() % 2;
+    m.to = 1;
+    m.term = fuzz_num(raft_term(r));
+    uint64_t last = raft_last_index(r);
+    switch (m.type) {
+    case RAFT_MSG_APPEND:
+        m.append.prev_index = fuzz_num(last);
+        m.append.prev_term = fuzz_num(raft_last_term(r));
+        m.append.commit = fuzz_num(last);
+        m.append.n_entries = (uint32_t)(fuzz_next() % 5);
+        for (uint32_t i = 0; i < m.append.n_entries; i++) {
+            ents[i] = (struct raft_entry){
+                .term = 1 + fuzz_next() % (raft_term(r) + 2),
+                .type = (uint8_t)(1 + fuzz_next() % 3), .data = bytes,
+                .len = (uint32_t)(fuzz_next() % 16)};
+        }
+        m.append.entries = ents;
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        m.append_resp.index = fuzz_num(last);
+        m.append_resp.hint_index = fuzz_num(last);
+        m.append_resp.hint_term = fuzz_num(raft_last_term(r));
+        m.append_resp.reject = fuzz_next() % 2;
+        break;
+    case RAFT_MSG_VOTE:
+        m.vote.last_index = fuzz_num(last);
+        m.vote.last_term = fuzz_num(raft_last_term(r));
+        m.vote.pre = fuzz_next() % 2;
+        m.vote.transfer = fuzz_next() % 4 == 0;
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        m.vote_resp.granted = fuzz_next() % 2;
+        m.vote_resp.pre = fuzz_next() % 2;
+        break;
+    case RAFT_MSG_HEARTBEAT:
+        m.heartbeat.commit = fuzz_num(last);
+        m.heartbeat.seq = fuzz_num(3);
+        break;
+    case RAFT_MSG_HEARTBEAT_RESP:
+        m.heartbeat_resp.seq = fuzz_num(3);
+        break;
+    case RAFT_MSG_SNAPSHOT:
+        m.snapshot.meta.index = fuzz_num(last);
+        m.snapshot.meta.term = fuzz_num(raft_last_term(r));
+        m.snapshot.meta.size = fuzz_next() % 32;
+        m.snapshot.meta.config = *raft_config(r);
+        m.snapshot.offset = fuzz_next() % 32;
+        m.snapshot.len = (uint32_t)(fuzz_next() % 16);
+        m.snapshot.last = fuzz_next() % 2;
+        m.snapshot.data = bytes;
+        break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        m.snapshot_resp.index = fuzz_num(last);
+        m.snapshot_resp.next_offset = fuzz_next() % 40;
+        m.snapshot_resp.done = fuzz_next() % 2;
+        m.snapshot_resp.reject = fuzz_next() % 2;
+        break;
+    case RAFT_MSG_READ_INDEX:
+    case RAFT_MSG_READ_INDEX_RESP:
+        m.read_index_resp.req_id = fuzz_next() % 4;
+        m.read_index_resp.index = fuzz_num(last);
+        m.read_index_resp.ok = fuzz_next() % 2;
+        break;
+    }
+    return m;
+}
+
+static void test_random_messages_never_break_a_node(void **state)
+{
+    static const uint8_t bytes[64] = "abcdefghijklmnopqrstuvwxyz";
+    struct raft_entry ents[8];
+    for (int run = 0; run < 20; run++) {
+        struct fx fx;
+        fx_init(&fx, 3, 3);
+        struct fx_node *nd = &fx.nodes[0];
+        uint64_t term = 0;
+        for (int i = 0; i < 3000; i++) {
+            struct raft_msg m = fuzz_msg(nd->r, ents, bytes);
+            switch (fuzz_next() % 10) {
+            case 0:
+                fx.now += fuzz_next() % 200;
+                fx_tick(&fx, nd);
+                break;
+            case 1:
+                fx_propose(&fx, nd, "p");
+                break;
+            case 2:
+                fx_read(&fx, nd, fuzz_next() % 4, fuzz_next() % 2);
+                break;
+            case 3:
+                fx_install(&fx, nd);
+                break;
+            default:
+                fx_recv(&fx, &m);
+            }
+            fx_drop_all(&fx);
+            assert_true(raft_term(nd->r) >= term);
+            term = raft_term(nd->r);
+            assert_true(raft_commit_index(nd->r) <= raft_last_index(nd->r) ||
+                        raft_commit_index(nd->r) <= raft_snapshot_index(nd->r));
+            assert_true(nd->applied <= raft_commit_index(nd->r));
+        }
+        fx_destroy(&fx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_entries_given_without_a_buffer_are_copied),
         cmocka_unit_test(test_buffers_are_released_when_entries_leave_the_log),
         cmocka_unit_test(test_allocation_failures_are_survived),
+        cmocka_unit_test(test_random_messages_never_break_a_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,6 +233,26 @@ static void test_snapshot_header_leaves_the_chunk_to_the_caller(void **state)
     assert_int_equal(raft_msg_encode(&m, buf, sizeof(buf)), ERR_INVALID);
 }
 
+static void test_append_header_and_entry_headers_compose_the_frame(void **state)
+{
+    uint8_t whole[1024], parts[1024];
+    struct raft_msg m = sample(RAFT_MSG_APPEND), d;
+    int n = encode(&m, whole, sizeof(whole));
+    int h = raft_msg_encode_header(&m, parts, sizeof(parts));
+    assert_int_equal(h, 32 + 28);
+    size_t at = (size_t)h;
+    for (uint32_t i = 0; i < m.append.n_entries; i++) {
+        raft_msg_encode_entry_header(&entries[i], parts + at);
+        at += RAFT_MSG_ENTRY_HEADER;
+        memcpy(parts + at, entries[i].data, entries[i].len);
+        at += entries[i].len;
+    }
+    assert_int_equal(at, (size_t)n);
+    assert_memory_equal(parts, whole, (size_t)n);
+    assert_int_equal(raft_msg_decode(NULL, parts, at, NULL, &d), n);
+    raft_msg_decoded_free(NULL, &d);
+}
+
 static void test_encoder_refuses_short_buffers_and_bad_messages(void **state)
 {
     uint8_t buf[1024];
@@ -310,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_unknown_flag_bits_are_rejected),
         cmocka_unit_test(test_snapshot_chunk_beyond_its_size_is_rejected),
         cmocka_unit_test(test_snapshot_header_leaves_the_chunk_to_the_caller),
+        cmocka_unit_test(test_append_header_and_entry_headers_compose_the_frame),
         cmocka_unit_test(test_encoder_refuses_short_buffers_and_bad_messages),
         cmocka_unit_test(test_every_single_byte_mutation_is_handled),
         cmocka_unit_test(test_random_bytes_never_crash_the_decoder),

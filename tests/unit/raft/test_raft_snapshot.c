@@ -199,6 +199,46 @@ static void test_install_update_hands_out_no_committed_entries(void **state)
     fx_destroy(&fx);
 }
 
+static void test_follower_holding_the_snapshot_index_keeps_its_later_entries(void **state)
+{
+    /* regression: sim seed 12347649. The follower has acknowledged
+     * entries after the snapshot's index; a snapshot arriving late (a
+     * reordered rejection sent the leader back to probing below its
+     * compacted log) must not make it drop them. */
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    for (int i = 0; i < 6; i++) {
+        fx_propose(&fx, l, "x");
+    }
+    fx_run(&fx, 50);
+    uint64_t f = l->id == 1 ? 2 : 1;
+    struct fx_node *nf = fx_node(&fx, f);
+    uint64_t last = raft_last_index(nf->r);
+    uint64_t snap = last - 3;
+    struct raft_msg s = fx_msg(RAFT_MSG_SNAPSHOT, l->id, f, raft_term(l->r));
+    s.snapshot.meta.index = snap;
+    s.snapshot.meta.term = raft_term_at(l->r, snap);
+    s.snapshot.meta.size = 10;
+    s.snapshot.meta.config = *raft_config(l->r);
+    s.snapshot.len = 10;
+    s.snapshot.last = true;
+    s.snapshot.data = fx.snapshot_bytes;
+    /* make its commit index lag behind the snapshot */
+    fx_crash(&fx, f);
+    fx_start(&fx, f, 3);
+    assert_true(raft_commit_index(nf->r) < snap);
+    fx_drop_all(&fx);
+    fx_recv(&fx, &s);
+    assert_false(nf->install_pending);
+    assert_int_equal(raft_last_index(nf->r), last);
+    assert_int_equal(raft_commit_index(nf->r), snap);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, f, l->id, RAFT_MSG_SNAPSHOT_RESP, &r));
+    assert_true(r.snapshot_resp.done);
+    fx_destroy(&fx);
+}
+
 static void test_node_restarts_from_snapshot_and_later_entries(void **state)
 {
     struct fx fx;
@@ -261,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_follower_acknowledges_snapshot_only_after_install),
         cmocka_unit_test(test_new_learner_behind_a_snapshot_gets_the_snapshot),
         cmocka_unit_test(test_install_update_hands_out_no_committed_entries),
+        cmocka_unit_test(test_follower_holding_the_snapshot_index_keeps_its_later_entries),
         cmocka_unit_test(test_node_restarts_from_snapshot_and_later_entries),
         cmocka_unit_test(test_snapshot_is_suggested_after_threshold_entries),
     };

@@ -283,6 +283,36 @@ static void test_generated_history_with_one_corrupted_read_fails(void **state)
     assert_int_equal(caught, 20);
 }
 
+static void test_unobserved_unknown_writes_do_not_blow_up_the_search(void **state)
+{
+    (void)state;
+    /* 40 timed-out writes nobody ever read, then 100 write/read pairs:
+     * the search must not try every subset of the 40. */
+    enum { U = 40, P = 100, N = U + 2 * P };
+    struct lc_op h[N];
+    for (int i = 0; i < U; i++)
+        h[i] = (struct lc_op)WU(1, 1000 + i, (uint64_t)i + 1);
+    for (int i = 0; i < P; i++) {
+        uint64_t t = 100 + 4 * (uint64_t)i;
+        h[U + 2 * i] = (struct lc_op)W(1, i, t, t + 1);
+        h[U + 2 * i + 1] = (struct lc_op)R(1, i, t + 2, t + 3);
+    }
+    struct lc_report r;
+    assert_int_equal(lincheck_check(h, N, 100000, &r), LC_LINEARIZABLE);
+}
+
+static void test_observed_unknown_write_among_unobserved_ones_is_placed(void **state)
+{
+    (void)state;
+    struct lc_op ok[] = {WU(1, 7, 1), WU(1, 8, 2), WU(1, 9, 3), W(1, 1, 4, 5),
+                         R(1, 1, 6, 7), R(1, 8, 8, 9)};
+    struct lc_op bad[] = {WU(1, 7, 1), WU(1, 8, 2), WU(1, 9, 3), R(1, 8, 4, 5),
+                          W(1, 1, 6, 7), R(1, 1, 8, 9), R(1, 8, 10, 11),
+                          R(1, 1, 12, 13)};
+    assert_int_equal(CHECK(ok), LC_LINEARIZABLE);
+    assert_int_equal(CHECK(bad), LC_NOT_LINEARIZABLE);
+}
+
 static void test_pathological_history_exhausts_budget(void **state)
 {
     (void)state;
@@ -324,6 +354,8 @@ int main(void)
         cmocka_unit_test(test_keys_are_checked_independently),
         cmocka_unit_test(test_generated_linearizable_histories_pass),
         cmocka_unit_test(test_generated_history_with_one_corrupted_read_fails),
+        cmocka_unit_test(test_unobserved_unknown_writes_do_not_blow_up_the_search),
+        cmocka_unit_test(test_observed_unknown_write_among_unobserved_ones_is_placed),
         cmocka_unit_test(test_pathological_history_exhausts_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -185,6 +185,28 @@ static void test_report_mode_keeps_keys_and_reports_enough(void **state)
     store_destroy(st);
 }
 
+static void test_one_call_evicts_a_bounded_number_of_keys(void **state)
+{
+    (void)state;
+    struct store *st;
+    struct store_config c = {.seed = 3, .policy = STORE_POLICY_ALLKEYS_RANDOM};
+    char key[32];
+    assert_int_equal(store_create(&st, &c), 0);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k:%d", i);
+        assert_int_equal(tset(st, key, "v", -1, NOW), 0);
+    }
+    store_set_maxmemory(st, 1);
+    assert_int_equal(store_evict(st, NOW, STORE_REAP_DELETE, NULL, NULL), 0);
+    assert_int_equal(store_count(st), 5000 - 1024);
+    int calls = 0;
+    while (store_evict(st, NOW, STORE_REAP_DELETE, NULL, NULL) == 0 && calls < 100)
+        calls++;
+    assert_int_equal(store_count(st), 0); /* then nothing left: -OOM */
+    assert_true(calls <= 4);
+    store_destroy(st);
+}
+
 static void test_policy_names_round_trip(void **state)
 {
     (void)state;
@@ -205,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_volatile_policies_evict_only_volatile_keys),
         cmocka_unit_test(test_volatile_ttl_evicts_nearest_expiry_first),
         cmocka_unit_test(test_report_mode_keeps_keys_and_reports_enough),
+        cmocka_unit_test(test_one_call_evicts_a_bounded_number_of_keys),
         cmocka_unit_test(test_policy_names_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,6 +103,9 @@ static void test_active_cycle_deletes_only_expired_volatile_keys(void **state)
         total += store_expire_cycle(st, NOW, 200, STORE_REAP_DELETE, reap_cb, &r);
     assert_int_equal(total, 1000);
     assert_int_equal(r.n, 1000);
+    struct store_stats s;
+    store_stats(st, &s);
+    assert_true(s.avg_ttl_ms > 0 && s.avg_ttl_ms <= 100000);
     assert_int_equal(store_count(st), 1100);
     assert_int_equal(store_count_volatile(st), 100);
     assert_non_null(tget(st, "live7", NOW));
@@ -146,6 +149,37 @@ static void test_report_mode_reports_again_until_deleted(void **state)
     assert_int_equal(store_count(st), 10);
     assert_int_equal(store_expire_cycle(st, NOW, 100, STORE_REAP_REPORT, reap_cb, &r), 10);
     assert_int_equal(r.n, 20);
+    store_destroy(st);
+}
+
+static void test_volatile_index_spans_segments_and_shrinks(void **state)
+{
+    (void)state;
+    struct store *st = mk(0);
+    struct store_memory m1, m2;
+    fill(st, "dead", 9000, NOW - 1);
+    fill(st, "live", 5000, NOW + 100000);
+    assert_int_equal(store_count_volatile(st), 14000);
+    store_memory(st, &m1);
+    size_t total = 0;
+    for (int i = 0; i < 1000 && total < 9000; i++)
+        total += store_expire_cycle(st, NOW, 1000, STORE_REAP_DELETE, NULL, NULL);
+    assert_int_equal(total, 9000);
+    assert_int_equal(store_count_volatile(st), 5000);
+    store_memory(st, &m2);
+    assert_true(m2.volatile_bytes < m1.volatile_bytes);
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "live%d", i);
+        struct store_entry *e = tget(st, key, NOW);
+        assert_int_equal(store_entry_expire(e), NOW + 100000);
+        if (i % 2 == 0)
+            assert_int_equal(store_entry_persist(st, &e), 1);
+    }
+    assert_int_equal(store_count_volatile(st), 2500);
+    assert_int_equal(store_expire_cycle(st, NOW + 200000, 100000,
+                                        STORE_REAP_DELETE, NULL, NULL), 2500);
+    assert_int_equal(store_count(st), 2500);
     store_destroy(st);
 }
 
@@ -196,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_active_cycle_stays_within_budget),
         cmocka_unit_test(test_active_cycle_stops_when_few_keys_are_stale),
         cmocka_unit_test(test_report_mode_reports_again_until_deleted),
+        cmocka_unit_test(test_volatile_index_spans_segments_and_shrinks),
         cmocka_unit_test(test_idle_time_counts_seconds_since_last_touch),
         cmocka_unit_test(test_lfu_counter_grows_logarithmically_and_decays),
     };

@@ -257,6 +257,34 @@ static void test_flush_empties_and_memory_is_reused(void **state)
     store_destroy(st);
 }
 
+static void test_reservation_survives_a_flush(void **state)
+{
+    (void)state;
+    struct store *st = mk();
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        assert_int_equal(tset(st, key, "valuevaluevalue", -1, NOW), 0);
+    }
+    struct store_key k = tkey(st, "pending");
+    struct store_reservation r;
+    assert_int_equal(store_reserve(st, &k, 30, 0, &r), 0);
+    store_flush(st);
+    /* Other writes reuse the freed chunks, never the reserved one. */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k2:%d", i);
+        assert_int_equal(tset(st, key, "VALUEVALUEVALUEVALUEVALUEVALUE", -1, NOW), 0);
+    }
+    memset(r.value, 'r', 30);
+    assert_int_equal(store_publish(st, &r, -1, 0, NOW, NULL), 0);
+    assert_true(value_is(tget(st, "pending", NOW), "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"));
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k2:%d", i);
+        assert_true(value_is(tget(st, key, NOW), "VALUEVALUEVALUEVALUEVALUEVALUE"));
+    }
+    store_destroy(st);
+}
+
 static void test_random_returns_live_keys(void **state)
 {
     (void)state;
@@ -424,6 +452,75 @@ static void test_every_failing_allocation_of_writes_is_survived(void **state)
     assert_int_equal(f.live, 0);
 }
 
+/* rename, reserve/publish and record loading under the same walk: every
+ * failure leaves the keyspace as it was; success ends the walk. */
+static void test_failing_allocations_of_rename_publish_and_load(void **state)
+{
+    (void)state;
+    struct fault_alloc f;
+    fault_init(&f);
+    struct store_config c = {.seed = 6, .alloc = &f.a};
+    struct store *st;
+    long n;
+    assert_int_equal(store_create(&st, &c), 0);
+    assert_int_equal(tset(st, "src", "value", NOW + 100, NOW), 0);
+    assert_int_equal(tset(st, "dst", "old", -1, NOW), 0);
+    /* A key of another length: another class, a fresh page to get. */
+    char dname[200];
+    memset(dname, 'd', sizeof(dname) - 1);
+    dname[sizeof(dname) - 1] = 0;
+    struct store_key src = tkey(st, "src"), dst = tkey(st, dname);
+    for (n = 1;; n++) {
+        fault_arm(&f, n, 1);
+        int rv = store_rename(st, &src, &dst, NOW, NULL);
+        fault_disarm(&f);
+        if (rv == 0)
+            break;
+        assert_int_equal(rv, ERR_NOMEM);
+        assert_true(value_is(tget(st, "src", NOW), "value"));
+        assert_null(tget(st, dname, NOW));
+    }
+    assert_true(n > 1);
+    assert_int_equal(store_entry_expire(tget(st, dname, NOW)), NOW + 100);
+    assert_int_equal(store_count(st), 2);
+    struct store_key big = tkey(st, "big");
+    struct store_reservation r;
+    for (n = 1;; n++) {
+        fault_arm(&f, n, 1);
+        int rv = store_reserve(st, &big, 1 << 20, 0, &r);
+        if (rv == 0) {
+            memset(r.value, 'v', 1 << 20);
+            rv = store_publish(st, &r, NOW + 1, 0, NOW, NULL);
+            if (rv != 0)
+                store_cancel(st, &r);
+        }
+        fault_disarm(&f);
+        if (rv == 0)
+            break;
+        assert_int_equal(rv, ERR_NOMEM);
+        assert_null(tget(st, "big", NOW));
+    }
+    unsigned char rec[STORE_RECORD_HEADER + 5 + 300] = {0};
+    rec[0] = STORE_TYPE_STRING;
+    rec[3] = 0xff, rec[4] = 0xff, rec[5] = 0xff, rec[6] = 0xff;
+    rec[7] = 0xff, rec[8] = 0xff, rec[9] = 0xff, rec[10] = 0xff;
+    rec[11] = 5;
+    rec[15] = 300 & 0xff, rec[16] = 300 >> 8;
+    memcpy(rec + STORE_RECORD_HEADER, "recky", 5);
+    for (n = 1;; n++) {
+        fault_arm(&f, n, 1);
+        int rv = store_load_record(st, rec, sizeof(rec));
+        fault_disarm(&f);
+        if (rv > 0)
+            break;
+        assert_int_equal(rv, ERR_NOMEM);
+        assert_null(tget(st, "recky", NOW));
+    }
+    assert_int_equal(store_count(st), 4);
+    store_destroy(st);
+    assert_int_equal(f.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,11 +532,13 @@ int main(void)
         cmocka_unit_test(test_expire_set_and_persist_move_entry_and_index),
         cmocka_unit_test(test_rename_overwrites_destination_and_keeps_ttl),
         cmocka_unit_test(test_flush_empties_and_memory_is_reused),
+        cmocka_unit_test(test_reservation_survives_a_flush),
         cmocka_unit_test(test_random_returns_live_keys),
         cmocka_unit_test(test_scan_with_count_visits_all_live_keys),
         cmocka_unit_test(test_foreach_live_skips_expired),
         cmocka_unit_test(test_long_key_over_64k_round_trips),
         cmocka_unit_test(test_every_failing_allocation_of_writes_is_survived),
+        cmocka_unit_test(test_failing_allocations_of_rename_publish_and_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -473,6 +473,75 @@ static void test_stranger_frames_never_reach_on_frame(void **state)
     assert_true(run_until(all_authed, pairs, 3000));
 }
 
+static uint64_t fuzz_state = 0x243f6a8885a308d3ull;
+
+static uint64_t fuzz_next(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return fuzz_state;
+}
+
+/* Builds a hostile byte stream: sometimes a well-formed HELLO claiming a
+ * known id (so the link gets as far as the proof), then random frames of
+ * random types with plausible headers, or plain noise. */
+static size_t hostile_stream(uint8_t *buf, size_t cap)
+{
+    size_t len = 0;
+    if (fuzz_next() % 2) {
+        uint8_t hello[48];
+        for (size_t i = 0; i < sizeof(hello); i++)
+            hello[i] = (uint8_t)fuzz_next();
+        memset(hello, 0, 16);
+        hello[7] = 2;
+        hello[15] = 1;
+        peer_frame_header(buf, 1, sizeof(hello));
+        memcpy(buf + PEER_FRAME_HEADER_LEN, hello, sizeof(hello));
+        len = PEER_FRAME_HEADER_LEN + sizeof(hello);
+    }
+    while (len + PEER_FRAME_HEADER_LEN + 64 < cap && fuzz_next() % 4) {
+        size_t n = fuzz_next() % 64;
+        peer_frame_header(buf + len, (uint8_t)fuzz_next(), (uint32_t)n);
+        len += PEER_FRAME_HEADER_LEN;
+        for (size_t i = 0; i < n; i++)
+            buf[len++] = (uint8_t)fuzz_next();
+    }
+    size_t noise = fuzz_next() % 16;
+    for (size_t i = 0; i < noise && len < cap; i++)
+        buf[len++] = (uint8_t)fuzz_next();
+    return len;
+}
+
+static void test_hostile_streams_never_deliver_or_crash(void **state)
+{
+    node_open(1, SECRET, 0, 1 << 20);
+    node_open(2, SECRET, 0, 1 << 20);
+    mesh(2);
+    for (int round = 0; round < 40; round++) {
+        int fds[5];
+        for (int k = 0; k < 5; k++) {
+            uint8_t buf[1024];
+            size_t len = hostile_stream(buf, sizeof(buf));
+            fds[k] = raw_connect(nodes[1].port);
+            if (len > 0)
+                send(fds[k], buf, len, MSG_NOSIGNAL);
+        }
+        run_for(5);
+        for (int k = 0; k < 5; k++)
+            close(fds[k]);
+    }
+    run_for(20);
+    assert_int_equal(nodes[1].received[2], 0);
+    assert_int_equal(nodes[1].bad_payload, 0);
+    uint64_t pairs[] = {1, 2, 2, 1, 0};
+    assert_true(run_until(all_authed, pairs, 3000));
+    for (uint32_t seq = 0; seq < 10; seq++)
+        assert_int_equal(send_blocking(2, 1, seq, false), 0);
+    struct want w[] = {{1, 2, 10}, {0, 0, 0}};
+    assert_true(run_until(received_all, w, 3000));
+}
+
 static void test_link_recovers_after_it_is_dropped(void **state)
 {
     node_open(1, SECRET, 0, 1 << 20);
@@ -777,6 +846,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_stranger_frames_never_reach_on_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_hostile_streams_never_deliver_or_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_recovers_after_it_is_dropped,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

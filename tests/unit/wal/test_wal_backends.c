@@ -4,8 +4,17 @@
  * one loop iteration's appends into one write, and appends made while a
  * write is in flight into the next one; raft-fsync off skips fdatasync. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "net/loop.h"
 #include "unit/wal/wal_test_util.h"
@@ -20,6 +29,18 @@ static void rm_rf(const char *dir)
 }
 
 static int inline_sync; /* wal-sync-thread no for WAL_IO_SYNC */
+
+/* io_uring where the kernel (or a container's seccomp policy) allows it;
+ * elsewhere these tests run on the sync backend and say so. */
+static enum wal_io_kind uring(void)
+{
+    static int said;
+    if (wal_uring_available())
+        return WAL_IO_URING;
+    if (!said++)
+        print_message("io_uring unavailable: testing the sync backend\n");
+    return WAL_IO_SYNC;
+}
 
 static struct wal *open_real(const char *dir, enum wal_io_kind io,
                              struct loop *loop, struct acks *a)
@@ -43,6 +64,7 @@ static void run_ops(const char *dir, enum wal_io_kind io)
     struct wal *w = open_real(dir, io, NULL, &a);
     assert_string_equal(wal_backend_name(w),
                         io == WAL_IO_URING ? "uring" : "sync");
+    assert_true(io != WAL_IO_URING || wal_uring_available());
     for (uint64_t i = 1; i <= 500; i += 10) {
         assert_int_equal(append_range(w, i, i + 9, 1), 0);
         settle(w);
@@ -102,7 +124,7 @@ static void test_uring_and_sync_backends_write_identical_files(void **state)
     assert_non_null(mkdtemp(d1));
     assert_non_null(mkdtemp(d2));
     assert_non_null(mkdtemp(d3));
-    run_ops(d1, WAL_IO_URING);
+    run_ops(d1, uring());
     run_ops(d2, WAL_IO_SYNC);
     inline_sync = 1;
     run_ops(d3, WAL_IO_SYNC);
@@ -130,7 +152,7 @@ static void test_one_iteration_of_appends_is_one_write_and_one_fsync(
     assert_non_null(mkdtemp(d));
     struct loop *loop = loop_create();
     struct acks a = {0};
-    struct wal *w = open_real(d, WAL_IO_URING, loop, &a);
+    struct wal *w = open_real(d, uring(), loop, &a);
     assert_int_equal(append_range(w, 1, 100, 1), 0);
     run_until_durable(loop, w, &a, 100);
     struct wal_stats st;
@@ -150,7 +172,7 @@ static void test_appends_during_an_inflight_fsync_form_the_next_batch(
     assert_non_null(mkdtemp(d));
     struct loop *loop = loop_create();
     struct acks a = {0};
-    struct wal *w = open_real(d, WAL_IO_URING, loop, &a);
+    struct wal *w = open_real(d, uring(), loop, &a);
     assert_int_equal(append_range(w, 1, 1, 1), 0);
     assert_int_equal(wal_flush(w), 0);
     for (uint64_t i = 2; i <= 50; i++) {
@@ -179,7 +201,8 @@ static void test_fsync_off_acknowledges_after_the_write(void **state)
     c.loop = loop;
     struct wal *w;
     assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_string_equal(wal_backend_name(w), "uring"); /* probed */
+    assert_string_equal(wal_backend_name(w), /* probed */
+                        wal_uring_available() ? "uring" : "sync");
     assert_int_equal(append_range(w, 1, 30, 1), 0);
     run_until_durable(loop, w, &a, 30);
     struct wal_stats st;
@@ -193,20 +216,121 @@ static void test_fsync_off_acknowledges_after_the_write(void **state)
     rm_rf(d);
 }
 
-static void test_segments_are_preallocated(void **state)
+/* Every segment is preallocated (the next one in the background while the
+ * current one fills), and the spare never left behind. */
+static void test_segments_are_preallocated_and_no_spare_is_left(
+    void **state)
 {
-    char d[] = "/tmp/raftcache-wal-prealloc-XXXXXX";
+    for (int io = 0; io < 2; io++) {
+        char d[] = "/tmp/raftcache-wal-prealloc-XXXXXX";
+        assert_non_null(mkdtemp(d));
+        struct acks a = {0};
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : uring(), NULL,
+                                  &a);
+        for (uint64_t i = 1; i <= 800; i += 50) {
+            assert_int_equal(append_range(w, i, i + 49, 1), 0);
+            settle(w);
+        }
+        uint64_t segs = 0;
+        DIR *dir = opendir(d);
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL)
+            segs += strncmp(de->d_name, "log-", 4) == 0;
+        closedir(dir);
+        assert_true(segs >= 4); /* 3 or more in use, and the spare */
+        wal_close(w);
+        char p[256];
+        struct stat st;
+        for (uint64_t seq = 1; seq < segs; seq++) {
+            snprintf(p, sizeof(p), "%s/log-%016llx", d,
+                     (unsigned long long)seq);
+            assert_int_equal(stat(p, &st), 0);
+            assert_int_equal(st.st_size, SEG);
+        }
+        snprintf(p, sizeof(p), "%s/log-%016llx", d, (unsigned long long)segs);
+        assert_int_not_equal(stat(p, &st), 0); /* the spare is gone */
+        w = open_real(d, uring(), NULL, &a);
+        assert_log(w, 1, 800, 1);
+        wal_close(w);
+        rm_rf(d);
+    }
+}
+
+/* A real write error (the file size limit: EFBIG) reaches the owner as a
+ * failed WAL, from either backend, and what was acknowledged before it
+ * survives. */
+static void test_real_write_error_stops_the_wal_and_keeps_acked(void **state)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    for (int io = 0; io < 2; io++) {
+        char d[] = "/tmp/raftcache-wal-efbig-XXXXXX";
+        assert_non_null(mkdtemp(d));
+        struct acks a = {0};
+        struct rlimit old, lim;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        lim = old;
+        lim.rlim_cur = 20000;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : uring(), NULL,
+                                  &a);
+        int rv = 0;
+        for (uint64_t i = 1; rv == 0 && a.status == 0 && i <= 400; i += 5) {
+            rv = append_range(w, i, i + 4, 1);
+            settle(w);
+        }
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        assert_int_equal(a.status, ERR_IO);
+        assert_true(a.durable > 10 && a.durable < 400);
+        assert_int_equal(append_range(w, a.durable + 1, a.durable + 1, 1),
+                         ERR_IO);
+        uint64_t acked = a.durable;
+        wal_close(w);
+        w = open_real(d, WAL_IO_SYNC, NULL, &a);
+        assert_true(wal_last_index(w) >= acked);
+        assert_log(w, 1, wal_last_index(w), 1);
+        wal_close(w);
+        rm_rf(d);
+    }
+    signal(SIGXFSZ, SIG_DFL);
+}
+
+/* Makes io_uring_setup fail with ENOSYS in this process, as a kernel
+ * without io_uring or a container's seccomp policy does. */
+static int forbid_io_uring(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static void test_auto_falls_back_to_sync_without_io_uring(void **state)
+{
+    char d[] = "/tmp/raftcache-wal-nouring-XXXXXX";
     assert_non_null(mkdtemp(d));
-    struct acks a = {0};
-    struct wal *w = open_real(d, WAL_IO_SYNC, NULL, &a);
-    assert_int_equal(append_range(w, 1, 3, 1), 0);
-    settle(w);
-    wal_close(w);
-    char p[256];
-    snprintf(p, sizeof(p), "%s/log-0000000000000001", d);
-    struct stat st;
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_size, SEG);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct acks a = {0};
+        if (forbid_io_uring() != 0)
+            _exit(3);
+        struct wal *w = open_real(d, WAL_IO_AUTO, NULL, &a);
+        int ok = strcmp(wal_backend_name(w), "sync") == 0 &&
+                 append_range(w, 1, 20, 1) == 0;
+        settle(w);
+        ok = ok && a.durable == 20;
+        wal_close(w);
+        _exit(ok ? 0 : 1);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
     rm_rf(d);
 }
 
@@ -220,7 +344,11 @@ int main(void)
         cmocka_unit_test(
             test_appends_during_an_inflight_fsync_form_the_next_batch),
         cmocka_unit_test(test_fsync_off_acknowledges_after_the_write),
-        cmocka_unit_test(test_segments_are_preallocated),
+        cmocka_unit_test(
+            test_segments_are_preallocated_and_no_spare_is_left),
+        cmocka_unit_test(
+            test_real_write_error_stops_the_wal_and_keeps_acked),
+        cmocka_unit_test(test_auto_falls_back_to_sync_without_io_uring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* The fault-injecting backend (src/wal/wal_mem.c) driving the real WAL:
- * failed, torn and lasting-failed writes, failed fsyncs and crashes that
- * lose unsynced data. After every fault the WAL stops, and after the crash
+ * failed, torn and lasting-failed writes, failed fsyncs, crashes that lose
+ * unsynced data, and power losses that keep a random part of it. After every fault the WAL stops, and after the crash
  * recovery returns every acknowledged entry intact and nothing corrupt.
  * N is raised until the workload completes (sqlite's fault loops). */
 #include "unit/wal/wal_test_util.h"
@@ -39,6 +39,8 @@ static uint64_t run_workload(struct wal_mem_disk *d, unsigned seed,
     return acked;
 }
 
+static int recovery_lines; /* log lines recovery wrote (torn tails cut) */
+
 /* After a crash: the log is 1..last with last >= acked, every entry intact,
  * and appending works again. Returns last. */
 static uint64_t verify(struct wal_mem_disk *d, uint64_t acked)
@@ -54,6 +56,7 @@ static uint64_t verify(struct wal_mem_disk *d, uint64_t acked)
     assert_true(last >= acked);
     assert_log(w, 1, last, 1);
     wal_close(w);
+    recovery_lines += a.logs;
     return last;
 }
 
@@ -166,6 +169,64 @@ static void test_lasting_write_failures_from_nth_write(void **state)
     assert_true(completed);
 }
 
+static void test_crash_before_deferred_fsync_loses_only_unacked(
+    void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    wal_mem_defer_sync(d, 1);
+    struct acks a = {0};
+    struct wal_config c = mem_config(d, SEG, &a);
+    struct wal *w;
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, 5, 1), 0);
+    settle(w);
+    assert_int_equal(a.durable, 5);
+    assert_int_equal(append_range(w, 6, 10, 1), 0);
+    assert_int_equal(wal_flush(w), 0); /* written, fsync not yet done */
+    wal_mem_crash(d);
+    wal_close(w);
+    assert_int_equal(a.durable, 5);
+    assert_int_equal(verify(d, 5), 5);
+    wal_mem_disk_destroy(d);
+}
+
+/* Random workloads on a slow disk, cut by power losses that keep a random
+ * part of the unsynced bytes: what was acknowledged is always there and
+ * whatever else survived is whole. */
+static void test_torn_power_loss_at_random_moments(void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    wal_mem_defer_sync(d, 1);
+    uint64_t acked = 0;
+    unsigned seed = 4242;
+    recovery_lines = 0;
+    for (int round = 0; round < 300; round++) {
+        struct acks a = {0};
+        struct wal_config c = mem_config(d, SEG, &a);
+        struct wal *w;
+        assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+        uint64_t next = wal_last_index(w) + 1;
+        a.durable = next - 1;
+        int steps = 1 + rand_r(&seed) % 10;
+        for (int i = 0; i < steps; i++) {
+            uint64_t n = 1 + rand_r(&seed) % 8;
+            assert_int_equal(append_range(w, next, next + n - 1, 1), 0);
+            next += n;
+            wal_flush(w);
+            if (rand_r(&seed) % 2)
+                wal_poll(w);
+        }
+        wal_mem_crash_torn(d, rand_r(&seed));
+        wal_close(w);
+        if (a.durable > acked)
+            acked = a.durable;
+        acked = verify(d, acked);
+    }
+    assert_true(recovery_lines > 20); /* torn tails were met and cut */
+    assert_true(acked > 300);
+    wal_mem_disk_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +238,9 @@ int main(void)
         cmocka_unit_test(
             test_torn_nth_write_then_crash_keeps_acknowledged_prefix),
         cmocka_unit_test(test_lasting_write_failures_from_nth_write),
+        cmocka_unit_test(
+            test_crash_before_deferred_fsync_loses_only_unacked),
+        cmocka_unit_test(test_torn_power_loss_at_random_moments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

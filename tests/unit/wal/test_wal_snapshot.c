@@ -84,7 +84,12 @@ static void test_snapshot_round_trips_and_compacts_the_log(void **state)
     assert_int_equal(append_range(w, 1, 200, 1), 0);
     settle(w);
     write_snapshot(w, 1, 150, 1000);
+    uint64_t term, index;
+    assert_int_equal(wal_snapshot_last(w, &term, &index), ERR_NOTFOUND);
     assert_int_equal(wal_snapshot_installed(w, 1, 150), 0);
+    assert_int_equal(wal_snapshot_last(w, &term, &index), 0);
+    assert_int_equal(term, 1);
+    assert_int_equal(index, 150);
     assert_int_equal(wal_first_index(w), 151);
     check_records(w, 1000, "n1,n2,n3");
     wal_close(w);
@@ -306,7 +311,7 @@ static void test_failed_snapshot_child_leaves_log_and_directory_alone(
     struct loop *loop = loop_create();
     struct acks a = {0};
     struct wal_config c = mem_config(NULL, 16384, &a);
-    c.io = WAL_IO_URING;
+    c.io = WAL_IO_AUTO;
     c.dir = dir;
     c.loop = loop;
     struct wal *w;
