@@ -133,13 +133,17 @@ static void execute(struct server_raft *sr, struct cmd_session *sess,
                         argv[0].ptr);
         return;
     }
+    unsigned long errors = out->errors;
     int64_t t0 = loop_mono_us_fresh();
     cmd_execute(&ctx);
     struct cmd_stats *st = &sr->env->stats[ctx.cmd->index];
     st->calls++;
     st->usec += (uint64_t)(loop_mono_us_fresh() - t0);
-    if (ctx.failed)
+    if (ctx.failed || out->errors != errors)
         st->failed_calls++;
+    if (out != &sr->discard && out->errors != errors)
+        metrics_count_error(sr->metrics, out->last_error,
+                            out->errors - errors);
     sr->metrics->total_commands_processed++;
 }
 
@@ -165,6 +169,9 @@ static void apply_multi(struct server_raft *sr, struct cmd_session *sess,
     }
 }
 
+static void apply_expired(struct server_raft *sr, const struct resp_arg *key,
+                          int64_t now);
+
 static void apply(void *data, uint64_t index, const uint8_t *bytes,
                   size_t len, int64_t leader_now, void *owner)
 {
@@ -182,7 +189,10 @@ static void apply(void *data, uint64_t index, const uint8_t *bytes,
     if (owner != NULL)
         client_wait_target(owner, &out, &sess);
     const struct resp_arg *argv = sr->parser.argv;
-    if (sr->parser.argc == 3 && argv[0].len == 10 &&
+    if (sr->parser.argc == 2 && argv[0].len == 12 &&
+        strncasecmp(argv[0].ptr, "raft.expired", 12) == 0)
+        apply_expired(sr, &argv[1], leader_now);
+    else if (sr->parser.argc == 3 && argv[0].len == 10 &&
         strncasecmp(argv[0].ptr, "raft.multi", 10) == 0)
         apply_multi(sr, sess, out, argv, leader_now);
     else
@@ -279,9 +289,23 @@ static void propose_del(void *ctx, const struct store_entry *e,
                         enum store_reap_why why)
 {
     struct server_raft *sr = ctx;
-    struct resp_arg argv[2] = {{"DEL", 3},
+    struct resp_arg argv[2] = {{"RAFT.EXPIRED", 12},
                                {store_entry_key(e), store_entry_key_len(e)}};
     repl_propose_internal(sr->repl, 2, argv);
+}
+
+/* RAFT.EXPIRED key: the leader found the key expired. Every node removes
+ * it the way lazy expiry does (counted in expired_keys), if it is still
+ * expired at the leader's time (a later write may have revived it). */
+static void apply_expired(struct server_raft *sr, const struct resp_arg *key,
+                          int64_t now)
+{
+    struct store_key k;
+    store_key_init(sr->store, &k, key->ptr, key->len);
+    store_set_hide_expired_only(sr->store, 0);
+    store_lookup(sr->store, &k, STORE_LOOKUP_WRITE | STORE_LOOKUP_NOTOUCH,
+                 (uint64_t)now);
+    store_set_hide_expired_only(sr->store, 1);
 }
 
 void server_raft_cron(struct server_raft *sr, int64_t now_ms, size_t budget)
@@ -417,7 +441,7 @@ int server_raft_open(struct server_raft *sr, char *errmsg)
     sr->clients->raft_admin = server_raft_admin;
     sr->clients->raft_admin_data = sr;
     metrics_register_section(sr->metrics, "raft", info_section, sr,
-                             METRICS_SECTION_DEFAULT);
+                             METRICS_SECTION_NAMED);
     log_msg(LOG_LEVEL_NOTICE, "Raft node %llu of %d, log %llu..%llu, term %llu",
             (unsigned long long)sr->node_id, n,
             (unsigned long long)rec.first_index,

@@ -119,7 +119,7 @@ static void reply_redirect(struct conn *c, unsigned slot, int status)
         cluster_format_redirect(buf + 1, sizeof(buf) - 1,
                                 CLUSTER_REDIR_DOWN_STATE, 0, NULL, 0);
     resp_add_error(&c->out, buf);
-    c->srv->metrics->total_error_replies++;
+    metrics_count_error(c->srv->metrics, c->out.last_error, 1);
 }
 
 /* ---- repl's callbacks -------------------------------------------------- */
@@ -218,7 +218,8 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
             return DISPATCH_HOLD;
         }
         cs->env->stats[d->index].rejected_calls++;
-        cs->metrics->total_error_replies += c->out.errors - errors;
+        metrics_count_error(cs->metrics, c->out.last_error,
+                            c->out.errors - errors);
         after_write(c);
         return DISPATCH_DONE;
     }
@@ -606,9 +607,12 @@ static int multi_route(struct conn *c, int argc, const struct resp_arg *argv)
                               .out = &c->out, .argc = argc, .argv = argv,
                               .now = loop_now_ms(c->srv->loop)};
         const struct cmd_def *d;
-        if (cmd_check(&ctx, &d) < 0)
+        unsigned long errors = c->out.errors;
+        if (cmd_check(&ctx, &d) < 0) {
             c->multi_dirty = 1;
-        else
+            metrics_count_error(c->srv->metrics, c->out.last_error,
+                                c->out.errors - errors);
+        } else
             multi_queue(c, argc, argv);
     }
     return DISPATCH_DONE;

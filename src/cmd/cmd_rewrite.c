@@ -35,11 +35,22 @@ static void put_num(struct resp_arg *a, char *scratch, long long v)
     a->ptr = scratch;
 }
 
-/* SET and GETEX: the first EX/PX/EXAT option becomes PXAT. */
+static int is_ttl_option(const struct resp_arg *a)
+{
+    return is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat") ||
+           is(a, "keepttl") || is(a, "persist");
+}
+
+/* SET and GETEX: a single EX/PX/EXAT option becomes PXAT. */
 static int rewrite_option(const struct cmd_ctx *c, int from,
                           struct resp_arg *out, char *scratch)
 {
+    int options = 0;
     if (c->argc > CMD_REWRITE_MAX_ARGS)
+        return 0;
+    for (int i = from; i < c->argc; i++)
+        options += is_ttl_option(&c->argv[i]);
+    if (options != 1)
         return 0;
     memcpy(out, c->argv, (size_t)c->argc * sizeof(*out));
     for (int i = from; i + 1 < c->argc; i++) {
@@ -57,36 +68,6 @@ static int rewrite_option(const struct cmd_ctx *c, int from,
     return 0;
 }
 
-/* SETEX key seconds value → SET key value PXAT t (PSETEX: ms). */
-static int rewrite_setex(const struct cmd_ctx *c, long long unit,
-                         struct resp_arg *out, char *scratch)
-{
-    long long at = abs_ms(c, &c->argv[2], unit, 0);
-    if (at == 0)
-        return 0;
-    out[0] = (struct resp_arg){"SET", 3};
-    out[1] = c->argv[1];
-    out[2] = c->argv[3];
-    out[3] = (struct resp_arg){"PXAT", 4};
-    put_num(&out[4], scratch, at);
-    return 5;
-}
-
-/* EXPIRE/PEXPIRE/EXPIREAT key t [NX|XX|GT|LT] → PEXPIREAT key ms [..]. */
-static int rewrite_expire(const struct cmd_ctx *c, long long unit,
-                          int absolute, struct resp_arg *out, char *scratch)
-{
-    if (c->argc > CMD_REWRITE_MAX_ARGS)
-        return 0;
-    long long at = abs_ms(c, &c->argv[2], unit, absolute);
-    if (at == 0)
-        return 0;
-    memcpy(out, c->argv, (size_t)c->argc * sizeof(*out));
-    out[0] = (struct resp_arg){"PEXPIREAT", 9};
-    put_num(&out[2], scratch, at);
-    return c->argc;
-}
-
 int cmd_rewrite(const struct cmd_ctx *c, struct resp_arg *out, char *scratch)
 {
     const char *name = c->cmd ? c->cmd->name : "";
@@ -94,15 +75,5 @@ int cmd_rewrite(const struct cmd_ctx *c, struct resp_arg *out, char *scratch)
         return rewrite_option(c, 3, out, scratch);
     if (!strcmp(name, "getex"))
         return rewrite_option(c, 2, out, scratch);
-    if (!strcmp(name, "setex") && c->argc == 4)
-        return rewrite_setex(c, 1000, out, scratch);
-    if (!strcmp(name, "psetex") && c->argc == 4)
-        return rewrite_setex(c, 1, out, scratch);
-    if (!strcmp(name, "expire") && c->argc >= 3)
-        return rewrite_expire(c, 1000, 0, out, scratch);
-    if (!strcmp(name, "pexpire") && c->argc >= 3)
-        return rewrite_expire(c, 1, 0, out, scratch);
-    if (!strcmp(name, "expireat") && c->argc >= 3)
-        return rewrite_expire(c, 1000, 1, out, scratch);
     return 0;
 }

@@ -1,13 +1,13 @@
 /* The leader's rewriting of commands whose effect depends on its clock,
- * before they are proposed: relative TTLs become absolute Unix-ms times
- * (SET .. EX/PX/EXAT → PXAT, SETEX/PSETEX → SET .. PXAT, EXPIRE/PEXPIRE/
- * EXPIREAT → PEXPIREAT, GETEX EX/PX/EXAT → PXAT), as Redis rewrites them
- * for its replicas (setGenericCommand, expireGenericCommand). Followers and
- * restarts then apply the very same effect. Arguments that would fail
- * (a bad number, a non-positive TTL) are left alone so the command fails
- * on apply with Redis' own error text. Other nondeterminism needs no
- * rewrite: every entry also carries the leader's clock, and commands of
- * the string family are deterministic given the same state. */
+ * before they are proposed: SET and GETEX with one relative TTL option
+ * (EX/PX/EXAT) get PXAT and an absolute Unix-ms time, as Redis rewrites
+ * them for its replicas (setGenericCommand). Arguments that would fail (a
+ * bad number, a non-positive TTL, repeated or conflicting options) are left
+ * alone so the command fails on apply with Redis' own error text.
+ * EXPIRE/PEXPIRE/SETEX/PSETEX are proposed as they came, so that
+ * commandstats name what the client sent: every entry also carries the
+ * leader's clock, which apply uses as `now`, so their relative times give
+ * the same absolute time on every node and on every replay. */
 #ifndef RAFTCACHE_CMD_REWRITE_H
 #define RAFTCACHE_CMD_REWRITE_H
 

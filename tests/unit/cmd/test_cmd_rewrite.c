@@ -43,28 +43,24 @@ static void test_set_ex_becomes_pxat_from_the_leader_clock(void **state)
     assert_arg(&out[2], "v");
 }
 
-static void test_setex_becomes_set_with_pxat(void **state)
+static void test_expire_and_setex_keep_their_names(void **state)
 {
-    const char *w[] = {"SETEX", "k", "5", "v"};
     struct resp_arg out[CMD_REWRITE_MAX_ARGS];
     char scratch[CMD_REWRITE_SCRATCH];
-    assert_int_equal(rewrite(w, 4, out, scratch), 5);
-    assert_arg(&out[0], "SET");
-    assert_arg(&out[1], "k");
-    assert_arg(&out[2], "v");
-    assert_arg(&out[3], "PXAT");
-    assert_arg(&out[4], "1700000005000");
+    const char *e[] = {"EXPIRE", "k", "3", "NX"};
+    assert_int_equal(rewrite(e, 4, out, scratch), 0);
+    const char *s[] = {"SETEX", "k", "5", "v"};
+    assert_int_equal(rewrite(s, 4, out, scratch), 0);
 }
 
-static void test_expire_becomes_pexpireat_keeping_flags(void **state)
+static void test_getex_px_becomes_pxat(void **state)
 {
-    const char *w[] = {"EXPIRE", "k", "3", "NX"};
+    const char *w[] = {"GETEX", "k", "PX", "250"};
     struct resp_arg out[CMD_REWRITE_MAX_ARGS];
     char scratch[CMD_REWRITE_SCRATCH];
     assert_int_equal(rewrite(w, 4, out, scratch), 4);
-    assert_arg(&out[0], "PEXPIREAT");
-    assert_arg(&out[2], "1700000003000");
-    assert_arg(&out[3], "NX");
+    assert_arg(&out[2], "PXAT");
+    assert_arg(&out[3], "1700000000250");
 }
 
 static void test_bad_or_absent_ttl_is_left_alone(void **state)
@@ -77,6 +73,8 @@ static void test_bad_or_absent_ttl_is_left_alone(void **state)
     assert_int_equal(rewrite(junk, 5, out, scratch), 0);
     const char *plain[] = {"SET", "k", "v"};
     assert_int_equal(rewrite(plain, 3, out, scratch), 0);
+    const char *twice[] = {"SET", "k", "v", "EX", "10", "EX", "20"};
+    assert_int_equal(rewrite(twice, 7, out, scratch), 0);
     const char *incr[] = {"INCR", "k"};
     assert_int_equal(rewrite(incr, 2, out, scratch), 0);
 }
@@ -87,8 +85,8 @@ int main(void)
     assert_int_equal(cmd_env_init(&env), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_ex_becomes_pxat_from_the_leader_clock),
-        cmocka_unit_test(test_setex_becomes_set_with_pxat),
-        cmocka_unit_test(test_expire_becomes_pexpireat_keeping_flags),
+        cmocka_unit_test(test_expire_and_setex_keep_their_names),
+        cmocka_unit_test(test_getex_px_becomes_pxat),
         cmocka_unit_test(test_bad_or_absent_ttl_is_left_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
