@@ -170,6 +170,8 @@ static void before_sleep(struct loop *loop, void *data)
      * propose this iteration's batch and reads, WAL flush, peer sends;
      * then connections whose parked requests ended run on (they may add
      * to a new batch), and only then are replies written. */
+    if (s->raft.repl != NULL)
+        server_raft_sync_expiry_mode(&s->raft);
     for (int round = 0; s->raft.repl != NULL && round < 8; round++) {
         repl_before_sleep(s->raft.repl);
         if (!client_resume_parked(&s->clients))

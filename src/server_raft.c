@@ -305,7 +305,22 @@ static void apply_expired(struct server_raft *sr, const struct resp_arg *key,
     store_set_hide_expired_only(sr->store, 0);
     store_lookup(sr->store, &k, STORE_LOOKUP_WRITE | STORE_LOOKUP_NOTOUCH,
                  (uint64_t)now);
-    store_set_hide_expired_only(sr->store, 1);
+    store_set_hide_expired_only(sr->store, !sr->alone);
+}
+
+/* Followers never expire keys on their own: in a group of more than one,
+ * every node only hides expired keys and the leader's expiry proposes
+ * their removal. A group of one has nobody to stay identical with, so
+ * lazy expiry may delete at once, as Redis does (a replay re-creates and
+ * hides such a key until the active cycle proposes its removal). */
+void server_raft_sync_expiry_mode(struct server_raft *sr)
+{
+    const struct raft_config *c = repl_config_now(sr->repl);
+    int alone = c->n <= 1 && repl_is_leader(sr->repl);
+    if (alone != sr->alone) {
+        sr->alone = alone;
+        store_set_hide_expired_only(sr->store, !alone);
+    }
 }
 
 void server_raft_cron(struct server_raft *sr, int64_t now_ms, size_t budget)
@@ -434,6 +449,7 @@ int server_raft_open(struct server_raft *sr, char *errmsg)
     sr->discard.muted = 1;
     sr->discard.proto = 2;
     store_set_hide_expired_only(sr->store, 1);
+    sr->alone = 0;
     rv = open_repl(sr, &rec, m, n, true, errmsg);
     if (rv < 0)
         return rv;

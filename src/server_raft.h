@@ -34,6 +34,7 @@ struct server_raft {
     struct peer_transport *bus;
     struct repl *repl;
     uint64_t node_id;
+    int alone;                  /* a group of one: lazy expiry deletes */
     struct resp_parser parser;  /* parses committed entries */
     struct resp_parser mparser; /* the commands inside a RAFT.MULTI */
     struct cmd_session sess;    /* runs entries nobody waits for */
@@ -50,6 +51,9 @@ void server_raft_close(struct server_raft *sr);
 struct conn;
 int server_raft_admin(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);
+/* Hide-only expiry in a group of several, lazy deletes in a group of one
+ * (called before sleeping). */
+void server_raft_sync_expiry_mode(struct server_raft *sr);
 /* The cron's share: the leader proposes DELs for expired keys. */
 void server_raft_cron(struct server_raft *sr, int64_t now_ms,
                       size_t budget);
