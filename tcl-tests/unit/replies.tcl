@@ -315,8 +315,12 @@ lappend reply_cases "select_variants" [list \
         [list "select" "16"] \
         [list "select" "-0"] \
         [list "select" "0" "0"] \
+        [list "select" "10000000000"] \
+        [list "select" "-9223372036854775808"] \
+        [list "select" "2147483648"] \
+        [list "select" "-2147483649"] \
     ] \
-    "+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a"
+    "+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR wrong number of arguments for 'select' command\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a-ERR value is out of range, value must between -2147483648 and 2147483647\x0d\x0a"
 lappend reply_cases "ping_echo_quit" [list \
         [list "ping"] \
         [list "ping" ""] \
@@ -802,6 +806,21 @@ lappend reply_cases "raw reset_inline" \
 lappend reply_cases "raw quit_inline_with_args" \
     "QUIT now please\x0d\x0aPING\x0d\x0a" \
     "+OK\x0d\x0a<closed>"
+lappend reply_cases "raw client_reply_off_on" \
+    "CLIENT REPLY OFF\x0d\x0aPING\x0d\x0aGET\x0d\x0aCLIENT REPLY ON\x0d\x0aPING\x0d\x0a" \
+    "+OK\x0d\x0a+PONG\x0d\x0a"
+lappend reply_cases "raw client_reply_skip" \
+    "CLIENT REPLY SKIP\x0d\x0aPING\x0d\x0aPING\x0d\x0a" \
+    "+PONG\x0d\x0a"
+lappend reply_cases "raw quit_multibulk_after_error" \
+    "GET\x0d\x0a*1\x0d\x0a\$4\x0d\x0aQUIT\x0d\x0aPING\x0d\x0a" \
+    "-ERR wrong number of arguments for 'get' command\x0d\x0a+OK\x0d\x0a<closed>"
+lappend reply_cases "raw bulk_containing_crlf" \
+    "*2\x0d\x0a\$4\x0d\x0aECHO\x0d\x0a\$3\x0d\x0aa\x0d\x0a\x0d\x0a" \
+    "\$3\x0d\x0aa\x0d\x0a\x0d\x0a"
+lappend reply_cases "raw bulk_shorter_than_data" \
+    "*2\x0d\x0a\$4\x0d\x0aECHO\x0d\x0a\$1\x0d\x0aab\x0d\x0aPING\x0d\x0a" \
+    "\$1\x0d\x0aa\x0d\x0a+PONG\x0d\x0a"
 
 start_server {tags {replies}} {
     foreach {name cmds expected} $reply_cases {

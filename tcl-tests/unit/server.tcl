@@ -395,6 +395,10 @@ start_server {tags {server}} {
         }
     }
 
+    test {COMMAND INFO without arguments lists every command, as COMMAND does} {
+        assert_equal [llength [r command info]] [r command count]
+    }
+
     test {Every issue command is known to COMMAND INFO} {
         foreach n {
             get set setnx setex psetex getset getdel getex mget mset msetnx incr decr

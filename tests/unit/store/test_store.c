@@ -46,7 +46,16 @@ static void test_set_then_get_returns_value_and_replaces(void **state)
     store_stats(st, &s);
     assert_int_equal(s.keyspace_hits, 2);
     assert_int_equal(s.keyspace_misses, 1);
-    struct store_key k = tkey(st, "a");
+    struct store_key k = tkey(st, "a"), none = tkey(st, "none");
+    /* EXISTS counts like Redis: a hit and a miss, no LRU touch. */
+    struct store_entry *e0 = store_lookup(st, &k, STORE_LOOKUP_NOTOUCH, NOW);
+    uint32_t lru = e0->lru;
+    assert_int_equal(store_exists(st, &k, NOW + 5000), 1);
+    assert_int_equal(store_exists(st, &none, NOW + 5000), 0);
+    assert_int_equal(e0->lru, lru);
+    store_stats(st, &s);
+    assert_int_equal(s.keyspace_hits, 4);
+    assert_int_equal(s.keyspace_misses, 2);
     assert_int_equal(store_delete(st, &k, NOW), 1);
     assert_int_equal(store_delete(st, &k, NOW), 0);
     assert_int_equal(store_count(st), 0);
