@@ -60,6 +60,7 @@ struct conn *conn__create(struct client_server *cs, int fd, int is_unix)
     c->out.owner = c;
     c->sess.id = ++cs->next_id;
     c->sess.resp = 2;
+    c->consistency = -1;
     /* As Redis: a client that connects while the default user needs no
      * password is authenticated, and stays so if requirepass is set later. */
     c->sess.authenticated = cs->cfg->requirepass == NULL ||
@@ -120,6 +121,7 @@ void conn__close(struct conn *c)
     if (c->parsed_len)
         cs->npaused--;
     pending_unlink(c);
+    dispatch__forget(c);
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -2,10 +2,14 @@
  * query buffer, checks it (cmd_check), executes it (cmd_execute), times
  * it for commandstats and leaves its reply in the connection's reply
  * buffer, strictly in request order. A protocol error gets Redis' reply
- * and closes the connection once that reply is written. Commands are run
- * here directly; the replicated build will send checked writes to repl
- * instead, and only this file changes. */
+ * and closes the connection once that reply is written. With replication,
+ * dispatch_repl.c routes each command (writes to repl, reads through the
+ * consistency gate) and may hold it, unconsumed, until the connection's
+ * parked requests end. */
 #include "client/client.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "net/loop.h"
@@ -29,7 +33,7 @@ static void mute_after(struct conn *c)
 
 /* Runs one parsed command. Returns 0, or 1 when CLIENT PAUSE holds it
  * (nothing was replied; it runs again after the pause). */
-static int run_command(struct conn *c, int argc, const struct resp_arg *argv)
+int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
 {
     struct client_server *cs = c->srv;
     struct cmd_ctx ctx = {
@@ -87,7 +91,7 @@ static int resume_held(struct conn *c)
         p->argv[i].ptr = c->qbuf + c->qpos + p->slots[i].off;
         p->argv[i].len = p->slots[i].len;
     }
-    if (run_command(c, p->argc, p->argv))
+    if (dispatch__run(c, p->argc, p->argv))
         return 1;
     c->qpos += c->parsed_len;
     c->parsed_len = 0;
@@ -95,25 +99,63 @@ static int resume_held(struct conn *c)
     return 0;
 }
 
+/* Under replication a held command is parsed again when its turn comes,
+ * an inline one from a copy of its line (the parser unescapes inline
+ * arguments in place); a command CLIENT PAUSE holds is parsed again too. */
+static int route_parsed(struct conn *c, long rv)
+{
+    if (c->srv->repl == NULL)
+        return dispatch__run(c, c->parser.argc, c->parser.argv);
+    int r = dispatch__route(c, c->parser.argc, c->parser.argv, (size_t)rv);
+    return r == DISPATCH_PAUSED ? 1 : r == DISPATCH_HOLD ? -1 : 0;
+}
+
+static char *inline_copy(struct conn *c, char **src, size_t *avail)
+{
+    if (c->srv->repl == NULL || **src == '*')
+        return NULL;
+    const char *nl = memchr(*src, '\n', *avail);
+    size_t n = nl ? (size_t)(nl - *src) + 1 : *avail;
+    char *copy = malloc(n);
+    if (copy != NULL) {
+        memcpy(copy, *src, n);
+        *src = copy;
+        *avail = n;
+    }
+    return copy;
+}
+
 void dispatch__process(struct conn *c)
 {
+    if (c->parsed_len && c->srv->repl != NULL) {
+        c->parsed_len = 0; /* parsed again below */
+        c->srv->npaused--;
+    }
     if (c->parsed_len && resume_held(c))
         return;
     const char *pass = c->srv->cfg->requirepass;
     while (!c->close_after_reply && c->qpos < c->qlen) {
         c->parser.unauthenticated = pass && pass[0] && !c->sess.authenticated;
-        long rv = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
-        if (rv == 0)
-            break;
-        if (rv < 0) {
-            protocol_error(c);
+        char *src = c->qbuf + c->qpos;
+        size_t avail = c->qlen - c->qpos;
+        char *copy = inline_copy(c, &src, &avail);
+        long rv = resp_parse(&c->parser, src, avail);
+        if (rv <= 0) {
+            free(copy);
+            if (rv < 0)
+                protocol_error(c);
             break;
         }
         if (c->parser.argc == 0) {
+            free(copy);
             c->qpos += (size_t)rv;
             continue;
         }
-        if (run_command(c, c->parser.argc, c->parser.argv)) {
+        int held = route_parsed(c, rv);
+        free(copy);
+        if (held < 0)
+            break; /* dispatch_repl.c holds it until parked requests end */
+        if (held) {
             c->parsed_len = (size_t)rv;
             c->srv->npaused++;
             break;

@@ -147,8 +147,9 @@ static int wanted(const struct metrics_section *s, int nreq,
     if (nreq == 0)
         return s->flags & METRICS_SECTION_DEFAULT;
     for (int i = 0; i < nreq; i++) {
-        if ((reqlen[i] == 3 && !strncasecmp(req[i], "all", 3)) ||
-            (reqlen[i] == 10 && !strncasecmp(req[i], "everything", 10)))
+        if (((reqlen[i] == 3 && !strncasecmp(req[i], "all", 3)) ||
+             (reqlen[i] == 10 && !strncasecmp(req[i], "everything", 10))) &&
+            !(s->flags & METRICS_SECTION_NAMED))
             return 1;
         if (reqlen[i] == 7 && !strncasecmp(req[i], "default", 7) &&
             (s->flags & METRICS_SECTION_DEFAULT))

@@ -53,6 +53,9 @@ typedef void (*metrics_section_cb)(struct metrics_buf *out, void *data);
 
 #define METRICS_MAX_SECTIONS 24
 #define METRICS_SECTION_DEFAULT 1
+/* Shown only when asked for by name (INFO raft), not by all/everything,
+ * which list Redis' own sections. */
+#define METRICS_SECTION_NAMED 2
 
 struct metrics_section {
     char name[32];
