@@ -2,8 +2,8 @@
 # it the error is shown), redis-benchmark against the leader, hiredis with a
 # redirect-following loop (clients/hiredis_moved.c, built by the layer; path
 # in $HIREDIS_MOVED) and redis-py (clients/redis_py_cluster.py: a small
-# retry-on-MOVED wrapper, and a note on whether redis-py's RedisCluster
-# handles a one-group cluster).
+# retry-on-MOVED wrapper; redis-py's own RedisCluster does not handle a
+# one-group cluster: it asks CLUSTER SLOTS, which needs cluster_enabled:1).
 
 test "redis-cli -c follows -MOVED from a follower to the leader" {
     cluster_start
@@ -50,9 +50,14 @@ test "redis-py follows -MOVED through a retry wrapper" {
     set l [wait_leader]
     set f [expr {$l == 1 ? 2 : 1}]
     set script [file join $::root integration clients redis_py_cluster.py]
-    set out [exec /usr/bin/python3 $script 127.0.0.1 [node_port $f] 2>@1]
-    puts [string trimright $out]
-    assert_no_match "*FAIL*" $out
-    assert_match "*PASS*" $out
+    set ::redis_py_out [exec /usr/bin/python3 $script 127.0.0.1 [node_port $f] 2>@1]
+    puts [string trimright $::redis_py_out]
+    assert_match "*PASS redis_py_moved_wrapper*" $::redis_py_out
+    assert_match "*PASS redis_py_pipeline*" $::redis_py_out
+}
+
+test "redis-py MULTI/EXEC pipeline on the leader" {
+    need_cluster
+    assert_match "*PASS redis_py_transaction*" $::redis_py_out
 }
 cluster_stop

@@ -94,6 +94,7 @@ test "RAFT.CLUSTER INIT and JOIN: fresh nodes form a group of three" {
 
 test "RAFT.CLUSTER JOIN on a node that is already a member is refused with -ERR" {
     need_cluster
+    assert_equal [raft_field 2 raft_num_voters] 3 "node 2 never joined"
     assert_error "ERR*" { ncmd_timeout 20000 2 raft.cluster join [node_addr 1] }
 }
 cluster_stop

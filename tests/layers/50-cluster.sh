@@ -31,9 +31,10 @@ hm="$BUILD/tests/cluster/hiredis_moved"
 hm_src=tcl-tests/integration/clients/hiredis_moved.c
 if [ ! -x "$hm" ] || [ "$hm_src" -nt "$hm" ]; then
     ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$hm" "$hm_src" \
-        $(pkg-config --libs hiredis) || fail hiredis_moved_build "cc failed"
+        $(pkg-config --libs hiredis) >"$logs/hiredis_moved.cc.log" 2>&1 \
+        || fail hiredis_moved_build "cc failed: $(head -c 300 "$logs/hiredis_moved.cc.log")"
 fi
-export HIREDIS_MOVED="$PWD/$hm"
+case "$hm" in /*) export HIREDIS_MOVED="$hm" ;; *) export HIREDIS_MOVED="$PWD/$hm" ;; esac
 
 # A base port B with B..B+2 and B+10000..B+10002 all free.
 free_base() {

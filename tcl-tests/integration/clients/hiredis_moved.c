@@ -5,6 +5,7 @@
  * redirect, and a 200-command pipeline on the leader read back in order.
  * Prints one "PASS name" / "FAIL name: detail" line per check.
  * Usage: hiredis_moved HOST PORT */
+#define _POSIX_C_SOURCE 200809L
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
