@@ -40,6 +40,8 @@ test "a follower that missed a compaction catches up by snapshot" {
     wait_for_condition 150 100 {[raft_field $l raft_snapshot_index] > $last} \
         "leader never compacted past the follower's last index $last (raft_snapshot_index [raft_field $l raft_snapshot_index])"
     restart_node $f
+    # Snapshot transfer is slower than log shipping on a loaded machine.
+    wait_converged 60000
     assert_digests_equal
     assert {[raft_field $f raft_snapshot_index] > $last} "(follower snapshot index [raft_field $f raft_snapshot_index], was at $last)"
     assert_acked_on_node $f

@@ -128,6 +128,20 @@ proc cluster_add_fresh_node {i {overrides {}}} {
     ::cl::spawn $i
 }
 
+# Stop node I and leave it out of the cluster's node list.
+proc forget_node {i} {
+    if {[node_alive $i]} { stop_node $i }
+    set ::cl::nodes [lsearch -all -inline -not -exact $::cl::nodes $i]
+}
+
+# as_new_member I BODY: BODY brings node I in; if it fails, node I is
+# stopped and forgotten so the steps after it see only the old members.
+proc as_new_member {i body} {
+    set code [catch {uplevel 1 $body} msg opts]
+    if {$code == 1} { forget_node $i }
+    return -options $opts $msg
+}
+
 proc cluster_stop {} {
     ::cl::stop_background
     foreach key [array names ::cl::client] { catch {$::cl::client($key) close} }
