@@ -201,20 +201,31 @@ cmd_start() {
 }
 
 # Foreground: stay until Ctrl-C (or a node exits on its own), then stop all.
+# The trap only raises a flag: the loop between signals runs builtins only,
+# so the interrupt never lands inside a command substitution.
 cmd_foreground() {
-    local rc=0 i
-    trap 'echo; echo "stopping the cluster"; cmd_stop; exit 0' INT TERM
+    local rc=0 i pids=() stop=""
+    trap 'stop=signal' INT TERM
     cmd_start || rc=$?
-    if [ "$rc" -ne 0 ] && ! node_pid 1 >/dev/null; then exit "$rc"; fi
+    for i in $(seq 1 "$NODES"); do pids+=("$(node_pid "$i")"); done
+    if [ -z "${pids[0]}" ]; then cmd_stop; exit "${rc:-1}"; fi
     echo "Ctrl-C stops all $NODES nodes; logs in $DATA_DIR/node*.log"
-    while :; do
-        for i in $(seq 1 "$NODES"); do
-            node_pid "$i" >/dev/null || echo "node $i exited; see $(log_file "$i")" >&2
-            node_pid "$i" >/dev/null || { cmd_stop; exit 1; }
-        done
+    while [ -z "$stop" ]; do
         sleep 1 &
-        wait $!
+        wait $! 2>/dev/null
+        for i in "${!pids[@]}"; do
+            [ -n "$stop" ] && break
+            if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+                echo "node $((i + 1)) exited; see $(log_file $((i + 1)))" >&2
+                stop=exit
+            fi
+        done
     done
+    trap '' INT TERM
+    echo
+    echo "stopping the cluster"
+    cmd_stop
+    [ "$stop" = signal ]
 }
 
 case "${1:-}" in
