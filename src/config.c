@@ -45,6 +45,11 @@ static const char *const policies[] = {
     "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", NULL};
 
+static const char *const fsync_modes[] = {"always", "off", NULL};
+static const char *const wal_ios[] = {"auto", "uring", "sync", NULL};
+static const char *const consistencies[] = {"linearizable", "lease", "stale",
+                                            NULL};
+
 #define OFF(field) offsetof(struct config, field)
 
 static const struct opt opts[] = {
@@ -109,6 +114,40 @@ static const struct opt opts[] = {
      "Accepted for compatibility; must stay no (durability is Raft's)."},
     {"daemonize", OPT_BOOL, OFF(daemonize), OPT_IMMUTABLE, "no", 0, 0, NULL,
      "Accepted for compatibility; raftcache runs in the foreground."},
+    /* ---- replication: the Raft group and its cluster bus ---- */
+    {"cluster-port", OPT_INT, OFF(cluster_port), OPT_IMMUTABLE, "0", 0,
+     65535, NULL, "Cluster bus port for Raft traffic (0: port + 10000)."},
+    {"cluster-secret", OPT_STRING, OFF(cluster_secret), OPT_IMMUTABLE, "", 0,
+     0, NULL, "Shared secret peers prove they know (HMAC challenge); "
+     "use the same on every node."},
+    {"cluster-peers", OPT_STRING, OFF(cluster_peers), OPT_IMMUTABLE, "", 0, 0,
+     NULL, "Static group: host:port[@busport],... of the OTHER members' "
+     "client ports; nodes started with the same full set form one group."},
+    {"raft-election-timeout", OPT_INT, OFF(raft_election_timeout),
+     OPT_IMMUTABLE, "1000", 10, 600000, NULL,
+     "Raft election timeout in ms (each wait is drawn in [T, 2T))."},
+    {"raft-heartbeat-interval", OPT_INT, OFF(raft_heartbeat_interval),
+     OPT_IMMUTABLE, "100", 1, 60000, NULL, "Raft heartbeat period in ms."},
+    {"raft-write-timeout", OPT_INT, OFF(raft_write_timeout), 0, "0", 0,
+     3600000, NULL, "A parked write or read older than this many ms gets "
+     "-CLUSTERDOWN (0: 2 x raft-election-timeout). Its outcome is then "
+     "unknown: the write may still commit."},
+    {"raft-snapshot-entries", OPT_INT, OFF(raft_snapshot_entries),
+     OPT_IMMUTABLE, "200000", 0, LLONG_MAX, NULL,
+     "Snapshot (fork) once this many entries follow the last one (0: never)."},
+    {"raft-fsync", OPT_ENUM, OFF(raft_fsync), OPT_IMMUTABLE, "always", 0, 0,
+     fsync_modes, "always: a write is acknowledged once a majority fsynced "
+     "it; off: once written (a power cut of a majority may lose it)."},
+    {"wal-io", OPT_ENUM, OFF(wal_io), OPT_IMMUTABLE, "auto", 0, 0, wal_ios,
+     "WAL backend: auto (io_uring if allowed), uring or sync."},
+    {"read-consistency", OPT_ENUM, OFF(read_consistency), 0, "linearizable",
+     0, 0, consistencies, "linearizable (ReadIndex), lease (leader lease) "
+     "or stale (any node after READONLY); per connection: CLIENT "
+     "CONSISTENCY."},
+    {"follower-proxy", OPT_BOOL, OFF(follower_proxy), 0, "no", 0, 0, NULL,
+     "Accepted; followers answer writes with -MOVED to the leader."},
+    {"follower-reads", OPT_BOOL, OFF(follower_reads), 0, "no", 0, 0, NULL,
+     "Accepted; followers answer linearizable reads with -MOVED."},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

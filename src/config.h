@@ -23,6 +23,7 @@ struct config_obuf_limit {
 
 enum config_loglevel { LOG_DEBUG, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
 enum config_debug { DEBUG_CMD_NO, DEBUG_CMD_YES, DEBUG_CMD_LOCAL };
+enum config_read_consistency { READ_LINEARIZABLE, READ_LEASE, READ_STALE };
 
 struct config {
     long long port;
@@ -54,6 +55,20 @@ struct config {
     int daemonize;
     long long active_expire_effort;
     int latency_tracking;
+    /* Replication (Raft group, cluster bus): see the raft options block of
+     * config.c. */
+    long long cluster_port;
+    char *cluster_secret;
+    char *cluster_peers;
+    long long raft_election_timeout;
+    long long raft_heartbeat_interval;
+    long long raft_write_timeout;
+    long long raft_snapshot_entries;
+    int raft_fsync;
+    int wal_io;
+    int read_consistency;
+    int follower_proxy;
+    int follower_reads;
     /* Called after CONFIG SET changed an option (name as in the table). */
     void (*on_change)(const char *name, void *data);
     void *on_change_data;

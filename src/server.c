@@ -22,6 +22,8 @@
 #include "mem/pool.h"
 #include "metrics/metrics.h"
 #include "net/loop.h"
+#include "repl/repl.h"
+#include "server_raft.h"
 #include "store/store.h"
 
 #define SERVER_VERSION "7.0.15"
@@ -41,6 +43,7 @@ struct server {
     struct metrics metrics;
     struct cmd_env env;
     struct client_server clients;
+    struct server_raft raft;
     struct loop_timer *cron;
     char *config_file;
     char executable[1024];
@@ -138,8 +141,11 @@ static void on_cron(struct loop_timer *t, void *data)
     int64_t now = loop_now_ms(s->loop);
     if (s->env.active_expire) {
         size_t budget = (size_t)(EXPIRE_BUDGET_PER_EFFORT * s->cfg.active_expire_effort);
-        store_expire_cycle(s->store, (uint64_t)now, budget, STORE_REAP_DELETE,
-                           reap_none, NULL);
+        if (s->raft.repl != NULL)
+            server_raft_cron(&s->raft, now, budget);
+        else
+            store_expire_cycle(s->store, (uint64_t)now, budget,
+                               STORE_REAP_DELETE, reap_none, NULL);
     }
     store_rehash_steps(s->store, REHASH_STEPS);
     client_cron(&s->clients, now);
@@ -159,6 +165,15 @@ static void start_cron(struct server *s)
 static void before_sleep(struct loop *loop, void *data)
 {
     struct server *s = data;
+    /* Replication first (STYLE §7): acknowledge durable writes, apply,
+     * propose this iteration's batch and reads, WAL flush, peer sends;
+     * then connections whose parked requests ended run on (they may add
+     * to a new batch), and only then are replies written. */
+    for (int round = 0; s->raft.repl != NULL && round < 8; round++) {
+        repl_before_sleep(s->raft.repl);
+        if (!client_resume_parked(&s->clients))
+            break;
+    }
     client_flush_pending(&s->clients);
     if (s->shutdown_asap)
         loop_stop(loop);
@@ -309,6 +324,7 @@ static void shutdown_server(struct server *s)
     log_msg(LOG_LEVEL_WARNING, "raftcache is now ready to exit, bye bye...");
     client_close_all(&s->clients);
     client_close_listeners(&s->clients);
+    server_raft_close(&s->raft);
     if (s->pidfile_written)
         unlink(s->cfg.pidfile);
 }
@@ -350,6 +366,14 @@ int main(int argc, char **argv)
     s.env.hooks.data = &s;
     s.env.hooks.client_list = route_list;
     s.env.hooks.client_kill = route_kill;
+    s.raft = (struct server_raft){.cfg = &s.cfg, .loop = s.loop,
+        .store = s.store, .env = &s.env, .clients = &s.clients,
+        .metrics = &s.metrics};
+    char rerr[ERRMSG_LEN];
+    if (server_raft_open(&s.raft, rerr) < 0) {
+        log_msg(LOG_LEVEL_WARNING, "Raft start-up failed: %s", rerr);
+        return 1;
+    }
     if (client_listen(&s.clients) < 0) {
         log_msg(LOG_LEVEL_WARNING, "%s", s.clients.errmsg);
         return 1;

@@ -18,6 +18,7 @@
 struct loop;
 struct loop_io;
 struct pool;
+struct repl;
 
 struct conn {
     struct client_server *srv;
@@ -43,6 +44,16 @@ struct conn {
     int is_unix;
     char addr[64];
     char laddr[64];
+    /* replication (dispatch_repl.c) */
+    unsigned nparked;         /* writes and reads waiting in repl */
+    int parked_read;          /* the held read waits for its read index */
+    int read_err;             /* the held read failed: reply this status */
+    size_t read_budget;       /* input bytes the read index covers */
+    int readonly;             /* READONLY given (stale reads here) */
+    int consistency;          /* -1: read-consistency of the config */
+    int resume;               /* on the resume list */
+    int join_wait;            /* parked by RAFT.CLUSTER JOIN */
+    struct conn *rnext, *rprev;
 };
 
 #define CLIENT_MAX_LISTENERS (CONFIG_MAX_BIND + 1)
@@ -66,6 +77,14 @@ struct client_server {
     long long nconns;
     uint64_t next_id;
     char errmsg[256];
+    struct repl *repl;        /* NULL: not replicated (commands run here) */
+    struct conn *resume;      /* connections whose parked requests ended */
+    /* RAFT.CLUSTER / RAFT.NODE ADD re-open the group, which only server.c
+     * may do: answered through this hook; returns 1 when it parked c
+     * (a join answers +OK once this node is a voter). */
+    int (*raft_admin)(void *data, struct conn *c, int argc,
+                      const struct resp_arg *argv);
+    void *raft_admin_data;
 };
 
 /* Sets up the client room (no sockets yet). */
@@ -93,7 +112,26 @@ int client_kill_hook(void *data, const struct cmd_kill_filter *f,
 /* INFO clients section. */
 void client_info_section(struct metrics_buf *out, void *data);
 
+/* ---- replication glue (dispatch_repl.c) ---- */
+/* repl's wake callback (data: the client_server): a parked request of
+ * owner (a struct conn) ended; replies an error for failures and queues
+ * the connection to resume. Never calls back into repl. */
+void client_repl_wake(void *data, void *owner, int status);
+/* Where the apply of owner's entry writes its reply (and with which
+ * session); queues the connection's write. */
+void client_wait_target(void *owner, struct resp_out **out,
+                        struct cmd_session **sess);
+/* Resumes the connections whose parked requests ended (before-sleep).
+ * Returns 1 if any ran commands. */
+int client_resume_parked(struct client_server *cs);
+
 /* ---- inside the room ---- */
+/* What dispatch__route did with a command. */
+enum { DISPATCH_DONE = 0, DISPATCH_HOLD = 1 };
+void dispatch__run(struct conn *c, int argc, const struct resp_arg *argv);
+int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
+                    size_t nbytes);
+void dispatch__forget(struct conn *c);
 struct conn *conn__create(struct client_server *cs, int fd, int is_unix);
 void conn__close(struct conn *c);
 void conn__queue_write(struct conn *c);

@@ -60,6 +60,7 @@ struct conn *conn__create(struct client_server *cs, int fd, int is_unix)
     c->out.owner = c;
     c->sess.id = ++cs->next_id;
     c->sess.resp = 2;
+    c->consistency = -1;
     c->ctime_ms = c->last_ms = loop_now_ms(cs->loop);
     c->next = cs->all;
     if (cs->all)
@@ -114,6 +115,7 @@ void conn__close(struct conn *c)
 {
     struct client_server *cs = c->srv;
     pending_unlink(c);
+    dispatch__forget(c);
     if (c->prev)
         c->prev->next = c->next;
     else

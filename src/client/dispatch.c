@@ -27,7 +27,7 @@ static void mute_after(struct conn *c)
     c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
 }
 
-static void run_command(struct conn *c, int argc, const struct resp_arg *argv)
+void dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
 {
     struct client_server *cs = c->srv;
     struct cmd_ctx ctx = {
@@ -82,9 +82,16 @@ void dispatch__process(struct conn *c)
             protocol_error(c);
             break;
         }
+        size_t start = c->qpos;
         c->qpos += (size_t)rv;
         if (c->parser.argc == 0)
             continue;
-        run_command(c, c->parser.argc, c->parser.argv);
+        if (c->srv->repl == NULL) {
+            dispatch__run(c, c->parser.argc, c->parser.argv);
+        } else if (dispatch__route(c, c->parser.argc, c->parser.argv,
+                                   (size_t)rv) == DISPATCH_HOLD) {
+            c->qpos = start; /* parsed again once its turn comes */
+            break;
+        }
     }
 }

@@ -1,0 +1,486 @@
+/* Routing under replication. Writes are checked here (arity, auth, -OOM:
+ * errors cost no log entry), rewritten by cmd_rewrite where their effect
+ * depends on the clock, and submitted to repl; the connection is parked
+ * until they apply. Reads go through the consistency gate: linearizable
+ * (a ReadIndex batched per loop iteration), lease, or stale (here at once;
+ * on a follower only after READONLY). A follower answers -MOVED to the
+ * leader, -CLUSTERDOWN when none is known.
+ * Reply order (invariant 3) without a reorder buffer: a connection with
+ * parked writes keeps proposing further writes (they apply, and reply, in
+ * request order) but holds its first other command unparsed until every
+ * parked request ended; a parked read holds everything behind it. A held
+ * command is parsed again when the connection resumes (before-sleep).
+ * Also answers the replication commands: RAFT.*, READONLY/READWRITE,
+ * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION. */
+#include "client/client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cluster/cluster.h"
+#include "cmd/cmd_rewrite.h"
+#include "config.h"
+#include "err.h"
+#include "metrics/metrics.h"
+#include "net/loop.h"
+#include "repl/repl.h"
+
+static int arg_is(const struct resp_arg *a, const char *w)
+{
+    size_t n = strlen(w);
+    return a->len == n && strncasecmp(a->ptr, w, n) == 0;
+}
+
+/* ---- the resume list --------------------------------------------------- */
+
+static void resume_link(struct conn *c)
+{
+    struct client_server *cs = c->srv;
+    if (c->resume)
+        return;
+    c->resume = 1;
+    c->rprev = NULL;
+    c->rnext = cs->resume;
+    if (cs->resume)
+        cs->resume->rprev = c;
+    cs->resume = c;
+}
+
+static void resume_unlink(struct conn *c)
+{
+    if (!c->resume)
+        return;
+    if (c->rprev)
+        c->rprev->rnext = c->rnext;
+    else
+        c->srv->resume = c->rnext;
+    if (c->rnext)
+        c->rnext->rprev = c->rprev;
+    c->rnext = c->rprev = NULL;
+    c->resume = 0;
+}
+
+void dispatch__forget(struct conn *c)
+{
+    if (c->srv->repl != NULL && c->nparked > 0)
+        repl_cancel(c->srv->repl, c);
+    c->nparked = 0;
+    resume_unlink(c);
+}
+
+int client_resume_parked(struct client_server *cs)
+{
+    int any = 0;
+    while (cs->resume != NULL) {
+        struct conn *c = cs->resume;
+        resume_unlink(c);
+        if (c->nparked > 0)
+            continue;
+        any = 1;
+        dispatch__process(c);
+        if (c->out.failed) {
+            conn__close(c);
+            continue;
+        }
+        if (c->out.len > c->sent || c->close_after_reply)
+            conn__queue_write(c);
+    }
+    return any;
+}
+
+/* ---- redirections ------------------------------------------------------ */
+
+static unsigned slot_of(const struct cmd_def *d, int argc,
+                        const struct resp_arg *argv)
+{
+    if (d == NULL || d->first_key <= 0 || d->first_key >= argc)
+        return 0;
+    return cluster_keyslot(argv[d->first_key].ptr, argv[d->first_key].len);
+}
+
+/* -MOVED to the leader, or -CLUSTERDOWN when no other leader is known. */
+static void reply_redirect(struct conn *c, unsigned slot, int status)
+{
+    struct repl *r = c->srv->repl;
+    const char *host;
+    int port;
+    char buf[256];
+    buf[0] = '-';
+    if (status == ERR_NOTLEADER && !repl_is_leader(r) &&
+        repl_leader_addr(r, &host, &port))
+        cluster_format_redirect(buf + 1, sizeof(buf) - 1,
+                                CLUSTER_REDIR_MOVED, slot, host, port);
+    else
+        cluster_format_redirect(buf + 1, sizeof(buf) - 1,
+                                CLUSTER_REDIR_DOWN_STATE, 0, NULL, 0);
+    resp_add_error(&c->out, buf);
+    c->srv->metrics->total_error_replies++;
+}
+
+/* ---- repl's callbacks -------------------------------------------------- */
+
+void client_repl_wake(void *data, void *owner, int status)
+{
+    struct conn *c = owner;
+    if (c->join_wait) {
+        c->join_wait = 0;
+        if (status == 0)
+            resp_add_ok(&c->out);
+        else
+            resp_add_error(&c->out, "joined as a learner but not promoted "
+                           "to voter in time");
+        conn__queue_write(c);
+    } else if (c->parked_read) {
+        c->parked_read = 0;
+        c->read_err = status;
+        if (status < 0)
+            c->read_budget = 0;
+    } else if (status < 0) {
+        reply_redirect(c, 0, status);
+        conn__queue_write(c);
+    }
+    if (c->nparked > 0)
+        c->nparked--;
+    if (c->nparked == 0)
+        resume_link(c);
+}
+
+void client_wait_target(void *owner, struct resp_out **out,
+                        struct cmd_session **sess)
+{
+    struct conn *c = owner;
+    c->out.proto = c->sess.resp;
+    *out = &c->out;
+    *sess = &c->sess;
+    conn__queue_write(c);
+}
+
+/* ---- writes and reads -------------------------------------------------- */
+
+static int route_write(struct conn *c, const struct cmd_def *d, int argc,
+                       const struct resp_arg *argv)
+{
+    struct client_server *cs = c->srv;
+    unsigned slot = slot_of(d, argc, argv);
+    if (!repl_is_leader(cs->repl)) {
+        if (c->nparked > 0)
+            return DISPATCH_HOLD;
+        reply_redirect(c, slot, ERR_NOTLEADER);
+        return DISPATCH_DONE;
+    }
+    size_t olen = c->out.len;
+    unsigned long errors = c->out.errors;
+    struct cmd_ctx ctx = {.env = cs->env, .sess = &c->sess, .out = &c->out,
+                          .argc = argc, .argv = argv,
+                          .now = loop_now_ms(cs->loop)};
+    const struct cmd_def *checked;
+    if (cmd_check(&ctx, &checked) < 0) {
+        if (c->nparked > 0) { /* its error would overtake parked replies */
+            c->out.len = olen;
+            c->out.errors = errors;
+            return DISPATCH_HOLD;
+        }
+        cs->env->stats[d->index].rejected_calls++;
+        cs->metrics->total_error_replies += c->out.errors - errors;
+        return DISPATCH_DONE;
+    }
+    struct resp_arg rw[CMD_REWRITE_MAX_ARGS];
+    char scratch[CMD_REWRITE_SCRATCH];
+    int n = cmd_rewrite(&ctx, rw, scratch);
+    int rv = repl_submit_argv(cs->repl, c, n > 0 ? n : argc,
+                              n > 0 ? rw : argv);
+    if (rv < 0) {
+        if (c->nparked > 0)
+            return DISPATCH_HOLD;
+        reply_redirect(c, slot, rv);
+        return DISPATCH_DONE;
+    }
+    c->nparked++;
+    return DISPATCH_DONE;
+}
+
+static int route_read(struct conn *c, const struct cmd_def *d, int argc,
+                      const struct resp_arg *argv, size_t nbytes)
+{
+    struct client_server *cs = c->srv;
+    if (c->read_err < 0) {
+        reply_redirect(c, slot_of(d, argc, argv), c->read_err);
+        c->read_err = 0;
+        return DISPATCH_DONE;
+    }
+    if (c->read_budget >= nbytes) { /* covered by the last read index */
+        c->read_budget -= nbytes;
+        dispatch__run(c, argc, argv);
+        return DISPATCH_DONE;
+    }
+    c->read_budget = 0;
+    int mode = c->consistency >= 0 ? c->consistency
+                                   : cs->cfg->read_consistency;
+    if (!repl_is_leader(cs->repl)) {
+        if (c->readonly)
+            dispatch__run(c, argc, argv);
+        else
+            reply_redirect(c, slot_of(d, argc, argv), ERR_NOTLEADER);
+        return DISPATCH_DONE;
+    }
+    if (mode == READ_STALE) {
+        dispatch__run(c, argc, argv);
+        return DISPATCH_DONE;
+    }
+    int rv = repl_submit_read(cs->repl, c, mode == READ_LEASE);
+    if (rv < 0) {
+        reply_redirect(c, slot_of(d, argc, argv), rv);
+        return DISPATCH_DONE;
+    }
+    c->nparked = 1;
+    c->parked_read = 1;
+    /* the held read and what followed it had arrived before the read
+     * index is asked: all of it may be served with that index */
+    c->read_budget = c->qlen - c->qpos + nbytes;
+    return DISPATCH_HOLD;
+}
+
+/* ---- replication commands ---------------------------------------------- */
+
+static void reply_info(struct conn *c)
+{
+    struct metrics_buf b = {0};
+    metrics_buf_printf(&b, "# Raft\r\n");
+    repl_info_section(&b, c->srv->repl);
+    resp_add_verbatim(&c->out, b.p, b.len, "txt");
+    metrics_buf_free(&b);
+}
+
+static int parse_u64(const struct resp_arg *a, uint64_t *out)
+{
+    long long v;
+    if (!resp_string_to_ll(a->ptr, a->len, &v) || v <= 0)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static void node_add(struct conn *c, const struct resp_arg *a)
+{
+    char buf[128];
+    int port = 0, bus = 0;
+    if (a->len >= sizeof(buf)) {
+        resp_add_error(&c->out, "Invalid node address");
+        return;
+    }
+    memcpy(buf, a->ptr, a->len);
+    buf[a->len] = '\0';
+    char *at = strchr(buf, '@');
+    if (at != NULL) {
+        *at = '\0';
+        bus = atoi(at + 1);
+    }
+    char *colon = strrchr(buf, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+        port = atoi(colon + 1);
+    }
+    if (colon == NULL || port <= 0 || port > 65535 || buf[0] == '\0') {
+        resp_add_error(&c->out, "Invalid node address, expected host:port");
+        return;
+    }
+    uint64_t id;
+    int rv = repl_add_node(c->srv->repl, buf, port, bus ? bus : port + 10000,
+                           &id);
+    if (rv == ERR_NOTLEADER)
+        reply_redirect(c, 0, rv);
+    else if (rv < 0)
+        resp_add_errorf(&c->out, "cannot add the node: %s", err_str(rv));
+    else
+        resp_add_int(&c->out, (long long)id);
+}
+
+static void raft_node(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    uint64_t id;
+    if (argc == 3 && arg_is(&argv[1], "add")) {
+        node_add(c, &argv[2]);
+    } else if (argc == 3 && arg_is(&argv[1], "remove")) {
+        if (parse_u64(&argv[2], &id) < 0) {
+            resp_add_error(&c->out, "Invalid node id");
+            return;
+        }
+        int rv = repl_remove_node(c->srv->repl, id);
+        if (rv == ERR_NOTLEADER)
+            reply_redirect(c, 0, rv);
+        else if (rv < 0)
+            resp_add_errorf(&c->out, "cannot remove node %llu: %s",
+                            (unsigned long long)id, err_str(rv));
+        else
+            resp_add_ok(&c->out);
+    } else {
+        resp_add_error(&c->out, "syntax error, try RAFT.NODE ADD host:port "
+                       "| RAFT.NODE REMOVE <id>");
+    }
+}
+
+static void raft_transfer(struct conn *c, int argc,
+                          const struct resp_arg *argv)
+{
+    uint64_t to = 0;
+    if (argc > 2 || (argc == 2 && parse_u64(&argv[1], &to) < 0)) {
+        resp_add_error(&c->out, "syntax error, try RAFT.TRANSFER-LEADER [id]");
+        return;
+    }
+    int rv = repl_transfer_leader(c->srv->repl, to);
+    if (rv == ERR_NOTLEADER)
+        reply_redirect(c, 0, rv);
+    else if (rv < 0)
+        resp_add_errorf(&c->out, "cannot transfer leadership: %s",
+                        err_str(rv));
+    else
+        resp_add_ok(&c->out);
+}
+
+static void raft_cluster(struct conn *c, int argc,
+                         const struct resp_arg *argv)
+{
+    if (argc == 2 && arg_is(&argv[1], "init"))
+        resp_add_ok(&c->out);
+    else if (argc == 3 && arg_is(&argv[1], "join"))
+        resp_add_error(&c->out, "RAFT.CLUSTER JOIN is not supported by this "
+                       "build: start members with cluster-peers, or send "
+                       "RAFT.NODE ADD to the leader");
+    else
+        resp_add_error(&c->out, "syntax error, try RAFT.CLUSTER INIT | "
+                       "RAFT.CLUSTER JOIN host:port");
+}
+
+static const char DEBUG_REFUSED[] =
+    "DEBUG command not allowed. If the enable-debug-command option is set "
+    "to \"local\", you can run it from a local connection, otherwise you "
+    "need to set this option in the configuration file, and then restart "
+    "the server.";
+
+static void debug_partition(struct conn *c, int argc,
+                            const struct resp_arg *argv)
+{
+    int mode = c->srv->cfg->enable_debug_command;
+    if (mode == DEBUG_CMD_NO || (mode == DEBUG_CMD_LOCAL &&
+                                 !c->sess.is_local)) {
+        resp_add_error(&c->out, DEBUG_REFUSED);
+        return;
+    }
+    uint64_t ids[RAFT_MAX_SERVERS];
+    int n = 0;
+    for (int i = 2; i < argc; i++) {
+        if (n == RAFT_MAX_SERVERS || parse_u64(&argv[i], &ids[n++]) < 0) {
+            resp_add_error(&c->out, "Invalid node id");
+            return;
+        }
+    }
+    if (repl_partition(c->srv->repl, ids, (size_t)n) < 0)
+        resp_add_error(&c->out, "unknown node id or no cluster bus");
+    else
+        resp_add_ok(&c->out);
+}
+
+static const char *const consistency_names[] = {"linearizable", "lease",
+                                                "stale"};
+
+static void client_consistency(struct conn *c, int argc,
+                               const struct resp_arg *argv)
+{
+    if (argc == 2) {
+        int m = c->consistency >= 0 ? c->consistency
+                                    : c->srv->cfg->read_consistency;
+        resp_add_bulk_cstr(&c->out, consistency_names[m]);
+        return;
+    }
+    for (int m = 0; m < 3; m++) {
+        if (arg_is(&argv[2], consistency_names[m])) {
+            c->consistency = m;
+            resp_add_ok(&c->out);
+            return;
+        }
+    }
+    resp_add_error(&c->out, "syntax error, try CLIENT CONSISTENCY "
+                   "linearizable|lease|stale");
+}
+
+/* Returns 1 when argv is a replication command (answered here). */
+static int replication_command(struct conn *c, int argc,
+                               const struct resp_arg *argv)
+{
+    const struct resp_arg *a = &argv[0];
+    struct client_server *cs = c->srv;
+    if (cs->raft_admin != NULL && argc >= 2 &&
+        (arg_is(a, "raft.cluster") ||
+         (arg_is(a, "raft.node") && !arg_is(&argv[1], "remove")))) {
+        if (cs->raft_admin(cs->raft_admin_data, c, argc, argv) == 1) {
+            c->nparked = 1;
+            c->join_wait = 1;
+        }
+    } else if (arg_is(a, "raft.info") && argc == 1)
+        reply_info(c);
+    else if (arg_is(a, "raft.cluster") && argc >= 2)
+        raft_cluster(c, argc, argv);
+    else if (arg_is(a, "raft.node") && argc >= 2)
+        raft_node(c, argc, argv);
+    else if (arg_is(a, "raft.transfer-leader"))
+        raft_transfer(c, argc, argv);
+    else if (arg_is(a, "readonly") && argc == 1)
+        c->readonly = 1, resp_add_ok(&c->out);
+    else if (arg_is(a, "readwrite") && argc == 1)
+        c->readonly = 0, resp_add_ok(&c->out);
+    else if (arg_is(a, "client") && argc >= 2 && argc <= 3 &&
+             arg_is(&argv[1], "consistency"))
+        client_consistency(c, argc, argv);
+    else if (arg_is(a, "debug") && argc >= 2 &&
+             arg_is(&argv[1], "raft-partition"))
+        debug_partition(c, argc, argv);
+    else
+        return 0;
+    return 1;
+}
+
+static int is_replication_command(int argc, const struct resp_arg *argv)
+{
+    const struct resp_arg *a = &argv[0];
+    return (a->len > 5 && strncasecmp(a->ptr, "raft.", 5) == 0) ||
+           arg_is(a, "readonly") || arg_is(a, "readwrite") ||
+           (argc >= 2 && arg_is(a, "client") &&
+            arg_is(&argv[1], "consistency")) ||
+           (argc >= 2 && arg_is(a, "debug") &&
+            arg_is(&argv[1], "raft-partition"));
+}
+
+static int needs_auth(const struct conn *c)
+{
+    const char *pass = c->srv->cfg->requirepass;
+    return pass != NULL && pass[0] != '\0' && !c->sess.authenticated;
+}
+
+int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
+                    size_t nbytes)
+{
+    if (c->parked_read)
+        return DISPATCH_HOLD;
+    if (is_replication_command(argc, argv)) {
+        if (c->nparked > 0)
+            return DISPATCH_HOLD;
+        if (needs_auth(c))
+            resp_add_error(&c->out, "-NOAUTH Authentication required.");
+        else if (!replication_command(c, argc, argv))
+            resp_add_errorf(&c->out, "wrong number of arguments for '%.*s' "
+                            "command", (int)argv[0].len, argv[0].ptr);
+        return DISPATCH_DONE;
+    }
+    int unknown = 0;
+    const struct cmd_def *d = cmd_lookup(argc, argv, &unknown);
+    if (d != NULL && !unknown && (d->flags & CMD_WRITE))
+        return route_write(c, d, argc, argv);
+    if (c->nparked > 0)
+        return DISPATCH_HOLD;
+    if (d != NULL && !unknown && (d->flags & CMD_READONLY))
+        return route_read(c, d, argc, argv, nbytes);
+    dispatch__run(c, argc, argv);
+    return DISPATCH_DONE;
+}

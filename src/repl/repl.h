@@ -1,0 +1,177 @@
+/* The replicated write path of one Raft group: owns the struct raft,
+ * batches every write of one loop iteration into one proposal, carries out
+ * each raft_update in raft.h's order (persist through the WAL with group
+ * commit, send through the transport, snapshot chunks, apply, reads,
+ * notes), parks the requests of clients until their entry is applied or
+ * their read index reached, and wakes them in request order. Knows
+ * clients only as opaque owners and commands only as RESP bytes: the
+ * apply callback (server.c → cmd) executes them, the wake callback
+ * (client) resumes a connection. Never calls cmd or client (DESIGN §2).
+ *
+ * Happy path: submit → batch → before_sleep: PROPOSE, wal_append + flush,
+ * APPEND to peers → WAL durable + majority → committed → apply → wake.
+ * Failure modes: lost leadership (overwritten entries are woken with
+ * ERR_NOTLEADER: -MOVED), no quorum (deadline: ERR_TIMEOUT-like
+ * ERR_BUSY: -CLUSTERDOWN, the entry may still commit later), WAL I/O
+ * error (the group stops acknowledging: every wait expires). */
+#ifndef RAFTCACHE_REPL_H
+#define RAFTCACHE_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "raft/raft.h"
+
+struct loop;
+struct wal;
+struct wal_recovered;
+struct wal_snapshot_writer;
+struct wal_snapshot_reader;
+struct peer_transport;
+struct metrics_buf;
+
+/* Frame types of the cluster bus (the transport's own are < 16). */
+#define REPL_FRAME_RAFT 16
+
+/* Entry payload: u8 version, u8 flags, i64 leader time (Unix ms, LE),
+ * then the command as a RESP multibulk. */
+#define REPL_ENTRY_VERSION 1
+#define REPL_ENTRY_HEADER 10
+#define REPL_ENTRY_META 1 /* flag: repl's own record (member address) */
+
+#define REPL_HOST_LEN 64
+
+/* A member's addresses: the client port (for -MOVED) and the bus port. */
+struct repl_member {
+    uint64_t id;
+    char host[REPL_HOST_LEN];
+    int port;
+    int bus_port;
+};
+
+/* Executes one committed command (RESP multibulk bytes) with the leader's
+ * clock. owner is the parked client whose reply this is (write it to its
+ * reply buffer), or NULL (discard the reply: another node's client, or a
+ * client that left or timed out). */
+typedef void (*repl_apply_cb)(void *data, uint64_t index, const uint8_t *cmd,
+                              size_t len, int64_t leader_now_ms,
+                              void *owner);
+/* A parked request is done: status 0 (write applied, its reply written;
+ * or read index reached: run the read now), ERR_NOTLEADER (the entry was
+ * overwritten or the read refused: redirect), ERR_BUSY (deadline passed
+ * or no leader: -CLUSTERDOWN). Called in request order per owner. */
+typedef void (*repl_wake_cb)(void *data, void *owner, int status);
+/* Snapshots: save writes the state machine through the writer (runs in a
+ * forked child); load replaces the state machine by the reader's records
+ * (the caller empties it first). Return 0 or <0. */
+typedef int (*repl_save_cb)(void *data, struct wal_snapshot_writer *wr);
+typedef int (*repl_load_cb)(void *data, struct wal_snapshot_reader *rd);
+
+struct repl_config {
+    uint64_t node_id;              /* nonzero; persisted by repl_open */
+    struct loop *loop;
+    struct wal *wal;               /* opened by the caller, borrowed */
+    const struct wal_recovered *rec; /* what wal_open found */
+    struct peer_transport *bus;    /* peer_open()ed by the caller, borrowed */
+    struct raft_options raft;      /* id and seed are filled by repl */
+    int64_t write_timeout_ms;      /* parked request deadline [2 s] */
+    /* Known members (static list, including this node). On an empty log
+     * with bootstrap set they form the first configuration. */
+    const struct repl_member *members;
+    uint32_t n_members;
+    bool bootstrap;
+    repl_apply_cb apply;
+    repl_wake_cb wake;
+    repl_save_cb save;             /* NULL: no snapshots */
+    repl_load_cb load;
+    void *data;                    /* passed to the callbacks */
+};
+
+struct repl;
+
+/* Creates the group member: restores the log from the WAL (hard state,
+ * snapshot, entries), bootstraps an empty one when asked, starts the tick
+ * timer and registers as the bus's frame handler (the caller points the
+ * transport's on_frame at repl_on_frame with data = the repl). Returns 0
+ * and an owned *out, or <0 with errmsg (ERRMSG_LEN) set. */
+int repl_open(const struct repl_config *cfg, struct repl **out,
+              char *errmsg);
+void repl_close(struct repl *r);
+
+/* The transport's frame callback (data: the struct repl). */
+void repl_on_frame(void *data, uint64_t peer, uint8_t type,
+                   const uint8_t *bytes, size_t len);
+
+/* Writes. Copies the command (argc args; RESP multibulk is written into
+ * the open batch, the one copy of its bytes) and parks owner until it is
+ * applied. Returns 0 (parked), ERR_NOTLEADER (caller redirects: nothing
+ * was parked). */
+struct resp_arg;
+int repl_submit_argv(struct repl *r, void *owner, int argc,
+                     const struct resp_arg *argv);
+/* The same for bytes already RESP-encoded. */
+int repl_submit_bytes(struct repl *r, void *owner, const void *cmd,
+                      size_t len);
+/* Unparked writes of the leader itself (expiry and eviction DELs). */
+int repl_propose_internal(struct repl *r, int argc,
+                          const struct resp_arg *argv);
+
+/* Reads: joins this iteration's read batch (one RAFT_EVENT_READ per
+ * iteration and kind) and parks owner until applied >= the read index.
+ * Returns 0 (parked) or ERR_NOTLEADER. */
+int repl_submit_read(struct repl *r, void *owner, bool lease);
+
+/* The owner is gone: its pending requests complete silently (entries
+ * still apply everywhere, their replies are discarded). */
+void repl_cancel(struct repl *r, void *owner);
+
+/* The before-sleep work, in order: acknowledge durable WAL writes
+ * (PERSISTED), close the batch (PROPOSE), ask the read index (READ),
+ * wal_flush, peer_flush. Call it before replies are flushed. Returns
+ * true when it did something (callers loop while woken clients add work,
+ * a few rounds at most). */
+bool repl_before_sleep(struct repl *r);
+
+/* State for the dispatcher. */
+bool repl_is_leader(const struct repl *r);
+/* The leader's client address; false when no leader is known. */
+bool repl_leader_addr(const struct repl *r, const char **host, int *port);
+uint64_t repl_leader_id(const struct repl *r);
+uint64_t repl_node_id(const struct repl *r);
+uint64_t repl_applied_index(const struct repl *r);
+size_t repl_pending_writes(const struct repl *r);
+
+/* Membership and leadership. */
+int repl_transfer_leader(struct repl *r, uint64_t to);
+/* Leader only: gives host:port (bus bus_port) a new id, replicates its
+ * address and adds it as a learner (promoted once caught up). */
+int repl_add_node(struct repl *r, const char *host, int port, int bus_port,
+                  uint64_t *id_out);
+int repl_remove_node(struct repl *r, uint64_t id);
+/* Parks owner until this node is a voter of its group (RAFT.CLUSTER JOIN
+ * answers then): woken with 0, or ERR_BUSY after timeout_ms. One at a
+ * time: ERR_BUSY when another waits. */
+int repl_wait_voter(struct repl *r, void *owner, int64_t timeout_ms);
+/* DEBUG RAFT-PARTITION: block (on) or heal every peer in ids. */
+int repl_partition(struct repl *r, const uint64_t *ids, size_t n);
+const struct raft_config *repl_config_now(const struct repl *r);
+const struct repl_member *repl_member(const struct repl *r, uint64_t id);
+/* Every member whose address is known; returns the count. */
+uint32_t repl_members(const struct repl *r, const struct repl_member **out);
+
+/* INFO raft (metrics_section_cb shape; data: the struct repl). */
+void repl_info_section(struct metrics_buf *out, void *data);
+
+struct repl_stats {
+    uint64_t proposals;      /* PROPOSE events (batches) */
+    uint64_t proposed;       /* entries proposed */
+    uint64_t applied;        /* entries applied */
+    uint64_t reads;          /* READ events */
+    uint64_t write_timeouts;
+    uint64_t send_errors;
+};
+void repl_get_stats(const struct repl *r, struct repl_stats *st);
+
+#endif

@@ -1,0 +1,56 @@
+/* The replication wiring of the server process: opens the WAL in `dir`,
+ * picks or restores this node's id, opens the cluster bus and the repl
+ * group, and hands repl the callbacks that tie it to the rest: apply
+ * (parse the entry's RESP bytes and run cmd's executor with the leader's
+ * clock, replying to the parked client if there is one), snapshot save and
+ * load (the store's serialiser), and the leader's expiry (DELs proposed
+ * instead of local deletes: followers never expire keys on their own).
+ * Part of server.c's room: the one place that may call every room. */
+#ifndef RAFTCACHE_SERVER_RAFT_H
+#define RAFTCACHE_SERVER_RAFT_H
+
+#include <stdint.h>
+
+#include "resp/resp.h"
+#include "cmd/cmd.h"
+
+struct config;
+struct loop;
+struct store;
+struct metrics;
+struct client_server;
+struct wal;
+struct peer_transport;
+struct repl;
+
+struct server_raft {
+    struct config *cfg;
+    struct loop *loop;
+    struct store *store;
+    struct cmd_env *env;
+    struct client_server *clients;
+    struct metrics *metrics;
+    struct wal *wal;
+    struct peer_transport *bus;
+    struct repl *repl;
+    uint64_t node_id;
+    struct resp_parser parser;  /* parses committed entries */
+    struct cmd_session sess;    /* runs entries nobody waits for */
+    struct resp_out discard;
+};
+
+/* Opens everything; returns 0, or <0 with a line for the log in errmsg
+ * (ERRMSG_LEN bytes). */
+int server_raft_open(struct server_raft *sr, char *errmsg);
+void server_raft_close(struct server_raft *sr);
+/* RAFT.CLUSTER INIT/JOIN/ADOPT and RAFT.NODE ADD/JOIN (client_server's
+ * raft_admin hook): they may re-open the group. Returns 1 when it parked
+ * the connection (a join waits until this node is a voter). */
+struct conn;
+int server_raft_admin(void *data, struct conn *c, int argc,
+                      const struct resp_arg *argv);
+/* The cron's share: the leader proposes DELs for expired keys. */
+void server_raft_cron(struct server_raft *sr, int64_t now_ms,
+                      size_t budget);
+
+#endif
