@@ -161,12 +161,19 @@ raft_stat() {
 # name test pipeline run rps p50 p99 cpu_us_per_req batch
 bench() {
     local name="$1" test="$2" p="$3" n="$4" run="$5" before after line e0=0 b0=0 e1=0 b1=0 batch=-
-    local port="${PORT[$name]}"
+    local port log="$work/bench.$name.$test.$p.$run.out" err
+    # Leadership may have moved since the last run (elections under load).
+    if [[ $name == rc-* ]]; then PORT[$name]=$(cs "$name" "" leader 10) || PORT[$name]=0; fi
+    port="${PORT[$name]}"
     if [[ $name == rc-* ]]; then e0=$(raft_stat "$port" raft_entries); b0=$(raft_stat "$port" raft_batches); fi
     before=$(cpu_ticks "${PIDS[$name]}")
-    line=$(redis-benchmark -p "$port" -t "$test" -c 50 -d 64 -r 100000 \
-        -P "$p" -n "$n" --csv 2>/dev/null | grep -v '^"test"' | tail -n 1)
+    redis-benchmark -p "$port" -t "$test" -c 50 -d 64 -r 100000 \
+        -P "$p" -n "$n" --csv >"$log" 2>&1
     after=$(cpu_ticks "${PIDS[$name]}")
+    line=$(grep -a '^"[A-Z]' "$log" | tail -n 1)
+    err=$(tr '\r' '\n' <"$log" | grep -a -m 1 -iE 'error|moved|clusterdown')
+    [ -n "$err" ] && echo "  $name $test -P $p run $run: $err (run left out)"
+    [ -n "$err" ] && line=""
     if [[ $name == rc-* ]]; then
         e1=$(raft_stat "$port" raft_entries); b1=$(raft_stat "$port" raft_batches)
         if [ -n "$e1" ] && [ -n "$b1" ] && [ "$((${b1:-0} - ${b0:-0}))" -gt 0 ]; then
@@ -213,7 +220,11 @@ python3 - "$results" "$RUNS" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 data = {}
+failed = {}
 for name, test, p, run, rps, p50, p99, cpu, batch in rows:
+    if float(rps) == 0:
+        failed[(name, test, p)] = failed.get((name, test, p), 0) + 1
+        continue
     data.setdefault((name, test, p), []).append((float(rps), float(p50), float(p99), float(cpu), batch))
 def med(key, i):
     v = [r[i] for r in data.get(key, [])]
@@ -241,6 +252,8 @@ for p in ("1", "16"):
                 ratio(rps, med(("R0", test, p), 0)), ratio(rps, med(("R1", test, p), 0)),
                 ratio(rps, med(("R2", test, p), 0)), ratio(p99, med(("R0", test, p), 2)),
                 ratio(p99, med(("R1", test, p), 2)), ratio(cpu, med(("R2", test, p), 3)), batches(k)))
+for k, v in sorted(failed.items()):
+    print("%s %s -P %s: %d run(s) failed (redis-benchmark error), left out of the medians" % (k[0], k[1].upper(), k[2], v))
 print()
 print("Medians of %s runs. rc-lin / rc-lease: raftcache 3 nodes, raft-fsync always, linearizable / lease reads; "
       "R0 redis-server no persistence; R1 appendonly + appendfsync always; R2 master + 2 async replicas. "
