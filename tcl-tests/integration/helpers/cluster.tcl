@@ -128,6 +128,14 @@ proc cluster_add_fresh_node {i {overrides {}}} {
     ::cl::spawn $i
 }
 
+# A node's WAL and snapshots (tens of MB each) go once it has stopped; its
+# config, stdout and stderr stay for reading after a failure.
+proc ::cl::drop_data {dir} {
+    foreach f [glob -nocomplain -directory $dir *] {
+        if {[file tail $f] ni {node.conf stdout stderr}} { file delete -force $f }
+    }
+}
+
 # Stop node I and leave it out of the cluster's node list.
 proc forget_node {i} {
     if {[node_alive $i]} { stop_node $i }
@@ -146,9 +154,11 @@ proc cluster_stop {} {
     ::cl::stop_background
     foreach key [array names ::cl::client] { catch {$::cl::client($key) close} }
     array unset ::cl::client
-    foreach i $::cl::nodes {
+    foreach i [array names ::cl::node *,dir] {
+        set i [lindex [split $i ,] 0]
         if {$::cl::node($i,pid)} { ::srv::kill_pid $::cl::node($i,pid) }
         set ::cl::node($i,up) 0
+        ::cl::drop_data $::cl::node($i,dir)
     }
     set ::cl::nodes {}
     set ::cl::target ""
