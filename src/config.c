@@ -145,9 +145,11 @@ static const struct opt opts[] = {
      "or stale (any node after READONLY); per connection: CLIENT "
      "CONSISTENCY."},
     {"follower-proxy", OPT_BOOL, OFF(follower_proxy), 0, "no", 0, 0, NULL,
-     "Accepted; followers answer writes with -MOVED to the leader."},
+     "yes: a follower forwards writes and reads it would redirect to the "
+     "leader and answers them itself, in request order; no: -MOVED."},
     {"follower-reads", OPT_BOOL, OFF(follower_reads), 0, "no", 0, 0, NULL,
-     "Accepted; followers answer linearizable reads with -MOVED."},
+     "Accepted; a follower redirects linearizable reads (or forwards them "
+     "with follower-proxy yes); after READONLY it serves them stale."},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

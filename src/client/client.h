@@ -19,6 +19,7 @@ struct loop;
 struct loop_io;
 struct pool;
 struct repl;
+struct proxy;
 
 struct conn {
     struct client_server *srv;
@@ -53,6 +54,8 @@ struct conn {
     int consistency;          /* -1: read-consistency of the config */
     int resume;               /* on the resume list */
     int join_wait;            /* parked by RAFT.CLUSTER JOIN */
+    unsigned nproxied;        /* of nparked: forwarded to the leader */
+    int wmute;                /* CLIENT REPLY mutes the parked writes */
     struct conn *rnext, *rprev;
 };
 
@@ -85,6 +88,7 @@ struct client_server {
     int (*raft_admin)(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);
     void *raft_admin_data;
+    struct proxy *proxy;      /* follower-proxy link to the leader */
 };
 
 /* Sets up the client room (no sockets yet). */
@@ -124,6 +128,12 @@ void client_wait_target(void *owner, struct resp_out **out,
 /* Resumes the connections whose parked requests ended (before-sleep).
  * Returns 1 if any ran commands. */
 int client_resume_parked(struct client_server *cs);
+
+/* follower-proxy (proxy.c): forwards argv to the leader; the reply is
+ * appended to c's reply buffer when it comes and c is woken. 0 or <0. */
+int client_proxy_forward(struct conn *c, int argc,
+                         const struct resp_arg *argv);
+void client_proxy_forget(struct conn *c);
 
 /* ---- inside the room ---- */
 /* What dispatch__route did with a command. */

@@ -7,6 +7,9 @@
  * instead, and only this file changes. */
 #include "client/client.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "log.h"
 #include "net/loop.h"
 
@@ -75,23 +78,41 @@ static void protocol_error(struct conn *c)
 void dispatch__process(struct conn *c)
 {
     while (!c->close_after_reply && c->qpos < c->qlen) {
-        long rv = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos);
-        if (rv == 0)
-            break;
-        if (rv < 0) {
-            protocol_error(c);
+        /* Under replication a command may be held and parsed again:
+         * an inline one is parsed from a copy of its line, since the
+         * parser unescapes inline arguments in place. */
+        char *src = c->qbuf + c->qpos, *copy = NULL;
+        size_t avail = c->qlen - c->qpos;
+        if (c->srv->repl != NULL && *src != '*') {
+            const char *nl = memchr(src, '\n', avail);
+            size_t n = nl ? (size_t)(nl - src) + 1 : avail;
+            if ((copy = malloc(n)) != NULL) {
+                memcpy(copy, src, n);
+                src = copy;
+                avail = n;
+            }
+        }
+        long rv = resp_parse(&c->parser, src, avail);
+        if (rv <= 0) {
+            free(copy);
+            if (rv < 0)
+                protocol_error(c);
             break;
         }
         size_t start = c->qpos;
         c->qpos += (size_t)rv;
-        if (c->parser.argc == 0)
+        if (c->parser.argc == 0) {
+            free(copy);
             continue;
+        }
         if (c->srv->repl == NULL) {
             dispatch__run(c, c->parser.argc, c->parser.argv);
         } else if (dispatch__route(c, c->parser.argc, c->parser.argv,
                                    (size_t)rv) == DISPATCH_HOLD) {
             c->qpos = start; /* parsed again once its turn comes */
+            free(copy);
             break;
         }
+        free(copy);
     }
 }

@@ -66,6 +66,9 @@ void dispatch__forget(struct conn *c)
 {
     if (c->srv->repl != NULL && c->nparked > 0)
         repl_cancel(c->srv->repl, c);
+    if (c->nproxied > 0)
+        client_proxy_forget(c);
+    c->nproxied = 0;
     c->nparked = 0;
     resume_unlink(c);
 }
@@ -124,6 +127,7 @@ static void reply_redirect(struct conn *c, unsigned slot, int status)
 void client_repl_wake(void *data, void *owner, int status)
 {
     struct conn *c = owner;
+    c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
     if (c->join_wait) {
         c->join_wait = 0;
         if (status == 0)
@@ -152,6 +156,7 @@ void client_wait_target(void *owner, struct resp_out **out,
 {
     struct conn *c = owner;
     c->out.proto = c->sess.resp;
+    c->out.muted = c->wmute;
     *out = &c->out;
     *sess = &c->sess;
     conn__queue_write(c);
@@ -159,19 +164,49 @@ void client_wait_target(void *owner, struct resp_out **out,
 
 /* ---- writes and reads -------------------------------------------------- */
 
+/* follower-proxy: forwards the command to the leader and parks c until
+ * its reply comes back. Returns DISPATCH_DONE, or -1 when it cannot. */
+static int forward(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    if (!c->srv->cfg->follower_proxy || c->nparked != c->nproxied ||
+        client_proxy_forward(c, argc, argv) < 0)
+        return -1;
+    c->nparked++;
+    c->nproxied++;
+    return DISPATCH_DONE;
+}
+
+static void after_write(struct conn *c)
+{
+    if (c->sess.reply_mode == CMD_REPLY_SKIP)
+        c->sess.reply_mode = CMD_REPLY_ON;
+    else if (c->sess.reply_mode == CMD_REPLY_SKIP_NEXT)
+        c->sess.reply_mode = CMD_REPLY_SKIP;
+    c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
+}
+
 static int route_write(struct conn *c, const struct cmd_def *d, int argc,
                        const struct resp_arg *argv)
 {
     struct client_server *cs = c->srv;
     unsigned slot = slot_of(d, argc, argv);
     if (!repl_is_leader(cs->repl)) {
+        if (forward(c, argc, argv) == DISPATCH_DONE)
+            return DISPATCH_DONE;
         if (c->nparked > 0)
             return DISPATCH_HOLD;
         reply_redirect(c, slot, ERR_NOTLEADER);
         return DISPATCH_DONE;
     }
+    /* CLIENT REPLY OFF/SKIP as dispatch.c applies it; parked writes share
+     * one setting, a write with another waits for them */
+    int mode = c->sess.reply_mode;
+    int muted = mode == CMD_REPLY_OFF || mode == CMD_REPLY_SKIP;
+    if (c->nparked > 0 && muted != c->wmute)
+        return DISPATCH_HOLD;
     size_t olen = c->out.len;
     unsigned long errors = c->out.errors;
+    c->out.muted = muted;
     struct cmd_ctx ctx = {.env = cs->env, .sess = &c->sess, .out = &c->out,
                           .argc = argc, .argv = argv,
                           .now = loop_now_ms(cs->loop)};
@@ -184,6 +219,7 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
         }
         cs->env->stats[d->index].rejected_calls++;
         cs->metrics->total_error_replies += c->out.errors - errors;
+        after_write(c);
         return DISPATCH_DONE;
     }
     struct resp_arg rw[CMD_REWRITE_MAX_ARGS];
@@ -198,6 +234,8 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
         return DISPATCH_DONE;
     }
     c->nparked++;
+    c->wmute = muted;
+    after_write(c);
     return DISPATCH_DONE;
 }
 
@@ -221,6 +259,8 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
     if (!repl_is_leader(cs->repl)) {
         if (c->readonly)
             dispatch__run(c, argc, argv);
+        else if (forward(c, argc, argv) == DISPATCH_DONE)
+            return DISPATCH_DONE;
         else
             reply_redirect(c, slot_of(d, argc, argv), ERR_NOTLEADER);
         return DISPATCH_DONE;
@@ -477,6 +517,11 @@ int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
     const struct cmd_def *d = cmd_lookup(argc, argv, &unknown);
     if (d != NULL && !unknown && (d->flags & CMD_WRITE))
         return route_write(c, d, argc, argv);
+    if (c->nparked > 0 && c->nparked == c->nproxied && d != NULL &&
+        !unknown && (d->flags & CMD_READONLY) && !c->readonly &&
+        !repl_is_leader(c->srv->repl))
+        return forward(c, argc, argv) == DISPATCH_DONE ? DISPATCH_DONE
+                                                        : DISPATCH_HOLD;
     if (c->nparked > 0)
         return DISPATCH_HOLD;
     if (d != NULL && !unknown && (d->flags & CMD_READONLY))
