@@ -2,6 +2,8 @@
 # followers cannot acknowledge writes (-CLUSTERDOWN, or no reply before the
 # client gives up), the majority elects a leader and keeps acknowledging;
 # after healing one leader remains and nobody lost an acknowledged write.
+# The cut-off old leader never answers a linearizable or lease read with a
+# value the majority has since overwritten.
 
 proc partition_isolate {lone others} {
     set ids {}
@@ -61,5 +63,46 @@ test "an isolated follower cannot serve writes and catches up after healing" {
     wait_leader 15000
     assert_digests_equal
     assert_acked_on_node $f
+}
+# Read from node I over a fresh connection in MODE: the value, or "error:
+# <text>" when an error or no reply within 3 s came back (not served).
+proc read_in_mode {i mode key} {
+    set c [redis_client 127.0.0.1 [node_port $i]]
+    set v ""
+    catch {
+        $c client consistency $mode
+        set saved $::rc::timeout_ms
+        set ::rc::timeout_ms 3000
+        set code [catch {$c get $key} r]
+        set ::rc::timeout_ms $saved
+        set v [expr {$code ? "error: $r" : $r}]
+    } e
+    if {$v eq ""} { set v "error: $e" }
+    catch {$c close}
+    return $v
+}
+
+test "an isolated old leader serves no stale read (linearizable and lease)" {
+    need_cluster
+    assert_equal [ccall set lin:k old] OK
+    wait_converged
+    set l [wait_leader]
+    set others {}
+    foreach i $::cl::nodes { if {$i != $l} { lappend others $i } }
+    partition_isolate $l $others
+    wait_leader 10000 $others
+    set ::cl::exclude [list $l]
+    set r [ccall set lin:k new]
+    set ::cl::exclude {}
+    assert_equal $r OK
+    set lin [read_in_mode $l linearizable lin:k]
+    set lease [read_in_mode $l lease lin:k]
+    partition_heal
+    puts "    old leader answered: linearizable '$lin', lease '$lease'"
+    assert_not_equal $lin old
+    assert_not_equal $lease old
+    wait_leader 15000
+    assert_equal [ccall get lin:k] new
+    assert_digests_equal
 }
 cluster_stop
