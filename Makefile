@@ -1,7 +1,8 @@
 # raftcache: one non-recursive Makefile.
 #
 #   make            build build/raftcache-server
-#   make run        start a node on 127.0.0.1:6379 in the foreground
+#   make run        start a local 3-node cluster on 127.0.0.1:7001-7003 (data
+#                   in ./data, reused), print the leader; Ctrl-C stops it
 #   make test       every quick test layer; ends with "N passed, N failed"
 #   make test-full  the slow tiers as well (long seeds, fuzzing, slow tags)
 #   make asan       the same build with AddressSanitizer and UBSan in build-asan/
@@ -74,7 +75,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 -include $(wildcard src/*/rules.mk tests/*/rules.mk)
 
 run: deps $(SERVER)
-	$(SERVER) --port 6379 --bind 127.0.0.1
+	BIN=$(SERVER) BASE_PORT=7001 DATA_DIR=./data bash tests/cluster.sh start --foreground
 
 # The quick tiers. Each layer is a script in tests/layers/ that ends with
 # its own "N passed, N failed"; tests/run.sh adds them up.

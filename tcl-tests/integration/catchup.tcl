@@ -1,0 +1,52 @@
+# Catch-up: a follower killed with -9 and restarted after more writes
+# catches up from the leader's log; one that stayed away while the leader
+# compacted its log (raft-snapshot-entries 1000: a snapshot every
+# 1000 entries) catches up by InstallSnapshot.
+
+proc a_follower {} {
+    set l [wait_leader]
+    foreach i $::cl::nodes { if {$i != $l && [node_alive $i]} { return $i } }
+    error "no follower"
+}
+
+test "a follower killed and restarted catches up by log" {
+    cluster_start
+    rec_reset
+    rec_write 100
+    set f [a_follower]
+    kill_node $f
+    rec_write 300
+    restart_node $f
+    assert_digests_equal
+    assert_acked_on_node $f
+}
+
+cluster_stop
+
+test "a follower that missed a compaction catches up by snapshot" {
+    cluster_start -overrides {raft-snapshot-entries 1000}
+    rec_reset
+    rec_write 50
+    set f [a_follower]
+    set l [wait_leader]
+    set last [raft_field $f raft_last_index]
+    kill_node $f
+    # Load to grow the log (a write timing out under it is not the point
+    # here, so its errors are ignored), then recorded writes until the
+    # leader has compacted past what the follower holds.
+    catch {exec redis-benchmark -h 127.0.0.1 -p [node_port $l] -t set -n 20000 \
+        -r 100000 -c 20 -P 16 -d 64 -q 2>@1}
+    set deadline [expr {[clock milliseconds] + 30000}]
+    while {[raft_field $l raft_snapshot_index] <= $last && [clock milliseconds] < $deadline} {
+        rec_write 100
+    }
+    assert {[raft_field $l raft_snapshot_index] > $last} \
+        "(leader never compacted past the follower's last index $last: raft_snapshot_index [raft_field $l raft_snapshot_index])"
+    restart_node $f
+    # Snapshot transfer is slower than log shipping on a loaded machine.
+    wait_converged 40000
+    assert_digests_equal
+    assert {[raft_field $f raft_snapshot_index] > $last} "(follower snapshot index [raft_field $f raft_snapshot_index], was at $last)"
+    assert_acked_on_node $f
+}
+cluster_stop
