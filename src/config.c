@@ -19,11 +19,17 @@
 #include "err.h"
 #include "resp/resp.h"
 
+#include <unistd.h>
+
 enum opt_type { OPT_INT, OPT_MEM, OPT_BOOL, OPT_STRING, OPT_ENUM, OPT_DOUBLE,
                 OPT_BIND, OPT_OBUF, OPT_OCTAL };
 
 /* Cannot change at run time (CONFIG SET answers with Redis' message). */
 #define OPT_IMMUTABLE 1
+/* Redis 7 "protected" configs: refused by CONFIG SET while
+ * enable-protected-configs is no, which raftcache does not offer. dir also
+ * holds the Raft log, so it cannot move under a running node. */
+#define OPT_PROTECTED 2
 
 struct opt {
     const char *name;
@@ -75,7 +81,7 @@ static const struct opt opts[] = {
      "debug, verbose, notice or warning."},
     {"logfile", OPT_STRING, OFF(logfile), OPT_IMMUTABLE, "", 0, 0, NULL,
      "Log file (empty: standard output)."},
-    {"dir", OPT_STRING, OFF(dir), 0, "./", 0, 0, NULL,
+    {"dir", OPT_STRING, OFF(dir), OPT_PROTECTED, "./", 0, 0, NULL,
      "Working directory (the server chdirs into it at start)."},
     {"pidfile", OPT_STRING, OFF(pidfile), OPT_IMMUTABLE, "", 0, 0, NULL,
      "Write the process id here at start, remove it at exit (empty: none)."},
@@ -347,6 +353,8 @@ int config_set(struct config *cfg, const char *name, int argc,
         return ERR_NOTFOUND;
     if (runtime && (o->flags & OPT_IMMUTABLE))
         return ERR_BUSY;
+    if (runtime && (o->flags & OPT_PROTECTED))
+        return ERR_LIMIT;
     if (o->type == OPT_BIND)
         return set_bind(cfg, argc, argv, err, errlen);
     if (o->type == OPT_OBUF)
@@ -549,6 +557,9 @@ static void format_value(const struct config *cfg, const struct opt *o,
         break;
     case OPT_STRING: {
         const char *s = *(char *const *)cfield(cfg, o);
+        /* As Redis: the server runs inside dir, so report where it is. */
+        if (o->offset == OFF(dir) && getcwd(buf, len) != NULL)
+            break;
         snprintf(buf, len, "%s", s ? s : "");
         break;
     }

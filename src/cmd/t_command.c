@@ -102,16 +102,23 @@ static int top_level_count(void)
     return n;
 }
 
+/* The info of every top-level command: COMMAND, and COMMAND INFO with no
+ * names (Redis 7.0 answers both alike). */
+static void reply_all_infos(struct cmd_ctx *c)
+{
+    resp_add_array(c->out, top_level_count());
+    for (int i = 0; i < cmd_count(); i++)
+        if (cmd_at(i)->parent == NULL)
+            add_info(c, cmd_at(i));
+}
+
 void t_command(struct cmd_ctx *c)
 {
     if (c->argc > 1) {
         cmd__reply_unknown_sub(c);
         return;
     }
-    resp_add_array(c->out, top_level_count());
-    for (int i = 0; i < cmd_count(); i++)
-        if (cmd_at(i)->parent == NULL)
-            add_info(c, cmd_at(i));
+    reply_all_infos(c);
 }
 
 void t_command_count(struct cmd_ctx *c)
@@ -133,7 +140,7 @@ static const struct cmd_def *by_name(const char *p, size_t len)
 void t_command_info(struct cmd_ctx *c)
 {
     if (c->argc == 2) {
-        t_command(c);
+        reply_all_infos(c);
         return;
     }
     resp_add_array(c->out, c->argc - 2);

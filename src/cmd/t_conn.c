@@ -5,6 +5,7 @@
  * errors are Redis 7's (networking.c clientCommand, helloCommand). */
 #include "cmd/cmd_internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,11 @@ void t_select(struct cmd_ctx *c)
     long long id;
     if (cmd__ll_or_reply(c, 1, &id) < 0)
         return;
-    if (id < 0 || id >= c->env->cfg->databases || id > 2147483647LL) {
+    if (id < INT_MIN || id > INT_MAX) {
+        cmd_fail(c, "value is out of range, value must between -2147483648 and 2147483647");
+        return;
+    }
+    if (id < 0 || id >= c->env->cfg->databases) {
         cmd_fail(c, "DB index is out of range");
         return;
     }

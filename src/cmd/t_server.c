@@ -113,6 +113,8 @@ static int set_pair(struct cmd_ctx *c, int i, char *old)
         cmd_failf(c, "Unknown option or number of arguments for CONFIG SET - '%s'", name);
     else if (rv == ERR_BUSY)
         cmd_failf(c, "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", name);
+    else if (rv == ERR_LIMIT)
+        cmd_failf(c, "CONFIG SET failed (possibly related to argument '%s') - can't set protected config", name);
     else
         cmd_failf(c, "CONFIG SET failed (possibly related to argument '%s') - %s", name, err);
     return -1;
