@@ -191,17 +191,24 @@ void t_getset(struct cmd_ctx *c)
     c->env->dirty++;
 }
 
+/* Looks up argv[1] as a string for GETDEL and GETEX; returns NULL once it
+ * has replied WRONGTYPE, or a null bulk for a missing key. */
+static struct store_entry *lookup_existing_or_reply(struct cmd_ctx *c,
+                                                    struct store_key *k)
+{
+    int wrong;
+    struct store_entry *e = cmd__lookup_string(c, 1, k, 0, &wrong);
+    if (e == NULL && !wrong)
+        resp_add_null(c->out);
+    return e;
+}
+
 void t_getdel(struct cmd_ctx *c)
 {
     struct store_key k;
-    int wrong;
-    struct store_entry *e = cmd__lookup_string(c, 1, &k, 0, &wrong);
-    if (wrong)
+    struct store_entry *e = lookup_existing_or_reply(c, &k);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        resp_add_null(c->out);
-        return;
-    }
     resp_add_bulk(c->out, store_entry_value(e), store_entry_value_len(e));
     store_delete_entry(c->env->store, e);
     c->env->dirty++;
@@ -214,14 +221,9 @@ void t_getex(struct cmd_ctx *c)
     if (parse_options(c, 2, FOR_GETEX, &flags, &expire_i) < 0)
         return;
     struct store_key k;
-    int wrong;
-    struct store_entry *e = cmd__lookup_string(c, 1, &k, 0, &wrong);
-    if (wrong)
+    struct store_entry *e = lookup_existing_or_reply(c, &k);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        resp_add_null(c->out);
-        return;
-    }
     /* Redis validates the time only once the key is known to exist. */
     if (expire_i && expire_ms_or_reply(c, expire_i, flags, &expire) < 0)
         return;
