@@ -216,6 +216,10 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m);
 void raft__recv_heartbeat(struct raft *r, const struct raft_msg *m);
 void raft__recv_heartbeat_resp(struct raft *r, const struct raft_msg *m);
 void raft__maybe_commit(struct raft *r);
+/* The n-th largest (n = majority) of a per-voter value; 0 with no voters. */
+uint64_t raft__majority_value(struct raft *r, uint64_t self_value,
+                              uint64_t (*value)(struct raft *r,
+                                                struct raft__progress *pr));
 void raft__tick_leader(struct raft *r);
 struct raft__progress *raft__progress(struct raft *r, uint64_t id);
 void raft__progress_reset(struct raft *r, struct raft__progress *pr);

@@ -323,6 +323,33 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+uint64_t raft__majority_value(struct raft *r, uint64_t self_value,
+                              uint64_t (*value)(struct raft *r,
+                                                struct raft__progress *pr))
+{
+    uint64_t v[RAFT_MAX_SERVERS];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->config.n; i++) {
+        const struct raft_server *s = &r->config.servers[i];
+        if (s->role != RAFT_VOTER) {
+            continue;
+        }
+        struct raft__progress *pr = raft__progress(r, s->id);
+        v[n++] = s->id == r->id ? self_value : pr ? value(r, pr) : 0;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    qsort(v, n, sizeof(v[0]), cmp_desc);
+    return v[n / 2];
+}
+
+static uint64_t progress_match(struct raft *r, struct raft__progress *pr)
+{
+    (void)r;
+    return pr->match;
+}
+
 static uint64_t self_match(const struct raft *r)
 {
 #ifdef RAFT_BUG_APPLY_BEFORE_PERSIST
@@ -337,21 +364,7 @@ static uint64_t self_match(const struct raft *r)
  * an older-term entry is committed indirectly, never by counting). */
 void raft__maybe_commit(struct raft *r)
 {
-    uint64_t match[RAFT_MAX_SERVERS];
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->config.n; i++) {
-        const struct raft_server *s = &r->config.servers[i];
-        if (s->role != RAFT_VOTER) {
-            continue;
-        }
-        struct raft__progress *pr = raft__progress(r, s->id);
-        match[n++] = s->id == r->id ? self_match(r) : pr ? pr->match : 0;
-    }
-    if (n == 0) {
-        return;
-    }
-    qsort(match, n, sizeof(match[0]), cmp_desc);
-    uint64_t index = match[n / 2];
+    uint64_t index = raft__majority_value(r, self_match(r), progress_match);
     if (index <= r->commit) {
         return;
     }
