@@ -81,6 +81,24 @@ static int header_decode(const uint8_t *h, struct wal_snapshot_meta *meta)
     return 0;
 }
 
+/* Reads the membership blob that follows the header into *out (malloc'ed,
+ * the caller's on success); a short read returns short_rv. */
+static int read_membership(struct wal_io *io, int fd,
+                           const struct wal_snapshot_meta *meta, int short_rv,
+                           uint8_t **out)
+{
+    uint8_t *m = wal__malloc(meta->membership_len + 1);
+    if (m == NULL)
+        return ERR_NOMEM;
+    if (io->ops->pread(io, fd, m, meta->membership_len, SNAP_HDR) !=
+        (long)meta->membership_len) {
+        wal__free(m);
+        return short_rv;
+    }
+    *out = m;
+    return 0;
+}
+
 /* Checks the header, the whole-file checksum and the trailer of an open
  * snapshot file; on success fills meta and a malloc'ed membership blob. */
 static int snap_verify(struct wal_io *io, int fd,
@@ -120,17 +138,12 @@ static int snap_verify(struct wal_io *io, int fd,
             rv = ERR_CORRUPT;
     }
     uint8_t *m = NULL;
-    if (rv == 0 && (m = wal__malloc(meta->membership_len + 1)) == NULL)
-        rv = ERR_NOMEM;
-    if (rv == 0 && io->ops->pread(io, fd, m, meta->membership_len,
-                                  SNAP_HDR) != (long)meta->membership_len)
-        rv = ERR_IO;
+    if (rv == 0)
+        rv = read_membership(io, fd, meta, ERR_IO, &m);
     XXH3_freeState(st);
     wal__free(buf);
-    if (rv != 0) {
-        wal__free(m);
+    if (rv != 0)
         return rv;
-    }
     *membership = m;
     meta->membership = m;
     return 0;
@@ -362,16 +375,11 @@ static int snap_read_head(struct wal_io *io, const char *name,
     rv = io->ops->pread(io, fd, h, SNAP_HDR, 0) == SNAP_HDR
              ? header_decode(h, meta)
              : ERR_CORRUPT;
-    if (rv == 0 && (m = wal__malloc(meta->membership_len + 1)) == NULL)
-        rv = ERR_NOMEM;
-    if (rv == 0 && io->ops->pread(io, fd, m, meta->membership_len,
-                                  SNAP_HDR) != (long)meta->membership_len)
-        rv = ERR_CORRUPT;
+    if (rv == 0)
+        rv = read_membership(io, fd, meta, ERR_CORRUPT, &m);
     io->ops->close(io, fd);
-    if (rv != 0) {
-        wal__free(m);
+    if (rv != 0)
         return rv;
-    }
     meta->membership = m;
     *mship = m;
     return 0;
