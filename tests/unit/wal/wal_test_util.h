@@ -127,6 +127,20 @@ static inline void settle(struct wal *w)
     }
 }
 
+/* Opens a WAL on d (acks in *a; *c must outlive the WAL) and makes
+ * entries 1..n of term 1 durable. */
+static inline struct wal *open_with_durable(struct wal_mem_disk *d,
+                                            uint64_t seg, struct acks *a,
+                                            struct wal_config *c, uint64_t n)
+{
+    struct wal *w;
+    *c = mem_config(d, seg, a);
+    assert_int_equal(wal_open(c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, n, 1), 0);
+    settle(w);
+    return w;
+}
+
 struct replay_check {
     uint64_t next;   /* the index expected next */
     uint64_t count;
