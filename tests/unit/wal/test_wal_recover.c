@@ -490,9 +490,7 @@ static void test_second_open_of_a_locked_directory_is_refused(void **state)
     wal_close(w1);
     assert_int_equal(wal_open(&c, &w2, NULL, err), 0);
     wal_close(w2);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    rm_rf(dir);
 }
 
 int main(void)

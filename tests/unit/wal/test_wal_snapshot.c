@@ -297,6 +297,32 @@ static void on_done(struct wal *w, int status,
     r->status = status;
 }
 
+/* Opens a WAL of backend io in a new directory made from the mkdtemp
+ * template dir, driven by loop, and makes 1..n durable. */
+static struct wal *open_on_dir(char *dir, struct loop *loop,
+                               enum wal_io_kind io, struct acks *a,
+                               struct wal_config *c, uint64_t n)
+{
+    assert_non_null(mkdtemp(dir));
+    *c = mem_config(NULL, 16384, a);
+    c->io = io;
+    c->dir = dir;
+    c->loop = loop;
+    struct wal *w;
+    assert_int_equal(wal_open(c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, n, 1), 0);
+    settle(w);
+    return w;
+}
+
+/* Runs the loop until the snapshot child has been reaped (bounded). */
+static void wait_fork(struct loop *loop, struct fork_result *r)
+{
+    for (int i = 0; i < 2000 && !r->done; i++)
+        loop_run_once(loop);
+    assert_true(r->done);
+}
+
 static int fill_fails(struct wal_snapshot_writer *wr, void *data)
 {
     wal_snapshot_write(wr, "partial", 7);
@@ -307,25 +333,16 @@ static void test_failed_snapshot_child_leaves_log_and_directory_alone(
     void **state)
 {
     char dir[] = "/tmp/raftcache-wal-snapfail-XXXXXX";
-    assert_non_null(mkdtemp(dir));
     struct loop *loop = loop_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(NULL, 16384, &a);
-    c.io = WAL_IO_AUTO;
-    c.dir = dir;
-    c.loop = loop;
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 100, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_on_dir(dir, loop, WAL_IO_AUTO, &a, &c, 100);
     struct wal_snapshot_meta meta = {1, 80, "m", 1};
     struct fork_result r = {0};
     assert_true(wal_snapshot_fork(w, &meta, fill_fails, on_done, &r) > 0);
     assert_int_equal(wal_snapshot_fork(w, &meta, fill_fails, on_done, &r),
                      ERR_BUSY);
-    for (int i = 0; i < 2000 && !r.done; i++)
-        loop_run_once(loop);
-    assert_true(r.done);
+    wait_fork(loop, &r);
     assert_true(r.status < 0);
     assert_int_equal(wal_first_index(w), 1);
     struct wal_snapshot_reader *rd;
@@ -336,25 +353,17 @@ static void test_failed_snapshot_child_leaves_log_and_directory_alone(
              "-e '^log-')\"", dir);
     assert_int_equal(system(cmd), 0); /* no snapshot, no temp file */
     loop_destroy(loop);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    rm_rf(dir);
 }
 
 static void test_forked_child_writes_snapshot_and_parent_compacts(
     void **state)
 {
     char dir[] = "/tmp/raftcache-wal-snap-XXXXXX";
-    assert_non_null(mkdtemp(dir));
     struct loop *loop = loop_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(NULL, 16384, &a);
-    c.io = WAL_IO_SYNC;
-    c.dir = dir;
-    c.loop = loop;
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 400, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_on_dir(dir, loop, WAL_IO_SYNC, &a, &c, 400);
     memset(cow_state, 'A', sizeof(cow_state));
     struct wal_snapshot_meta meta = {1, 350, "m", 1};
     struct fork_result r = {0};
@@ -363,9 +372,7 @@ static void test_forked_child_writes_snapshot_and_parent_compacts(
     assert_true(wal_snapshot_in_progress(w));
     /* The parent goes on changing its memory: the child saw a copy. */
     memset(cow_state, 'B', sizeof(cow_state));
-    for (int i = 0; i < 2000 && !r.done; i++)
-        loop_run_once(loop);
-    assert_true(r.done);
+    wait_fork(loop, &r);
     assert_int_equal(r.status, 0);
     assert_false(wal_snapshot_in_progress(w));
     assert_int_equal(wal_first_index(w), 351);
@@ -384,9 +391,7 @@ static void test_forked_child_writes_snapshot_and_parent_compacts(
     assert_log(w, 351, 400, 1);
     wal_close(w);
     loop_destroy(loop);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    rm_rf(dir);
 }
 
 int main(void)

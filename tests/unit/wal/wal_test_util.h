@@ -141,6 +141,14 @@ static inline struct wal *open_with_durable(struct wal_mem_disk *d,
     return w;
 }
 
+/* Removes a test's temporary directory and all in it. */
+static inline void rm_rf(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 struct replay_check {
     uint64_t next;   /* the index expected next */
     uint64_t count;
