@@ -160,11 +160,9 @@ static void test_truncated_config_entry_reverts_the_configuration(void **state)
     assert_non_null(raft_config_find(raft_config(nf->r), 4));
     /* a new leader of a later term overwrites that entry */
     struct raft_entry e = {.term = term + 1, .type = RAFT_ENTRY_NOOP};
-    struct raft_msg b = fx_msg(RAFT_MSG_APPEND, 6 - l->id - f, f, term + 1);
-    b.append.prev_index = a.append.prev_index;
-    b.append.prev_term = a.append.prev_term;
-    b.append.n_entries = 1;
-    b.append.entries = &e;
+    struct raft_msg b = fx_append_msg(6 - l->id - f, f, term + 1,
+                                      a.append.prev_index, a.append.prev_term,
+                                      1, &e);
     fx_recv(&fx, &b);
     assert_int_equal(nf->last.truncate_from, a.append.prev_index + 1);
     assert_null(raft_config_find(raft_config(nf->r), 4));
