@@ -40,12 +40,7 @@ static void last_segment(struct wal_mem_disk *d, char *name)
 
 static int segment_count(struct wal_mem_disk *d)
 {
-    char buf[4096];
-    int n = wal_mem_list(d, buf, sizeof(buf)), segs = 0;
-    const char *p = buf;
-    for (int i = 0; i < n; i++, p += strlen(p) + 1)
-        segs += strncmp(p, "log-", 4) == 0;
-    return segs;
+    return count_files(d, "log-");
 }
 
 /* Where each record of a segment lies; returns the count. */

@@ -141,6 +141,17 @@ static inline struct wal *open_with_durable(struct wal_mem_disk *d,
     return w;
 }
 
+/* How many files of the mem disk d have names starting with prefix. */
+static inline int count_files(struct wal_mem_disk *d, const char *prefix)
+{
+    char buf[4096];
+    int n = wal_mem_list(d, buf, sizeof(buf)), count = 0;
+    const char *p = buf;
+    for (int i = 0; i < n; i++, p += strlen(p) + 1)
+        count += strncmp(p, prefix, strlen(prefix)) == 0;
+    return count;
+}
+
 /* Removes a test's temporary directory and all in it. */
 static inline void rm_rf(const char *dir)
 {
