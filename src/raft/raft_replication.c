@@ -536,13 +536,23 @@ static void recv_reject(struct raft *r, struct raft__progress *pr,
     raft__send_append(r, pr, true);
 }
 
-void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
+struct raft__progress *raft__answer_progress(struct raft *r,
+                                             const struct raft_msg *m)
 {
     struct raft__progress *pr = raft__progress(r, m->from);
     if (r->role != RAFT_LEADER || pr == NULL) {
-        return;
+        return NULL;
     }
     pr->active = true;
+    return pr;
+}
+
+void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
+{
+    struct raft__progress *pr = raft__answer_progress(r, m);
+    if (pr == NULL) {
+        return;
+    }
     const struct raft_msg_append_resp *a = &m->append_resp;
     if (a->reject) {
         recv_reject(r, pr, a);
@@ -573,11 +583,10 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
 
 void raft__recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
 {
-    struct raft__progress *pr = raft__progress(r, m->from);
-    if (r->role != RAFT_LEADER || pr == NULL) {
+    struct raft__progress *pr = raft__answer_progress(r, m);
+    if (pr == NULL) {
         return;
     }
-    pr->active = true;
     if (m->heartbeat_resp.seq > pr->acked_seq &&
         m->heartbeat_resp.seq <= r->hb_seq) {
         pr->acked_seq = m->heartbeat_resp.seq;
