@@ -191,17 +191,24 @@ void t_getset(struct cmd_ctx *c)
     c->env->dirty++;
 }
 
+/* Looks up argv[1] as a string for GETDEL and GETEX; returns NULL once it
+ * has replied WRONGTYPE, or a null bulk for a missing key. */
+static struct store_entry *lookup_existing_or_reply(struct cmd_ctx *c,
+                                                    struct store_key *k)
+{
+    int wrong;
+    struct store_entry *e = cmd__lookup_string(c, 1, k, 0, &wrong);
+    if (e == NULL && !wrong)
+        resp_add_null(c->out);
+    return e;
+}
+
 void t_getdel(struct cmd_ctx *c)
 {
     struct store_key k;
-    int wrong;
-    struct store_entry *e = cmd__lookup_string(c, 1, &k, 0, &wrong);
-    if (wrong)
+    struct store_entry *e = lookup_existing_or_reply(c, &k);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        resp_add_null(c->out);
-        return;
-    }
     resp_add_bulk(c->out, store_entry_value(e), store_entry_value_len(e));
     store_delete_entry(c->env->store, e);
     c->env->dirty++;
@@ -214,14 +221,9 @@ void t_getex(struct cmd_ctx *c)
     if (parse_options(c, 2, FOR_GETEX, &flags, &expire_i) < 0)
         return;
     struct store_key k;
-    int wrong;
-    struct store_entry *e = cmd__lookup_string(c, 1, &k, 0, &wrong);
-    if (wrong)
+    struct store_entry *e = lookup_existing_or_reply(c, &k);
+    if (e == NULL)
         return;
-    if (e == NULL) {
-        resp_add_null(c->out);
-        return;
-    }
     /* Redis validates the time only once the key is known to exist. */
     if (expire_i && expire_ms_or_reply(c, expire_i, flags, &expire) < 0)
         return;
@@ -294,6 +296,23 @@ void t_msetnx(struct cmd_ctx *c)
     mset_generic(c, 1);
 }
 
+/* Stores the new value of INCR-like commands: replaces *pe's value, or
+ * sets k (no expire) when *pe is NULL, leaving the entry in *pe. Returns
+ * -1 after the OOM reply. */
+static int put_value_or_reply(struct cmd_ctx *c, struct store_key *k,
+                              struct store_entry **pe, const char *v,
+                              size_t len)
+{
+    int rv = *pe ? store_value_replace(c->env->store, pe, v, len)
+                 : store_set(c->env->store, k, v, len, STORE_NO_EXPIRE, 0,
+                             (uint64_t)c->now, pe);
+    if (rv < 0) {
+        reply_oom(c);
+        return -1;
+    }
+    return 0;
+}
+
 /* Redis incrDecrCommand. */
 static void incr_generic(struct cmd_ctx *c, long long incr)
 {
@@ -316,13 +335,8 @@ static void incr_generic(struct cmd_ctx *c, long long incr)
     value += incr;
     char buf[24];
     int len = resp_ll_to_str(buf, value);
-    int rv = e ? store_value_replace(c->env->store, &e, buf, (size_t)len)
-               : store_set(c->env->store, &k, buf, (size_t)len, STORE_NO_EXPIRE,
-                           0, (uint64_t)c->now, NULL);
-    if (rv < 0) {
-        reply_oom(c);
+    if (put_value_or_reply(c, &k, &e, buf, (size_t)len) < 0)
         return;
-    }
     c->env->dirty++;
     resp_add_int(c->out, value);
 }
@@ -386,13 +400,8 @@ void t_incrbyfloat(struct cmd_ctx *c)
     resp_add_bulk_ldouble(&tmp_out, value);
     const char *digits = memchr(buf, '\n', tmp_out.len) + 1;
     size_t dlen = tmp_out.len - (size_t)(digits - buf) - 2;
-    int rv = e ? store_value_replace(c->env->store, &e, digits, dlen)
-               : store_set(c->env->store, &k, digits, dlen, STORE_NO_EXPIRE, 0,
-                           (uint64_t)c->now, &e);
-    if (rv < 0) {
-        reply_oom(c);
+    if (put_value_or_reply(c, &k, &e, digits, dlen) < 0)
         return;
-    }
     store_entry_set_encoding(e, dlen <= STORE_EMBSTR_MAX ? STORE_ENC_EMBSTR
                                                          : STORE_ENC_RAW);
     c->env->dirty++;

@@ -216,8 +216,16 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m);
 void raft__recv_heartbeat(struct raft *r, const struct raft_msg *m);
 void raft__recv_heartbeat_resp(struct raft *r, const struct raft_msg *m);
 void raft__maybe_commit(struct raft *r);
+/* The n-th largest (n = majority) of a per-voter value; 0 with no voters. */
+uint64_t raft__majority_value(struct raft *r, uint64_t self_value,
+                              uint64_t (*value)(struct raft *r,
+                                                struct raft__progress *pr));
 void raft__tick_leader(struct raft *r);
 struct raft__progress *raft__progress(struct raft *r, uint64_t id);
+/* The progress of the follower answering with m, marked active, when we
+ * lead and know it; NULL otherwise (the answer is dropped). */
+struct raft__progress *raft__answer_progress(struct raft *r,
+                                             const struct raft_msg *m);
 void raft__progress_reset(struct raft *r, struct raft__progress *pr);
 void raft__inflight_free_to(struct raft *r, struct raft__progress *pr,
                             uint64_t index);

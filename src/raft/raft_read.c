@@ -7,38 +7,9 @@
  * answered, no other leader can exist (voters ignore candidates while they
  * hear from a leader, §4.2.3), so the commit index is safe at once; this
  * needs CheckQuorum. Followers forward reads to the leader (§6.4.1). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "raft/raft_internal.h"
-
-static int cmp_desc(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* The n-th largest (n = majority) of a per-voter value. */
-static uint64_t majority_value(struct raft *r, uint64_t self_value,
-                               uint64_t (*value)(struct raft *r,
-                                                 struct raft__progress *pr))
-{
-    uint64_t v[RAFT_MAX_SERVERS];
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->config.n; i++) {
-        const struct raft_server *s = &r->config.servers[i];
-        if (s->role != RAFT_VOTER) {
-            continue;
-        }
-        struct raft__progress *pr = raft__progress(r, s->id);
-        v[n++] = s->id == r->id ? self_value : pr ? value(r, pr) : 0;
-    }
-    if (n == 0) {
-        return 0;
-    }
-    qsort(v, n, sizeof(v[0]), cmp_desc);
-    return v[n / 2];
-}
 
 static uint64_t acked_seq(struct raft *r, struct raft__progress *pr)
 {
@@ -67,7 +38,7 @@ static bool lease_valid(struct raft *r)
         r->lease_off || r->transfer_to != 0) {
         return false;
     }
-    uint64_t start = majority_value(r, r->now, acked_at);
+    uint64_t start = raft__majority_value(r, r->now, acked_at);
     uint64_t span = r->opts.election_timeout_ms - r->opts.lease_drift_ms;
     return start != 0 && r->now < start + span;
 }
@@ -142,7 +113,7 @@ void raft__read_confirm(struct raft *r)
     if (r->rq_n == 0 || r->role != RAFT_LEADER) {
         return;
     }
-    uint64_t seq = majority_value(r, r->hb_seq, acked_seq);
+    uint64_t seq = raft__majority_value(r, r->hb_seq, acked_seq);
     uint32_t k = 0;
     for (uint32_t i = 0; i < r->rq_n; i++) {
         struct raft__read *q = &r->rq[i];

@@ -323,6 +323,33 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+uint64_t raft__majority_value(struct raft *r, uint64_t self_value,
+                              uint64_t (*value)(struct raft *r,
+                                                struct raft__progress *pr))
+{
+    uint64_t v[RAFT_MAX_SERVERS];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->config.n; i++) {
+        const struct raft_server *s = &r->config.servers[i];
+        if (s->role != RAFT_VOTER) {
+            continue;
+        }
+        struct raft__progress *pr = raft__progress(r, s->id);
+        v[n++] = s->id == r->id ? self_value : pr ? value(r, pr) : 0;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    qsort(v, n, sizeof(v[0]), cmp_desc);
+    return v[n / 2];
+}
+
+static uint64_t progress_match(struct raft *r, struct raft__progress *pr)
+{
+    (void)r;
+    return pr->match;
+}
+
 static uint64_t self_match(const struct raft *r)
 {
 #ifdef RAFT_BUG_APPLY_BEFORE_PERSIST
@@ -337,21 +364,7 @@ static uint64_t self_match(const struct raft *r)
  * an older-term entry is committed indirectly, never by counting). */
 void raft__maybe_commit(struct raft *r)
 {
-    uint64_t match[RAFT_MAX_SERVERS];
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->config.n; i++) {
-        const struct raft_server *s = &r->config.servers[i];
-        if (s->role != RAFT_VOTER) {
-            continue;
-        }
-        struct raft__progress *pr = raft__progress(r, s->id);
-        match[n++] = s->id == r->id ? self_match(r) : pr ? pr->match : 0;
-    }
-    if (n == 0) {
-        return;
-    }
-    qsort(match, n, sizeof(match[0]), cmp_desc);
-    uint64_t index = match[n / 2];
+    uint64_t index = raft__majority_value(r, self_match(r), progress_match);
     if (index <= r->commit) {
         return;
     }
@@ -523,13 +536,23 @@ static void recv_reject(struct raft *r, struct raft__progress *pr,
     raft__send_append(r, pr, true);
 }
 
-void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
+struct raft__progress *raft__answer_progress(struct raft *r,
+                                             const struct raft_msg *m)
 {
     struct raft__progress *pr = raft__progress(r, m->from);
     if (r->role != RAFT_LEADER || pr == NULL) {
-        return;
+        return NULL;
     }
     pr->active = true;
+    return pr;
+}
+
+void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
+{
+    struct raft__progress *pr = raft__answer_progress(r, m);
+    if (pr == NULL) {
+        return;
+    }
     const struct raft_msg_append_resp *a = &m->append_resp;
     if (a->reject) {
         recv_reject(r, pr, a);
@@ -560,11 +583,10 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
 
 void raft__recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
 {
-    struct raft__progress *pr = raft__progress(r, m->from);
-    if (r->role != RAFT_LEADER || pr == NULL) {
+    struct raft__progress *pr = raft__answer_progress(r, m);
+    if (pr == NULL) {
         return;
     }
-    pr->active = true;
     if (m->heartbeat_resp.seq > pr->acked_seq &&
         m->heartbeat_resp.seq <= r->hb_seq) {
         pr->acked_seq = m->heartbeat_resp.seq;

@@ -79,11 +79,10 @@ void raft__tick_snapshots(struct raft *r)
 
 void raft__recv_snapshot_resp(struct raft *r, const struct raft_msg *m)
 {
-    struct raft__progress *pr = raft__progress(r, m->from);
-    if (r->role != RAFT_LEADER || pr == NULL) {
+    struct raft__progress *pr = raft__answer_progress(r, m);
+    if (pr == NULL) {
         return;
     }
-    pr->active = true;
     const struct raft_msg_snapshot_resp *s = &m->snapshot_resp;
     if (s->done) {
         if (s->index > pr->match) {

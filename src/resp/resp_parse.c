@@ -154,6 +154,25 @@ static int is_space(int c)
 
 static const char *escape_map = "n\nr\rt\tb\ba\a";
 
+/* Inside quote q, at a byte that is no escape: copies it, or at the
+ * closing quote checks that a space or the end follows. Returns 1 at the
+ * close, 0 to go on, -1 for unbalanced quotes. */
+static int quoted_byte(char *line, size_t len, size_t *pi, size_t *pw, int q)
+{
+    int c = AT(*pi);
+    if (c == 0)
+        return -1;
+    if (c == q) {
+        if (AT(*pi + 1) && !is_space(AT(*pi + 1)))
+            return -1;
+        (*pi)++;
+        return 1;
+    }
+    line[(*pw)++] = (char)c;
+    (*pi)++;
+    return 0;
+}
+
 /* Reads one word starting at *pi into line[*pw...]; returns 0, or -1 for
  * unbalanced quotes. A closing quote must be followed by a space or the
  * end, as in sdssplitargs. */
@@ -178,32 +197,22 @@ static int split_word(char *line, size_t len, size_t *pi, size_t *pw)
                 i += 2;
                 continue;
             }
-            if (c == 0)
+            int rv = quoted_byte(line, len, &i, &w, '"');
+            if (rv < 0)
                 return -1;
-            if (c == '"') {
-                if (AT(i + 1) && !is_space(AT(i + 1)))
-                    return -1;
-                i++;
+            if (rv > 0)
                 break;
-            }
-            line[w++] = (char)c;
-            i++;
         } else if (insq) {
             if (c == '\\' && AT(i + 1) == '\'') {
                 line[w++] = '\'';
                 i += 2;
                 continue;
             }
-            if (c == 0)
+            int rv = quoted_byte(line, len, &i, &w, '\'');
+            if (rv < 0)
                 return -1;
-            if (c == '\'') {
-                if (AT(i + 1) && !is_space(AT(i + 1)))
-                    return -1;
-                i++;
+            if (rv > 0)
                 break;
-            }
-            line[w++] = (char)c;
-            i++;
         } else {
             if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0)
                 break;

@@ -169,20 +169,10 @@ static int expand_if_needed(struct dict *d)
     return 0;
 }
 
-static struct dict_node *find_in(struct dict_node *n, const struct dict *d,
-                                 const void *key, size_t len)
-{
-    for (; n != NULL; n = n->next) {
-        size_t nlen;
-        const void *nkey = d->key_of(n, &nlen);
-        if (nlen == len && memcmp(nkey, key, len) == 0)
-            return n;
-    }
-    return NULL;
-}
-
-struct dict_node *dict_find(struct dict *d, const void *key, size_t len,
-                            uint64_t h)
+/* The link that points at key's node, or NULL; *pt is the table holding
+ * it. Steps the rehash first, as every lookup does (Redis dictFind). */
+static struct dict_node **find_link(struct dict *d, const void *key,
+                                    size_t len, uint64_t h, int *pt)
 {
     if (dict_count(d) == 0)
         return NULL;
@@ -190,14 +180,27 @@ struct dict_node *dict_find(struct dict *d, const void *key, size_t len,
     for (int t = 0; t <= 1; t++) {
         if (d->size[t] == 0)
             continue;
-        struct dict_node *n =
-            find_in(d->table[t][h & (d->size[t] - 1)], d, key, len);
-        if (n != NULL)
-            return n;
+        struct dict_node **pp = &d->table[t][h & (d->size[t] - 1)];
+        for (; *pp != NULL; pp = &(*pp)->next) {
+            size_t nlen;
+            const void *nkey = d->key_of(*pp, &nlen);
+            if (nlen == len && memcmp(nkey, key, len) == 0) {
+                *pt = t;
+                return pp;
+            }
+        }
         if (!dict_is_rehashing(d))
             break;
     }
     return NULL;
+}
+
+struct dict_node *dict_find(struct dict *d, const void *key, size_t len,
+                            uint64_t h)
+{
+    int t;
+    struct dict_node **pp = find_link(d, key, len, h, &t);
+    return pp != NULL ? *pp : NULL;
 }
 
 int dict_add(struct dict *d, struct dict_node *n, uint64_t h)
@@ -217,27 +220,14 @@ int dict_add(struct dict *d, struct dict_node *n, uint64_t h)
 struct dict_node *dict_unlink(struct dict *d, const void *key, size_t len,
                               uint64_t h)
 {
-    if (dict_count(d) == 0)
+    int t;
+    struct dict_node **pp = find_link(d, key, len, h, &t);
+    if (pp == NULL)
         return NULL;
-    rehash_step(d);
-    for (int t = 0; t <= 1; t++) {
-        if (d->size[t] == 0)
-            continue;
-        struct dict_node **pp = &d->table[t][h & (d->size[t] - 1)];
-        for (; *pp != NULL; pp = &(*pp)->next) {
-            size_t nlen;
-            const void *nkey = d->key_of(*pp, &nlen);
-            if (nlen != len || memcmp(nkey, key, len) != 0)
-                continue;
-            struct dict_node *n = *pp;
-            *pp = n->next;
-            d->used[t]--;
-            return n;
-        }
-        if (!dict_is_rehashing(d))
-            break;
-    }
-    return NULL;
+    struct dict_node *n = *pp;
+    *pp = n->next;
+    d->used[t]--;
+    return n;
 }
 
 void dict_replace(struct dict *d, struct dict_node *old,

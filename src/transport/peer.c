@@ -512,6 +512,18 @@ static int send_admit(struct peer_transport *t, struct peer *p, uint8_t type,
     return 1;
 }
 
+/* send_admit for a zero-copy frame: a dropped frame's bytes go back to
+ * their owner at once through release. */
+static int send_admit_zc(struct peer_transport *t, struct peer *p,
+                         uint8_t type, size_t len, peer_release_cb release,
+                         void *ctx, const void *buf)
+{
+    int rv = send_admit(t, p, type, len);
+    if (rv > 0 && release != NULL)
+        release(ctx, buf, len);
+    return rv;
+}
+
 static struct peer_msg *msg_new(size_t extra)
 {
     struct peer_msg *m = malloc(sizeof(struct peer_msg) + extra);
@@ -546,14 +558,9 @@ int peer_send_zc(struct peer_transport *t, uint64_t id, uint8_t type,
                  void *ctx)
 {
     struct peer *p = peer__find(t, id);
-    int rv = send_admit(t, p, type, len);
-    if (rv < 0)
-        return rv;
-    if (rv > 0) {
-        if (release != NULL)
-            release(ctx, buf, len);
-        return 0;
-    }
+    int rv = send_admit_zc(t, p, type, len, release, ctx, buf);
+    if (rv != 0)
+        return rv < 0 ? rv : 0;
     struct peer_msg *m = msg_new(0);
     if (m == NULL)
         return ERR_NOMEM;
@@ -578,14 +585,9 @@ int peer_sendv_zc(struct peer_transport *t, uint64_t id, uint8_t type,
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
     struct peer *p = peer__find(t, id);
-    int rv = send_admit(t, p, type, len);
-    if (rv < 0)
-        return rv;
-    if (rv > 0) {
-        if (release != NULL)
-            release(ctx, NULL, len);
-        return 0;
-    }
+    int rv = send_admit_zc(t, p, type, len, release, ctx, NULL);
+    if (rv != 0)
+        return rv < 0 ? rv : 0;
     struct peer_msg *m = msg_new((size_t)iovcnt * sizeof(struct iovec));
     if (m == NULL)
         return ERR_NOMEM;

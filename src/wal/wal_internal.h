@@ -37,6 +37,35 @@ static inline void wal__free(void *p)
 
 char *wal__strdup(const char *s);
 
+/* Little-endian codec for the on-disk formats (segments, snapshots, meta). */
+static inline void wal__put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void wal__put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t wal__get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline uint64_t wal__get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 #define WAL_OPEN_CREATE 1 /* create if missing */
 #define WAL_OPEN_TRUNC 2  /* and empty it */
 

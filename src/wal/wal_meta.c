@@ -22,40 +22,26 @@
 #define META_VERSION 1
 #define META_SIZE 48
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void meta_encode(uint8_t *out, const struct wal_hard_state *hs)
 {
     memset(out, 0, META_SIZE);
     memcpy(out, META_MAGIC, 8);
     out[8] = META_VERSION;
-    put64(out + 16, hs->node_id);
-    put64(out + 24, hs->term);
-    put64(out + 32, hs->vote);
-    put64(out + 40, XXH3_64bits(out, 40));
+    wal__put64(out + 16, hs->node_id);
+    wal__put64(out + 24, hs->term);
+    wal__put64(out + 32, hs->vote);
+    wal__put64(out + 40, XXH3_64bits(out, 40));
 }
 
 static int meta_decode(const uint8_t *in, struct wal_hard_state *hs)
 {
     if (memcmp(in, META_MAGIC, 8) != 0 || in[8] != META_VERSION)
         return ERR_CORRUPT;
-    if (get64(in + 40) != XXH3_64bits(in, 40))
+    if (wal__get64(in + 40) != XXH3_64bits(in, 40))
         return ERR_CORRUPT;
-    hs->node_id = get64(in + 16);
-    hs->term = get64(in + 24);
-    hs->vote = get64(in + 32);
+    hs->node_id = wal__get64(in + 16);
+    hs->term = wal__get64(in + 24);
+    hs->vote = wal__get64(in + 32);
     return 0;
 }
 

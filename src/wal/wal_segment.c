@@ -38,43 +38,15 @@
 
 #include "err.h"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void wal__seg_header_encode(uint8_t *out, uint64_t seq, uint64_t first_index)
 {
     memset(out, 0, WAL_SEG_HDR);
     memcpy(out, WAL_SEG_MAGIC, 8);
-    put32(out + 8, WAL_SEG_VERSION);
-    put32(out + 12, WAL_SEG_HDR);
-    put64(out + 16, seq);
-    put64(out + 24, first_index);
-    put64(out + 40, XXH3_64bits(out, 40));
+    wal__put32(out + 8, WAL_SEG_VERSION);
+    wal__put32(out + 12, WAL_SEG_HDR);
+    wal__put64(out + 16, seq);
+    wal__put64(out + 24, first_index);
+    wal__put64(out + 40, XXH3_64bits(out, 40));
 }
 
 int wal__seg_header_decode(const uint8_t *in, uint64_t *seq,
@@ -82,12 +54,13 @@ int wal__seg_header_decode(const uint8_t *in, uint64_t *seq,
 {
     if (memcmp(in, WAL_SEG_MAGIC, 8) != 0)
         return ERR_CORRUPT;
-    if (get64(in + 40) != XXH3_64bits(in, 40))
+    if (wal__get64(in + 40) != XXH3_64bits(in, 40))
         return ERR_CORRUPT;
-    if (get32(in + 8) != WAL_SEG_VERSION || get32(in + 12) != WAL_SEG_HDR)
+    if (wal__get32(in + 8) != WAL_SEG_VERSION ||
+        wal__get32(in + 12) != WAL_SEG_HDR)
         return ERR_CORRUPT;
-    *seq = get64(in + 16);
-    *first_index = get64(in + 24);
+    *seq = wal__get64(in + 16);
+    *first_index = wal__get64(in + 24);
     return 0;
 }
 
@@ -100,15 +73,15 @@ static uint64_t rec_checksum(const uint8_t *hdr, const void *payload,
 void wal__rec_encode(uint8_t *out, const struct wal_entry *e)
 {
     size_t size = wal__rec_size(e->len);
-    put32(out, e->len);
+    wal__put32(out, e->len);
     out[4] = e->type;
     out[5] = out[6] = out[7] = 0;
-    put64(out + 8, e->term);
-    put64(out + 16, e->index);
+    wal__put64(out + 8, e->term);
+    wal__put64(out + 16, e->index);
     if (e->len > 0)
         memcpy(out + WAL_REC_HDR, e->buf, e->len);
     memset(out + WAL_REC_HDR + e->len, 0, size - WAL_REC_HDR - e->len);
-    put64(out + 24,
+    wal__put64(out + 24,
           rec_checksum(out, out + WAL_REC_HDR, size - WAL_REC_HDR));
 }
 
@@ -126,19 +99,19 @@ long wal__rec_decode(const uint8_t *in, size_t avail, struct wal_entry *e)
         return all_zero(in, avail) ? 0 : ERR_CORRUPT;
     if (all_zero(in, WAL_REC_HDR))
         return 0;
-    uint32_t len = get32(in);
+    uint32_t len = wal__get32(in);
     if (len > WAL_ENTRY_MAX || in[5] || in[6] || in[7])
         return ERR_CORRUPT;
     size_t size = wal__rec_size(len);
     if (size > avail)
         return ERR_CORRUPT;
-    if (get64(in + 24) != rec_checksum(in, in + WAL_REC_HDR,
+    if (wal__get64(in + 24) != rec_checksum(in, in + WAL_REC_HDR,
                                        size - WAL_REC_HDR))
         return ERR_CORRUPT;
     e->len = len;
     e->type = in[4];
-    e->term = get64(in + 8);
-    e->index = get64(in + 16);
+    e->term = wal__get64(in + 8);
+    e->index = wal__get64(in + 16);
     e->buf = in + WAL_REC_HDR;
     return (long)size;
 }

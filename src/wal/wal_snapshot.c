@@ -47,34 +47,6 @@
 #define SNAP_END_MARK 0xffffffffu
 #define SNAP_BUF (256u << 10)
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void snap_name(char *out, size_t len, uint64_t term, uint64_t index,
                       const char *suffix)
 {
@@ -99,13 +71,31 @@ int wal__snap_parse_name(const char *name, uint64_t *term, uint64_t *index)
 
 static int header_decode(const uint8_t *h, struct wal_snapshot_meta *meta)
 {
-    if (memcmp(h, SNAP_MAGIC, 8) != 0 || get32(h + 8) != SNAP_VERSION ||
-        get64(h + 40) != XXH3_64bits(h, 40))
+    if (memcmp(h, SNAP_MAGIC, 8) != 0 || wal__get32(h + 8) != SNAP_VERSION ||
+        wal__get64(h + 40) != XXH3_64bits(h, 40))
         return ERR_CORRUPT;
-    meta->membership_len = get32(h + 12);
-    meta->term = get64(h + 16);
-    meta->index = get64(h + 24);
+    meta->membership_len = wal__get32(h + 12);
+    meta->term = wal__get64(h + 16);
+    meta->index = wal__get64(h + 24);
     meta->membership = NULL;
+    return 0;
+}
+
+/* Reads the membership blob that follows the header into *out (malloc'ed,
+ * the caller's on success); a short read returns short_rv. */
+static int read_membership(struct wal_io *io, int fd,
+                           const struct wal_snapshot_meta *meta, int short_rv,
+                           uint8_t **out)
+{
+    uint8_t *m = wal__malloc(meta->membership_len + 1);
+    if (m == NULL)
+        return ERR_NOMEM;
+    if (io->ops->pread(io, fd, m, meta->membership_len, SNAP_HDR) !=
+        (long)meta->membership_len) {
+        wal__free(m);
+        return short_rv;
+    }
+    *out = m;
     return 0;
 }
 
@@ -144,21 +134,16 @@ static int snap_verify(struct wal_io *io, int fd,
         rv = ERR_CORRUPT;
     if (rv == 0) {
         XXH3_64bits_update(st, t, 16);
-        if (get64(t + 16) != XXH3_64bits_digest(st))
+        if (wal__get64(t + 16) != XXH3_64bits_digest(st))
             rv = ERR_CORRUPT;
     }
     uint8_t *m = NULL;
-    if (rv == 0 && (m = wal__malloc(meta->membership_len + 1)) == NULL)
-        rv = ERR_NOMEM;
-    if (rv == 0 && io->ops->pread(io, fd, m, meta->membership_len,
-                                  SNAP_HDR) != (long)meta->membership_len)
-        rv = ERR_IO;
+    if (rv == 0)
+        rv = read_membership(io, fd, meta, ERR_IO, &m);
     XXH3_freeState(st);
     wal__free(buf);
-    if (rv != 0) {
-        wal__free(m);
+    if (rv != 0)
         return rv;
-    }
     *membership = m;
     meta->membership = m;
     return 0;
@@ -307,11 +292,11 @@ int wal_snapshot_writer_open(struct wal *w,
     }
     uint8_t h[SNAP_HDR] = {0};
     memcpy(h, SNAP_MAGIC, 8);
-    put32(h + 8, SNAP_VERSION);
-    put32(h + 12, meta->membership_len);
-    put64(h + 16, meta->term);
-    put64(h + 24, meta->index);
-    put64(h + 40, XXH3_64bits(h, 40));
+    wal__put32(h + 8, SNAP_VERSION);
+    wal__put32(h + 12, meta->membership_len);
+    wal__put64(h + 16, meta->term);
+    wal__put64(h + 24, meta->index);
+    wal__put64(h + 40, XXH3_64bits(h, 40));
     writer_put(wr, h, SNAP_HDR);
     writer_put(wr, meta->membership, meta->membership_len);
     *out = wr;
@@ -324,7 +309,7 @@ int wal_snapshot_write(struct wal_snapshot_writer *wr, const void *buf,
     if (len >= SNAP_END_MARK)
         return ERR_TOOBIG;
     uint8_t l[4];
-    put32(l, (uint32_t)len);
+    wal__put32(l, (uint32_t)len);
     writer_put(wr, l, 4);
     wr->count++;
     return writer_put(wr, buf, len);
@@ -333,13 +318,13 @@ int wal_snapshot_write(struct wal_snapshot_writer *wr, const void *buf,
 int wal_snapshot_writer_finish(struct wal_snapshot_writer *wr)
 {
     uint8_t end[4], t[SNAP_TRAILER];
-    put32(end, SNAP_END_MARK);
+    wal__put32(end, SNAP_END_MARK);
     writer_put(wr, end, 4);
     int rv = writer_flush(wr);
     memcpy(t, SNAP_TRAILER_MAGIC, 8);
-    put64(t + 8, wr->count);
+    wal__put64(t + 8, wr->count);
     XXH3_64bits_update(wr->st, t, 16);
-    put64(t + 16, XXH3_64bits_digest(wr->st));
+    wal__put64(t + 16, XXH3_64bits_digest(wr->st));
     if (rv == 0)
         rv = wr->io->ops->pwrite(wr->io, wr->fd, t, SNAP_TRAILER, wr->off);
     if (rv == 0)
@@ -390,16 +375,11 @@ static int snap_read_head(struct wal_io *io, const char *name,
     rv = io->ops->pread(io, fd, h, SNAP_HDR, 0) == SNAP_HDR
              ? header_decode(h, meta)
              : ERR_CORRUPT;
-    if (rv == 0 && (m = wal__malloc(meta->membership_len + 1)) == NULL)
-        rv = ERR_NOMEM;
-    if (rv == 0 && io->ops->pread(io, fd, m, meta->membership_len,
-                                  SNAP_HDR) != (long)meta->membership_len)
-        rv = ERR_CORRUPT;
+    if (rv == 0)
+        rv = read_membership(io, fd, meta, ERR_CORRUPT, &m);
     io->ops->close(io, fd);
-    if (rv != 0) {
-        wal__free(m);
+    if (rv != 0)
         return rv;
-    }
     meta->membership = m;
     *mship = m;
     return 0;
@@ -509,7 +489,7 @@ int wal_snapshot_read(struct wal_snapshot_reader *rd, const void **buf,
     int rv = rd_need(rd, 4);
     if (rv != 0)
         return rv;
-    uint32_t n = get32(rd->buf + rd->pos);
+    uint32_t n = wal__get32(rd->buf + rd->pos);
     rd->pos += 4;
     if (n == SNAP_END_MARK) {
         rd->done = 1;

@@ -518,4 +518,18 @@ static inline struct raft_msg fx_msg(uint8_t type, uint64_t from,
     return m;
 }
 
+/* An APPEND after (prev_index, prev_term) carrying n entries of e. */
+static inline struct raft_msg fx_append_msg(uint64_t from, uint64_t to,
+                                            uint64_t term, uint64_t prev_index,
+                                            uint64_t prev_term, uint32_t n,
+                                            struct raft_entry *e)
+{
+    struct raft_msg m = fx_msg(RAFT_MSG_APPEND, from, to, term);
+    m.append.prev_index = prev_index;
+    m.append.prev_term = prev_term;
+    m.append.n_entries = n;
+    m.append.entries = e;
+    return m;
+}
+
 #endif

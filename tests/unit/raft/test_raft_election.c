@@ -250,9 +250,7 @@ static void test_candidate_steps_down_on_append_from_leader_of_its_term(void **s
     fx_init_opts(&fx, 3, 3, &fx.opts);
     timeout_node(&fx, 1);
     assert_int_equal(raft_role(fx.nodes[0].r), RAFT_CANDIDATE);
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
-    a.append.prev_index = 1;
-    a.append.prev_term = 1;
+    struct raft_msg a = fx_append_msg(2, 1, 2, 1, 1, 0, NULL);
     fx_recv(&fx, &a);
     assert_int_equal(raft_role(fx.nodes[0].r), RAFT_FOLLOWER);
     assert_int_equal(raft_leader(fx.nodes[0].r), 2);

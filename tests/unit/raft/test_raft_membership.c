@@ -17,6 +17,14 @@ static int change(struct fx *fx, struct fx_node *l, uint8_t op, uint64_t id)
     return fx_step(fx, l, &ev);
 }
 
+/* Asks leader l to hand leadership to voter `to` (§3.10). */
+static int transfer(struct fx *fx, struct fx_node *l, uint64_t to)
+{
+    struct raft_event ev = {.type = RAFT_EVENT_TRANSFER};
+    ev.transfer.to = to;
+    return fx_step(fx, l, &ev);
+}
+
 static void test_config_encodes_and_decodes_to_the_same_value(void **state)
 {
     struct raft_config c = {.n = 3, .max_id = 9};
@@ -160,11 +168,9 @@ static void test_truncated_config_entry_reverts_the_configuration(void **state)
     assert_non_null(raft_config_find(raft_config(nf->r), 4));
     /* a new leader of a later term overwrites that entry */
     struct raft_entry e = {.term = term + 1, .type = RAFT_ENTRY_NOOP};
-    struct raft_msg b = fx_msg(RAFT_MSG_APPEND, 6 - l->id - f, f, term + 1);
-    b.append.prev_index = a.append.prev_index;
-    b.append.prev_term = a.append.prev_term;
-    b.append.n_entries = 1;
-    b.append.entries = &e;
+    struct raft_msg b = fx_append_msg(6 - l->id - f, f, term + 1,
+                                      a.append.prev_index, a.append.prev_term,
+                                      1, &e);
     fx_recv(&fx, &b);
     assert_int_equal(nf->last.truncate_from, a.append.prev_index + 1);
     assert_null(raft_config_find(raft_config(nf->r), 4));
@@ -239,9 +245,7 @@ static void test_leadership_moves_to_the_named_voter(void **state)
     fx_init(&fx, 3, 3);
     struct fx_node *l = fx_elect(&fx);
     uint64_t to = l->id == 3 ? 1 : 3;
-    struct raft_event ev = {.type = RAFT_EVENT_TRANSFER};
-    ev.transfer.to = to;
-    assert_int_equal(fx_step(&fx, l, &ev), 0);
+    assert_int_equal(transfer(&fx, l, to), 0);
     assert_int_equal(fx_propose(&fx, l, "x"), ERR_BUSY);
     fx_run(&fx, 50);
     assert_int_equal(raft_role(fx_node(&fx, to)->r), RAFT_LEADER);
@@ -257,9 +261,7 @@ static void test_transfer_is_abandoned_after_an_election_timeout(void **state)
     uint64_t to = l->id == 3 ? 1 : 3;
     fx_isolate(&fx, to, true);
     fx_propose(&fx, l, "x");
-    struct raft_event ev = {.type = RAFT_EVENT_TRANSFER};
-    ev.transfer.to = to;
-    assert_int_equal(fx_step(&fx, l, &ev), 0);
+    assert_int_equal(transfer(&fx, l, to), 0);
     fx_run(&fx, 150);
     assert_int_equal(raft_role(l->r), RAFT_LEADER);
     assert_int_equal(fx_propose(&fx, l, "y"), 0);

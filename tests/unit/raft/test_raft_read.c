@@ -20,6 +20,16 @@ static struct fx_node *cluster(struct fx *fx, uint32_t drift)
     return l;
 }
 
+/* Asserts that read id of nd succeeded at leader l's commit index. */
+static void assert_read_at_commit(struct fx_node *nd, uint64_t id,
+                                  struct fx_node *l)
+{
+    const struct raft_read *r = fx_read_result(nd, id);
+    assert_non_null(r);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->index, raft_commit_index(l->r));
+}
+
 static void test_read_index_waits_for_heartbeat_round(void **state)
 {
     struct fx fx;
@@ -29,10 +39,7 @@ static void test_read_index_waits_for_heartbeat_round(void **state)
     assert_null(fx_read_result(l, 1));
     assert_int_equal(fx_count(&fx, l->id, 0, RAFT_MSG_HEARTBEAT), 2);
     fx_deliver_all(&fx);
-    const struct raft_read *r = fx_read_result(l, 1);
-    assert_non_null(r);
-    assert_int_equal(r->status, 0);
-    assert_int_equal(r->index, raft_commit_index(l->r));
+    assert_read_at_commit(l, 1, l);
     fx_destroy(&fx);
 }
 
@@ -124,10 +131,7 @@ static void test_lease_read_is_served_without_a_round_trip(void **state)
     struct fx_node *l = cluster(&fx, 20);
     fx_drop_all(&fx);
     fx_read(&fx, l, 1, true);
-    const struct raft_read *r = fx_read_result(l, 1);
-    assert_non_null(r);
-    assert_int_equal(r->status, 0);
-    assert_int_equal(r->index, raft_commit_index(l->r));
+    assert_read_at_commit(l, 1, l);
     assert_int_equal(fx.q_n, 0);
     fx_destroy(&fx);
 }
@@ -183,10 +187,7 @@ static void test_follower_read_asks_leader_for_read_index(void **state)
     fx_read(&fx, nf, 77, false);
     assert_int_equal(fx_count(&fx, f, l->id, RAFT_MSG_READ_INDEX), 1);
     fx_deliver_all(&fx);
-    const struct raft_read *r = fx_read_result(nf, 77);
-    assert_non_null(r);
-    assert_int_equal(r->status, 0);
-    assert_int_equal(r->index, raft_commit_index(l->r));
+    assert_read_at_commit(nf, 77, l);
     fx_destroy(&fx);
 }
 

@@ -21,11 +21,7 @@ static void follower_setup(struct fx *fx)
     fx_init(fx, 3, 3);
     static struct raft_entry e[1];
     e[0] = ents_of(2);
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
-    a.append.prev_index = 1;
-    a.append.prev_term = 1;
-    a.append.n_entries = 1;
-    a.append.entries = e;
+    struct raft_msg a = fx_append_msg(2, 1, 2, 1, 1, 1, e);
     fx_recv(fx, &a);
     fx_drop_all(fx);
 }
@@ -34,9 +30,7 @@ static void test_follower_rejects_append_with_mismatched_prev_term(void **state)
 {
     struct fx fx;
     follower_setup(&fx);
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 3);
-    a.append.prev_index = 2;
-    a.append.prev_term = 3;
+    struct raft_msg a = fx_append_msg(2, 1, 3, 2, 3, 0, NULL);
     fx_recv(&fx, &a);
     struct raft_msg r;
     assert_true(fx_take(&fx, 1, 2, RAFT_MSG_APPEND_RESP, &r));
@@ -53,9 +47,7 @@ static void test_follower_rejects_append_beyond_its_last_index(void **state)
 {
     struct fx fx;
     follower_setup(&fx);
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
-    a.append.prev_index = 7;
-    a.append.prev_term = 2;
+    struct raft_msg a = fx_append_msg(2, 1, 2, 7, 2, 0, NULL);
     fx_recv(&fx, &a);
     struct raft_msg r;
     assert_true(fx_take(&fx, 1, 2, RAFT_MSG_APPEND_RESP, &r));
@@ -70,11 +62,7 @@ static void test_follower_truncates_conflicting_suffix_and_reports_it(void **sta
     struct fx fx;
     follower_setup(&fx);
     struct raft_entry e[2] = {ents_of(3), ents_of(3)};
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 3, 1, 3);
-    a.append.prev_index = 1;
-    a.append.prev_term = 1;
-    a.append.n_entries = 2;
-    a.append.entries = e;
+    struct raft_msg a = fx_append_msg(3, 1, 3, 1, 1, 2, e);
     fx_recv(&fx, &a);
     struct fx_node *nd = &fx.nodes[0];
     assert_int_equal(nd->last.truncate_from, 2);
@@ -90,11 +78,7 @@ static void test_follower_keeps_matching_entries_of_a_duplicate_append(void **st
     struct fx fx;
     follower_setup(&fx);
     struct raft_entry e[1] = {ents_of(2)};
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
-    a.append.prev_index = 1;
-    a.append.prev_term = 1;
-    a.append.n_entries = 1;
-    a.append.entries = e;
+    struct raft_msg a = fx_append_msg(2, 1, 2, 1, 1, 1, e);
     fx_recv(&fx, &a);
     assert_int_equal(fx.nodes[0].last.persist_id, 0);
     struct raft_msg r;
@@ -110,11 +94,7 @@ static void test_follower_acknowledges_only_after_persist(void **state)
     follower_setup(&fx);
     fx.nodes[0].manual_persist = true;
     struct raft_entry e[1] = {ents_of(2)};
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
-    a.append.prev_index = 2;
-    a.append.prev_term = 2;
-    a.append.n_entries = 1;
-    a.append.entries = e;
+    struct raft_msg a = fx_append_msg(2, 1, 2, 2, 2, 1, e);
     a.append.commit = 3;
     fx_recv(&fx, &a);
     assert_int_not_equal(fx.nodes[0].last.persist_id, 0);
@@ -132,9 +112,7 @@ static void test_follower_commit_is_capped_at_last_new_entry(void **state)
 {
     struct fx fx;
     follower_setup(&fx);
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, 2, 1, 2);
-    a.append.prev_index = 2;
-    a.append.prev_term = 2;
+    struct raft_msg a = fx_append_msg(2, 1, 2, 2, 2, 0, NULL);
     a.append.commit = 50;
     fx_recv(&fx, &a);
     assert_int_equal(raft_commit_index(fx.nodes[0].r), 2);
@@ -189,18 +167,29 @@ static void test_batch_of_proposals_travels_in_one_append(void **state)
     fx_destroy(&fx);
 }
 
+/* Elects a leader of three under o, which proposes five entries of s at
+ * once with nothing delivered; *f is one follower. */
+static struct fx_node *elect_and_propose_five(struct fx *fx,
+                                              const struct raft_options *o,
+                                              const char *s, uint64_t *f)
+{
+    fx_init_opts(fx, 3, 3, o);
+    struct fx_node *l = fx_elect(fx);
+    fx_drop_all(fx);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(fx_propose(fx, l, s), 0);
+    }
+    *f = l->id == 1 ? 2 : 1;
+    return l;
+}
+
 static void test_leader_pipelines_within_the_inflight_window(void **state)
 {
     struct raft_options o = {.election_timeout_ms = 100, .heartbeat_ms = 20,
                              .max_inflight_msgs = 2};
     struct fx fx;
-    fx_init_opts(&fx, 3, 3, &o);
-    struct fx_node *l = fx_elect(&fx);
-    fx_drop_all(&fx);
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(fx_propose(&fx, l, "x"), 0);
-    }
-    uint64_t f = l->id == 1 ? 2 : 1;
+    uint64_t f;
+    struct fx_node *l = elect_and_propose_five(&fx, &o, "x", &f);
     assert_int_equal(fx_count(&fx, l->id, f, RAFT_MSG_APPEND), 2);
     /* an acknowledgement opens the window again */
     fx_deliver_all(&fx);
@@ -213,13 +202,8 @@ static void test_leader_bounds_inflight_bytes(void **state)
     struct raft_options o = {.election_timeout_ms = 100, .heartbeat_ms = 20,
                              .max_inflight_bytes = 10};
     struct fx fx;
-    fx_init_opts(&fx, 3, 3, &o);
-    struct fx_node *l = fx_elect(&fx);
-    fx_drop_all(&fx);
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(fx_propose(&fx, l, "eightbyt"), 0);
-    }
-    uint64_t f = l->id == 1 ? 2 : 1;
+    uint64_t f;
+    struct fx_node *l = elect_and_propose_five(&fx, &o, "eightbyt", &f);
     assert_int_equal(fx_count(&fx, l->id, f, RAFT_MSG_APPEND), 2);
     fx_destroy(&fx);
 }

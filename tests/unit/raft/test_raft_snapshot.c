@@ -171,12 +171,9 @@ static void test_install_update_hands_out_no_committed_entries(void **state)
     struct raft_entry ents[2] = {
         {.term = raft_term(l->r), .type = RAFT_ENTRY_NORMAL},
         {.term = raft_term(l->r), .type = RAFT_ENTRY_NORMAL}};
-    struct raft_msg a = fx_msg(RAFT_MSG_APPEND, l->id, lag, raft_term(l->r));
-    a.append.prev_index = last;
-    a.append.prev_term = raft_term_at(f->r, last);
+    struct raft_msg a = fx_append_msg(l->id, lag, raft_term(l->r), last,
+                                      raft_term_at(f->r, last), 2, ents);
     a.append.commit = last + 2;
-    a.append.n_entries = 2;
-    a.append.entries = ents;
     fx_recv(&fx, &a);
     assert_int_equal(raft_commit_index(f->r), last + 2);
     assert_int_equal(f->applied, last);

@@ -78,6 +78,14 @@ static char *run_whole(const char *in)
     return run(in, strlen(in), NULL, MAX_BULK);
 }
 
+/* Asserts that `in`, parsed whole, is described as `want` (see run). */
+static void assert_parses_to(const char *in, const char *want)
+{
+    char *out = run_whole(in);
+    assert_string_equal(out, want);
+    free(out);
+}
+
 static const char *const streams[] = {
     "*1\r\n$4\r\nPING\r\n",
     "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n",
@@ -99,29 +107,19 @@ static const char *const streams[] = {
 
 static void test_whole_buffer_parses_pipelined_commands(void **state)
 {
-    char *out = run_whole(streams[1]);
-    assert_string_equal(out, "3:3=SET,3=key,5=value,;2:3=GET,3=key,;");
-    free(out);
-    out = run_whole(streams[2]);
-    assert_string_equal(out, "1:4=PING,;3:3=set,1=a,1=b,;2:3=get,1=a,;");
-    free(out);
+    assert_parses_to(streams[1], "3:3=SET,3=key,5=value,;2:3=GET,3=key,;");
+    assert_parses_to(streams[2], "1:4=PING,;3:3=set,1=a,1=b,;2:3=get,1=a,;");
 }
 
 static void test_inline_quotes_are_unescaped_in_place(void **state)
 {
-    char *out = run_whole(streams[3]);
-    assert_string_equal(out, "4:3=set,1=a,5=b cA\n,4=it's,;");
-    free(out);
+    assert_parses_to(streams[3], "4:3=set,1=a,5=b cA\n,4=it's,;");
 }
 
 static void test_empty_commands_are_skipped_with_argc_zero(void **state)
 {
-    char *out = run_whole(streams[5]);
-    assert_string_equal(out, "0:;0:;1:4=PING,;");
-    free(out);
-    out = run_whole(streams[6]);
-    assert_string_equal(out, "0:;0:;0:;1:4=PING,;");
-    free(out);
+    assert_parses_to(streams[5], "0:;0:;1:4=PING,;");
+    assert_parses_to(streams[6], "0:;0:;0:;1:4=PING,;");
 }
 
 static void test_byte_by_byte_matches_whole_buffer(void **state)
@@ -192,17 +190,14 @@ static void test_protocol_errors_have_redis_texts(void **state)
         {"set a 'b\r\n", "ERR:Protocol error: unbalanced quotes in request"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *out = run_whole(cases[i].in);
-        assert_string_equal(out, cases[i].err);
-        free(out);
+        assert_parses_to(cases[i].in, cases[i].err);
     }
 }
 
 static void test_commands_before_an_error_are_returned_first(void **state)
 {
-    char *out = run_whole("PING\r\n*1\r\n$4\r\nPING\r\n*x\r\n");
-    assert_string_equal(out, "1:4=PING,;1:4=PING,;ERR:Protocol error: invalid multibulk length");
-    free(out);
+    assert_parses_to("PING\r\n*1\r\n$4\r\nPING\r\n*x\r\n",
+                     "1:4=PING,;1:4=PING,;ERR:Protocol error: invalid multibulk length");
 }
 
 static char *filled(char c, size_t n)
@@ -216,25 +211,17 @@ static char *filled(char c, size_t n)
 static void test_too_big_inline_and_count_lines(void **state)
 {
     char *big = filled('a', RESP_INLINE_MAX + 1);
-    char *out = run_whole(big);
-    assert_string_equal(out, "ERR:Protocol error: too big inline request");
-    free(out);
+    assert_parses_to(big, "ERR:Protocol error: too big inline request");
     big[0] = '*';
-    out = run_whole(big);
-    assert_string_equal(out, "ERR:Protocol error: too big mbulk count string");
-    free(out);
+    assert_parses_to(big, "ERR:Protocol error: too big mbulk count string");
     free(big);
     /* exactly the limit without a newline is still "need more" */
     big = filled('a', RESP_INLINE_MAX);
-    out = run_whole(big);
-    assert_string_equal(out, "");
-    free(out);
+    assert_parses_to(big, "");
     free(big);
     char *hdr = filled('1', RESP_INLINE_MAX + 8);
     memcpy(hdr, "*1\r\n$", 5);
-    out = run_whole(hdr);
-    assert_string_equal(out, "ERR:Protocol error: too big bulk count string");
-    free(out);
+    assert_parses_to(hdr, "ERR:Protocol error: too big bulk count string");
     free(hdr);
 }
 

@@ -256,15 +256,35 @@ static int received_all(void *arg)
     return 1;
 }
 
+/* Both directions between nodes 1 and 2. */
+static uint64_t both_links[] = {1, 2, 2, 1, 0};
+
+/* Opens nodes 1 and 2 with queues of max_queue bytes, links them both
+ * ways and waits until both links are authenticated. */
+static void open_pair(size_t max_queue)
+{
+    node_open(1, SECRET, 0, max_queue);
+    node_open(2, SECRET, 0, max_queue);
+    mesh(2);
+    assert_true(run_until(all_authed, both_links, 3000));
+}
+
+/* Sends frames first..end-1 from `from` to `to`, then waits until `to`
+ * has received `count` frames from `from` in all. */
+static void send_and_await(uint64_t from, uint64_t to, uint32_t first,
+                           uint32_t end, uint64_t count)
+{
+    for (uint32_t seq = first; seq < end; seq++)
+        assert_int_equal(send_blocking(from, to, seq, false), 0);
+    struct want w[] = {{to, from, count}, {0, 0, 0}};
+    assert_true(run_until(received_all, w, 3000));
+}
+
 /* ---- Tests ---- */
 
 static void test_two_nodes_connect_and_authenticate(void **state)
 {
-    node_open(1, SECRET, 0, 1 << 20);
-    node_open(2, SECRET, 0, 1 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(1 << 20);
     struct peer_status st;
     assert_int_equal(peer_get_status(nodes[1].t, 2, &st), 0);
     assert_true(st.connected);
@@ -319,11 +339,7 @@ static int writable_called(void *arg)
 static void test_queue_bound_reports_would_block_then_writable(void **s)
 {
     const size_t bound = 16 << 10;
-    node_open(1, SECRET, 0, bound);
-    node_open(2, SECRET, 0, bound);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(bound);
 
     /* Without running the loop nothing is written: the queue fills. */
     uint8_t *p = make_payload(0, 1000);
@@ -536,44 +552,27 @@ static void test_hostile_streams_never_deliver_or_crash(void **state)
     assert_int_equal(nodes[1].bad_payload, 0);
     uint64_t pairs[] = {1, 2, 2, 1, 0};
     assert_true(run_until(all_authed, pairs, 3000));
-    for (uint32_t seq = 0; seq < 10; seq++)
-        assert_int_equal(send_blocking(2, 1, seq, false), 0);
-    struct want w[] = {{1, 2, 10}, {0, 0, 0}};
-    assert_true(run_until(received_all, w, 3000));
+    send_and_await(2, 1, 0, 10, 10);
 }
 
 static void test_link_recovers_after_it_is_dropped(void **state)
 {
-    node_open(1, SECRET, 0, 1 << 20);
-    node_open(2, SECRET, 0, 1 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
-    for (uint32_t seq = 0; seq < 100; seq++)
-        assert_int_equal(send_blocking(1, 2, seq, false), 0);
-    struct want w[] = {{2, 1, 100}, {0, 0, 0}};
-    assert_true(run_until(received_all, w, 3000));
+    open_pair(1 << 20);
+    send_and_await(1, 2, 0, 100, 100);
 
     assert_int_equal(peer_drop_link(nodes[1].t, 2), 0);
     assert_false(authed(1, 2));
-    assert_true(run_until(all_authed, pairs, 3000));
+    assert_true(run_until(all_authed, both_links, 3000));
     struct peer_status st;
     assert_int_equal(peer_get_status(nodes[1].t, 2, &st), 0);
     assert_int_equal(st.links_up, 2);
-    for (uint32_t seq = 100; seq < 200; seq++)
-        assert_int_equal(send_blocking(1, 2, seq, false), 0);
-    struct want w2[] = {{2, 1, 200}, {0, 0, 0}};
-    assert_true(run_until(received_all, w2, 3000));
+    send_and_await(1, 2, 100, 200, 200);
     assert_int_equal(nodes[2].out_of_order, 0);
 }
 
 static void test_link_recovers_after_node_restarts_on_same_port(void **s)
 {
-    node_open(1, SECRET, 0, 1 << 20);
-    node_open(2, SECRET, 0, 1 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(1 << 20);
 
     int port2 = nodes[2].port;
     node_close(2);
@@ -585,7 +584,7 @@ static void test_link_recovers_after_node_restarts_on_same_port(void **s)
 
     node_open(2, SECRET, port2, 1 << 20);
     assert_int_equal(peer_add(nodes[2].t, 1, "127.0.0.1", nodes[1].port), 0);
-    assert_true(run_until(all_authed, pairs, 3000));
+    assert_true(run_until(all_authed, both_links, 3000));
     struct peer_status st;
     assert_int_equal(peer_get_status(nodes[1].t, 2, &st), 0);
     assert_true(st.frames_dropped > 0);
@@ -593,21 +592,14 @@ static void test_link_recovers_after_node_restarts_on_same_port(void **s)
     /* Fresh traffic flows; the receiver restarted, so count from 0. */
     uint32_t base = (uint32_t)(10 - st.frames_dropped);
     nodes[2].next_seq[1] = 0;
-    for (uint32_t seq = 0; seq < 50; seq++)
-        assert_int_equal(send_blocking(1, 2, seq, false), 0);
-    struct want w[] = {{2, 1, 50 + base}, {0, 0, 0}};
-    assert_true(run_until(received_all, w, 3000));
+    send_and_await(1, 2, 0, 50, 50 + base);
     assert_int_equal(released, 10);
 }
 
 static void test_oversized_frame_from_peer_drops_link_then_recovers(void **s)
 {
     max_frame_of[2] = 4 << 20; /* node 2 may send more than node 1 takes */
-    node_open(1, SECRET, 0, 8 << 20);
-    node_open(2, SECRET, 0, 8 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(8 << 20);
     size_t big = (2 << 20);
     uint8_t *p = make_payload(0, big);
     assert_int_equal(peer_send(nodes[2].t, 1, TYPE_DATA, p, big), 0);
@@ -616,11 +608,8 @@ static void test_oversized_frame_from_peer_drops_link_then_recovers(void **s)
     assert_non_null(strstr(nodes[1].last_warning, "oversized frame"));
     assert_int_equal(nodes[1].received[2], 0);
     /* Node 2 redials; frames within the limit flow again. */
-    assert_true(run_until(all_authed, pairs, 3000));
-    for (uint32_t seq = 0; seq < 10; seq++)
-        assert_int_equal(send_blocking(2, 1, seq, false), 0);
-    struct want w[] = {{1, 2, 10}, {0, 0, 0}};
-    assert_true(run_until(received_all, w, 3000));
+    assert_true(run_until(all_authed, both_links, 3000));
+    send_and_await(2, 1, 0, 10, 10);
 }
 
 static void test_unauthenticated_links_are_capped(void **state)
@@ -643,11 +632,7 @@ static void test_unauthenticated_links_are_capped(void **state)
 static void test_throughput_and_batching_on_loopback(void **state)
 {
     const uint32_t frames = 200000;
-    node_open(1, SECRET, 0, 4 << 20);
-    node_open(2, SECRET, 0, 4 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(4 << 20);
     uint8_t payload[128];
     int64_t start = loop_mono_us_fresh();
     for (uint32_t seq = 0; seq < frames; seq++) {
@@ -703,11 +688,7 @@ static void test_on_frame_may_answer_and_remove_the_sender(void **state)
 
 static void test_blocked_peer_is_partitioned_until_unblocked(void **state)
 {
-    node_open(1, SECRET, 0, 1 << 20);
-    node_open(2, SECRET, 0, 1 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(1 << 20);
 
     assert_int_equal(peer_block(nodes[1].t, 2, true), 0);
     for (uint32_t seq = 0; seq < 20; seq++) {
@@ -725,7 +706,7 @@ static void test_blocked_peer_is_partitioned_until_unblocked(void **state)
     assert_int_equal(st.frames_dropped, 20);
 
     assert_int_equal(peer_block(nodes[1].t, 2, false), 0);
-    assert_true(run_until(all_authed, pairs, 3000));
+    assert_true(run_until(all_authed, both_links, 3000));
     nodes[1].next_seq[2] = 100;
     nodes[2].next_seq[1] = 100;
     for (uint32_t seq = 100; seq < 110; seq++) {
@@ -759,11 +740,7 @@ static void test_vectored_frames_arrive_whole_and_in_order(void **state)
 {
     const uint32_t frames = 300;
     sockbuf = 4096;
-    node_open(1, SECRET, 0, 1 << 20);
-    node_open(2, SECRET, 0, 1 << 20);
-    mesh(2);
-    uint64_t pairs[] = {1, 2, 2, 1, 0};
-    assert_true(run_until(all_authed, pairs, 3000));
+    open_pair(1 << 20);
     for (uint32_t seq = 0; seq < frames; seq++) {
         size_t flen = 1 + (seq * 7919u) % (200 << 10);
         struct vec_frame *f = malloc(sizeof(*f));

@@ -21,13 +21,6 @@
 
 #define SEG 65536
 
-static void rm_rf(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int inline_sync; /* wal-sync-thread no for WAL_IO_SYNC */
 
 /* io_uring where the kernel (or a container's seccomp policy) allows it;

@@ -64,11 +64,8 @@ static void test_failed_write_stops_the_wal_and_reports_once(void **state)
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 5, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 5);
     wal_mem_fail_write(d, 1, 0);
     assert_int_equal(append_range(w, 6, 9, 1), 0);
     settle(w);
@@ -89,11 +86,8 @@ static void test_failed_fsync_stops_the_wal_before_acknowledging(void **state)
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 5, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 5);
     wal_mem_fail_sync(d, 1);
     assert_int_equal(append_range(w, 6, 9, 1), 0);
     settle(w);
@@ -175,11 +169,8 @@ static void test_crash_before_deferred_fsync_loses_only_unacked(
     struct wal_mem_disk *d = wal_mem_disk_create();
     wal_mem_defer_sync(d, 1);
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 5, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 5);
     assert_int_equal(a.durable, 5);
     assert_int_equal(append_range(w, 6, 10, 1), 0);
     assert_int_equal(wal_flush(w), 0); /* written, fsync not yet done */

@@ -19,11 +19,8 @@ static struct wal_mem_disk *build_log(void)
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, N, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, N);
     assert_int_equal(a.durable, N);
     wal_close(w);
     return d;
@@ -43,12 +40,7 @@ static void last_segment(struct wal_mem_disk *d, char *name)
 
 static int segment_count(struct wal_mem_disk *d)
 {
-    char buf[4096];
-    int n = wal_mem_list(d, buf, sizeof(buf)), segs = 0;
-    const char *p = buf;
-    for (int i = 0; i < n; i++, p += strlen(p) + 1)
-        segs += strncmp(p, "log-", 4) == 0;
-    return segs;
+    return count_files(d, "log-");
 }
 
 /* Where each record of a segment lies; returns the count. */
@@ -117,6 +109,23 @@ static void check_recovers_to(struct wal_mem_disk *d, uint64_t last)
     wal_close(w);
     assert_int_equal(wal_open(&c, &w, &rec, err), 0);
     assert_log(w, 1, last + 10, 1);
+    wal_close(w);
+}
+
+/* Crashes the disk under a closed WAL, reopens it (filling *rec if given)
+ * and checks the log is 1..count: term 1 before term_from, term2 from it. */
+static void crash_and_assert_terms(struct wal_mem_disk *d,
+                                   struct wal_config *c,
+                                   struct wal_recovered *rec, uint64_t count,
+                                   uint64_t term_from, uint64_t term2)
+{
+    struct wal *w;
+    wal_mem_crash(d);
+    assert_int_equal(wal_open(c, &w, rec, NULL), 0);
+    struct replay_check r = {1, 0, term_from, 1, term2, 0};
+    assert_int_equal(wal_replay(w, 1, replay_check_cb, &r), 0);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.count, count);
     wal_close(w);
 }
 
@@ -277,11 +286,8 @@ static void test_truncated_suffix_is_replaced_and_survives_crash(void **state)
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 100, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 100);
     assert_int_equal(wal_truncate(w, 20), 0);
     assert_int_equal(wal_last_index(w), 19);
     assert_int_equal(wal_durable_index(w), 19);
@@ -289,16 +295,10 @@ static void test_truncated_suffix_is_replaced_and_survives_crash(void **state)
     settle(w);
     assert_int_equal(a.durable, 30);
     wal_close(w);
-    wal_mem_crash(d);
     struct wal_recovered rec;
-    assert_int_equal(wal_open(&c, &w, &rec, NULL), 0);
+    crash_and_assert_terms(d, &c, &rec, 30, 20, 2);
     assert_int_equal(rec.last_index, 30);
     assert_int_equal(rec.last_term, 2);
-    struct replay_check r = {1, 0, 20, 1, 2, 0};
-    assert_int_equal(wal_replay(w, 1, replay_check_cb, &r), 0);
-    assert_int_equal(r.bad, 0);
-    assert_int_equal(r.count, 30);
-    wal_close(w);
     wal_mem_disk_destroy(d);
 }
 
@@ -307,11 +307,8 @@ static void test_truncation_of_unflushed_entries_needs_no_disk_work(
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 10, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 10);
     assert_int_equal(append_range(w, 11, 15, 1), 0);
     assert_int_equal(wal_truncate(w, 13), 0);
     assert_int_equal(append_range(w, 13, 14, 3), 0);
@@ -321,13 +318,7 @@ static void test_truncation_of_unflushed_entries_needs_no_disk_work(
     assert_int_equal(st.truncations, 0);
     assert_int_equal(a.durable, 14);
     wal_close(w);
-    wal_mem_crash(d);
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    struct replay_check r = {1, 0, 13, 1, 3, 0};
-    assert_int_equal(wal_replay(w, 1, replay_check_cb, &r), 0);
-    assert_int_equal(r.bad, 0);
-    assert_int_equal(r.count, 14);
-    wal_close(w);
+    crash_and_assert_terms(d, &c, NULL, 14, 13, 3);
     wal_mem_disk_destroy(d);
 }
 
@@ -346,13 +337,7 @@ static void test_truncation_across_segments_removes_later_files(void **state)
     assert_int_equal(append_range(w, 3, 5, 4), 0);
     settle(w);
     wal_close(w);
-    wal_mem_crash(d);
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    struct replay_check r = {1, 0, 3, 1, 4, 0};
-    assert_int_equal(wal_replay(w, 1, replay_check_cb, &r), 0);
-    assert_int_equal(r.count, 5);
-    assert_int_equal(r.bad, 0);
-    wal_close(w);
+    crash_and_assert_terms(d, &c, NULL, 5, 3, 4);
     wal_mem_disk_destroy(d);
 }
 
@@ -363,11 +348,8 @@ static void test_nothing_after_a_truncation_is_acked_before_it_is_durable(
 {
     struct wal_mem_disk *d = wal_mem_disk_create();
     struct acks a = {0};
-    struct wal_config c = mem_config(d, SEG, &a);
-    struct wal *w;
-    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
-    assert_int_equal(append_range(w, 1, 50, 1), 0);
-    settle(w);
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 50);
     assert_int_equal(wal_truncate(w, 10), 0);
     assert_int_equal(append_range(w, 10, 12, 2), 0);
     uint64_t writes = wal_mem_write_count(d);
@@ -503,9 +485,7 @@ static void test_second_open_of_a_locked_directory_is_refused(void **state)
     wal_close(w1);
     assert_int_equal(wal_open(&c, &w2, NULL, err), 0);
     wal_close(w2);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    rm_rf(dir);
 }
 
 int main(void)

@@ -127,6 +127,39 @@ static inline void settle(struct wal *w)
     }
 }
 
+/* Opens a WAL on d (acks in *a; *c must outlive the WAL) and makes
+ * entries 1..n of term 1 durable. */
+static inline struct wal *open_with_durable(struct wal_mem_disk *d,
+                                            uint64_t seg, struct acks *a,
+                                            struct wal_config *c, uint64_t n)
+{
+    struct wal *w;
+    *c = mem_config(d, seg, a);
+    assert_int_equal(wal_open(c, &w, NULL, NULL), 0);
+    assert_int_equal(append_range(w, 1, n, 1), 0);
+    settle(w);
+    return w;
+}
+
+/* How many files of the mem disk d have names starting with prefix. */
+static inline int count_files(struct wal_mem_disk *d, const char *prefix)
+{
+    char buf[4096];
+    int n = wal_mem_list(d, buf, sizeof(buf)), count = 0;
+    const char *p = buf;
+    for (int i = 0; i < n; i++, p += strlen(p) + 1)
+        count += strncmp(p, prefix, strlen(prefix)) == 0;
+    return count;
+}
+
+/* Removes a test's temporary directory and all in it. */
+static inline void rm_rf(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 struct replay_check {
     uint64_t next;   /* the index expected next */
     uint64_t count;
