@@ -144,6 +144,15 @@ static const struct opt opts[] = {
      "it; off: once written (a power cut of a majority may lose it)."},
     {"wal-io", OPT_ENUM, OFF(wal_io), OPT_IMMUTABLE, "auto", 0, 0, wal_ios,
      "WAL backend: auto (io_uring if allowed), uring or sync."},
+    {"wal-sync-thread", OPT_BOOL, OFF(wal_sync_thread), OPT_IMMUTABLE, "yes",
+     0, 0, NULL, "With the sync backend, write and fsync on a worker thread "
+     "(no: in the event loop, which then waits for the disk)."},
+    {"wal-segment-size", OPT_MEM, OFF(wal_segment_size), OPT_IMMUTABLE,
+     "64mb", 4096, LLONG_MAX, NULL, "Size of a Raft log segment file."},
+    {"wal-repair", OPT_BOOL, OFF(wal_repair), OPT_IMMUTABLE, "no", 0, 0, NULL,
+     "A torn tail of the last segment is always cut; yes: damage elsewhere "
+     "cuts the log there instead of refusing to start (the node gets the "
+     "lost entries again from the leader)."},
     {"read-consistency", OPT_ENUM, OFF(read_consistency), 0, "linearizable",
      0, 0, consistencies, "linearizable (ReadIndex), lease (leader lease) "
      "or stale (any node after READONLY); per connection: CLIENT "

@@ -66,6 +66,9 @@ struct config {
     long long raft_snapshot_entries;
     int raft_fsync;
     int wal_io;
+    int wal_sync_thread;
+    long long wal_segment_size;
+    int wal_repair;
     int read_consistency;
     int follower_proxy;
     int follower_reads;

@@ -365,10 +365,26 @@ static int open_bus(struct server_raft *sr, const struct repl_member *self,
                     bool needed, char *errmsg)
 {
     const char *secret = sr->cfg->cluster_secret;
-    if (secret == NULL || secret[0] == '\0')
+    bool default_secret = secret == NULL || secret[0] == '\0';
+    if (default_secret)
         secret = DEFAULT_SECRET;
+    /* The bus listens where clients do (the first bind address): with the
+     * default bind a node takes no Raft traffic from other hosts, as it
+     * takes no clients. A leading '-' marks an optional address. */
+    const char *bind = sr->cfg->nbind > 0 ? sr->cfg->bind[0] : NULL;
+    if (bind != NULL && bind[0] == '-')
+        bind++;
+    if (bind != NULL && (!strcmp(bind, "*") || !strcmp(bind, "::*")))
+        bind = NULL;
+    if (default_secret &&
+        (bind == NULL || (strncmp(bind, "127.", 4) && strcmp(bind, "::1") &&
+                          strcmp(bind, "localhost"))))
+        log_msg(LOG_LEVEL_WARNING, "cluster-secret is not set and the "
+                "cluster bus listens beyond loopback: anyone who can reach "
+                "port %d can join the Raft traffic. Set cluster-secret.",
+                self->bus_port);
     struct peer_config pc = {
-        .node_id = sr->node_id, .bind = NULL, .port = self->bus_port,
+        .node_id = sr->node_id, .bind = bind, .port = self->bus_port,
         .secret = secret, .secret_len = strlen(secret),
         .seed = sr->node_id ^ (uint64_t)loop_mono_us_fresh(),
         .on_frame = bus_frame, .log = bus_log, .data = sr};
@@ -391,6 +407,9 @@ static int open_wal(struct server_raft *sr, struct wal_recovered *rec,
     struct wal_config wc = {
         .dir = ".", .io = (enum wal_io_kind)sr->cfg->wal_io,
         .fsync = (enum wal_fsync_mode)sr->cfg->raft_fsync,
+        .repair = sr->cfg->wal_repair,
+        .segment_size = (uint64_t)sr->cfg->wal_segment_size,
+        .sync_inline = !sr->cfg->wal_sync_thread,
         .loop = sr->loop, .on_log = wal_log, .data = sr};
     return wal_open(&wc, &sr->wal, rec, errmsg);
 }
