@@ -173,10 +173,12 @@ static void before_sleep(struct loop *loop, void *data)
     if (s->raft.repl != NULL)
         server_raft_sync_expiry_mode(&s->raft);
     for (int round = 0; s->raft.repl != NULL && round < 8; round++) {
-        repl_before_sleep(s->raft.repl);
+        repl_prepare_sleep(s->raft.repl);
         if (!client_resume_parked(&s->clients))
             break;
     }
+    if (s->raft.repl != NULL)
+        repl_flush_peers(s->raft.repl);
     client_flush_pending(&s->clients);
     if (s->shutdown_asap)
         loop_stop(loop);

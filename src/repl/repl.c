@@ -288,7 +288,7 @@ void repl_on_frame(void *data, uint64_t peer, uint8_t type,
         raft_buf_release(&x->rb);
 }
 
-bool repl_before_sleep(struct repl *r)
+bool repl_prepare_sleep(struct repl *r)
 {
     bool did = false;
     if (r->stepping)
@@ -308,8 +308,19 @@ bool repl_before_sleep(struct repl *r)
             break;
         did = true;
     }
-    if (r->bus != NULL)
+    return did;
+}
+
+void repl_flush_peers(struct repl *r)
+{
+    if (r->bus != NULL && !r->stepping)
         peer_flush(r->bus);
+}
+
+bool repl_before_sleep(struct repl *r)
+{
+    bool did = repl_prepare_sleep(r);
+    repl_flush_peers(r);
     return did;
 }
 

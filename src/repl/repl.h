@@ -133,6 +133,13 @@ void repl_cancel(struct repl *r, void *owner);
  * true when it did something (callers loop while woken clients add work,
  * a few rounds at most). */
 bool repl_before_sleep(struct repl *r);
+/* repl_before_sleep in two halves, for callers that run several rounds of
+ * it in one loop iteration: the work without the peer send, and the send.
+ * Flushing once after the last round puts everything the rounds queued
+ * for a peer into one sendmsg instead of one per round (same frames, same
+ * order, only fewer syscalls). */
+bool repl_prepare_sleep(struct repl *r);
+void repl_flush_peers(struct repl *r);
 
 /* State for the dispatcher. */
 bool repl_is_leader(const struct repl *r);

@@ -326,9 +326,11 @@ static int sync_submit(struct wal_io *io, struct wal_req *req)
 static struct wal_req *sync_reap(struct wal_io *io)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
+    /* One read resets the eventfd counter (it is not EFD_SEMAPHORE); a
+     * second read would only return EAGAIN, one wasted syscall per wake. */
     uint64_t v;
-    while (read(s->efd, &v, sizeof(v)) > 0)
-        ;
+    if (read(s->efd, &v, sizeof(v)) < 0)
+        v = 0;
     if (s->threaded)
         pthread_mutex_lock(&s->mu);
     struct wal_req *list = s->head;

@@ -101,9 +101,11 @@ static void complete_cqe(struct wal_uring_io *u, struct io_uring_cqe *cqe)
 static struct wal_req *uring_reap(struct wal_io *io)
 {
     struct wal_uring_io *u = (struct wal_uring_io *)io;
+    /* One read resets the eventfd counter (it is not EFD_SEMAPHORE); a
+     * second read would only return EAGAIN, one wasted syscall per wake. */
     uint64_t v;
-    while (read(u->efd, &v, sizeof(v)) > 0)
-        ;
+    if (read(u->efd, &v, sizeof(v)) < 0)
+        v = 0;
     struct io_uring_cqe *cqe;
     while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
         complete_cqe(u, cqe);
