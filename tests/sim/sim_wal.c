@@ -554,6 +554,8 @@ void sim_wal_chunks(struct sim_world *w, struct sim_node *n,
 {
     struct sim_disk *d = &n->disk;
     const struct raft_snapshot_meta *m = &u->chunks_meta;
+    if (d->wal_status)
+        return;
     for (uint32_t i = 0; i < u->n_chunks && !w->failed; i++) {
         const struct raft_chunk *c = &u->chunks[i];
         if (c->offset == 0 || !d->wrecv || d->wrecv_index != m->index) {
@@ -579,6 +581,10 @@ void sim_wal_chunks(struct sim_world *w, struct sim_node *n,
             return;
         }
         d->wrecv_off += c->len;
+        sim_trace(w, "node %llu: stored snapshot chunk %llu+%u of %llu/%llu",
+                  (unsigned long long)n->id, (unsigned long long)c->offset,
+                  c->len, (unsigned long long)m->index,
+                  (unsigned long long)m->term);
     }
 }
 
@@ -586,10 +592,15 @@ bool sim_wal_install(struct sim_world *w, struct sim_node *n,
                      const struct raft_snapshot_meta *m, uint64_t *covered)
 {
     struct sim_disk *d = &n->disk;
+    if (d->wal_status)
+        return false; /* the WAL stopped: the node crashes at once */
     if (!d->wrecv || d->wrecv_index != m->index || d->wrecv_off != m->size) {
         sim_fail(w, "node %llu: asked to install snapshot %llu that is not "
-                    "fully received", (unsigned long long)n->id,
-                 (unsigned long long)m->index);
+                    "fully received (have %llu bytes of %llu for %llu)",
+                 (unsigned long long)n->id, (unsigned long long)m->index,
+                 (unsigned long long)d->wrecv_off,
+                 (unsigned long long)m->size,
+                 (unsigned long long)d->wrecv_index);
         return false;
     }
     struct wal_snapshot_recv *rv = d->wrecv;
