@@ -321,7 +321,8 @@ bool sim_wal_install(struct sim_world *w, struct sim_node *n,
 bool sim_wal_snapshot(struct sim_world *w, struct sim_node *n,
                       struct raft_snapshot_meta *out);
 bool sim_wal_chunk(struct sim_node *n, struct raft_msg *m);
-/* Arms a torn write on the node's disk (chaos). */
+/* Arms a torn or failed write, or a failed fsync, on the node's disk
+ * (chaos): the WAL stops and the node crashes. */
 void sim_wal_arm_fault(struct sim_world *w, struct sim_node *n);
 uint64_t sim_wal_term(const struct sim_node *n);
 

@@ -641,9 +641,22 @@ void sim_wal_arm_fault(struct sim_world *w, struct sim_node *n)
     if (!d->mem || n->state != SIM_NODE_UP || d->fault_armed)
         return;
     uint64_t nth = sim_rng_range(&w->rng, 1, 4);
-    size_t keep = (size_t)sim_rng_below(&w->rng, 96);
-    wal_mem_tear_write(d->mem, nth, keep);
+    uint64_t kind = sim_rng_below(&w->rng, 3);
     d->fault_armed = true;
-    sim_trace(w, "chaos: node %llu write %llu from now tears after %zu bytes",
-              (unsigned long long)n->id, (unsigned long long)nth, keep);
+    if (kind == 0) {
+        size_t keep = (size_t)sim_rng_below(&w->rng, 96);
+        wal_mem_tear_write(d->mem, nth, keep);
+        sim_trace(w, "chaos: node %llu write %llu from now tears after %zu "
+                     "bytes", (unsigned long long)n->id,
+                  (unsigned long long)nth, keep);
+    } else if (kind == 1) {
+        wal_mem_fail_write(d->mem, nth, 0);
+        sim_trace(w, "chaos: node %llu write %llu from now fails",
+                  (unsigned long long)n->id, (unsigned long long)nth);
+    } else {
+        /* A failed fsync must stop the WAL: what it wrote may be gone. */
+        wal_mem_fail_sync(d->mem, nth);
+        sim_trace(w, "chaos: node %llu fsync %llu from now fails",
+                  (unsigned long long)n->id, (unsigned long long)nth);
+    }
 }
