@@ -110,6 +110,8 @@ struct sim_disk {
     bool fault_armed;          /* a write fault is pending on the disk */
     struct wal_snapshot_recv *wrecv;
     uint64_t wrecv_index, wrecv_off;
+    uint64_t crash_durable;    /* the WAL's durable index at the crash */
+    uint64_t crash_term;       /* and its term: recovery must keep it */
     uint8_t *chunk_buf;        /* outgoing snapshot chunk bytes */
     uint32_t chunk_cap;
 };

@@ -184,6 +184,26 @@ static int load_snapshot(struct sim_world *w, struct sim_node *n,
     return rv;
 }
 
+/* What the WAL acknowledged durable before the crash survived it: its
+ * last durable entry is there with the same term (or under the snapshot). */
+static bool holds_acknowledged(struct sim_world *w, struct sim_node *n,
+                               const struct wal_recovered *rec)
+{
+    uint64_t idx = n->disk.crash_durable, term = n->disk.crash_term;
+    n->disk.crash_durable = n->disk.crash_term = 0;
+    if (idx == 0 || (rec->has_snapshot && idx <= rec->snap_index))
+        return true;
+    uint64_t got = idx <= rec->last_index ? wal_term_at(n->disk.wal, idx) : 0;
+    if (got == term)
+        return true;
+    sim_fail(w, "node %llu: WAL acknowledged index %llu (term %llu) durable, "
+                "recovery holds up to %llu and term %llu there",
+             (unsigned long long)n->id, (unsigned long long)idx,
+             (unsigned long long)term, (unsigned long long)rec->last_index,
+             (unsigned long long)got);
+    return false;
+}
+
 static int recover(struct sim_world *w, struct sim_node *n,
                    struct raft_init *init, struct replay_buf **out)
 {
@@ -225,6 +245,8 @@ static int recover(struct sim_world *w, struct sim_node *n,
                  (unsigned long long)rec.last_index, err_str(rv));
         return -1;
     }
+    if (!holds_acknowledged(w, n, &rec))
+        return -1;
     for (uint32_t i = 0; i < r->n; i++) {
         r->ents[i].data = r->bytes + (uintptr_t)r->ents[i].data;
         r->ents[i].buf = &r->rb;
@@ -284,6 +306,10 @@ void sim_wal_crash(struct sim_world *w, struct sim_node *n)
 {
     struct sim_disk *d = &n->disk;
     bool torn = sim_rng_chance(&w->rng, 500);
+    if (d->wal) {
+        d->crash_durable = wal_durable_index(d->wal);
+        d->crash_term = wal_term_at(d->wal, d->crash_durable);
+    }
     if (torn)
         wal_mem_crash_torn(d->mem, (unsigned)sim_rng_next(&w->rng));
     else
