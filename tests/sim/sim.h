@@ -108,6 +108,7 @@ struct sim_disk {
     uint32_t n_wrecs, cap_wrecs;
     int wal_status;            /* < 0: the WAL stopped on an I/O error */
     bool fault_armed;          /* a write fault is pending on the disk */
+    bool fault_crashed;        /* down because that fault stopped the WAL */
     struct wal_snapshot_recv *wrecv;
     uint64_t wrecv_index, wrecv_off;
     uint64_t crash_durable;    /* the WAL's durable index at the crash */

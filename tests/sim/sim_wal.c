@@ -289,6 +289,7 @@ int sim_wal_start(struct sim_world *w, struct sim_node *n)
     n->w_vote = init.vote;
     n->last_commit = raft_commit_index(n->raft);
     n->disk.wal_status = 0;
+    n->disk.fault_crashed = false;
     return 0;
 }
 
@@ -487,7 +488,9 @@ uint64_t sim_wal_sync(struct sim_world *w, struct sim_node *n)
         }
         sim_trace(w, "node %llu: WAL stopped on a write fault (%s)",
                   (unsigned long long)n->id, err_str(d->wal_status ? d->wal_status : rv));
-        sim_crash_node(w, n, sim_rng_range(&w->rng, 5, 300));
+        sim_crash_node(w, n, w->chaos ? sim_rng_range(&w->rng, 5, 300)
+                                      : sim_rng_range(&w->rng, 5, 50));
+        d->fault_crashed = true;
         return 0;
     }
     uint64_t last = pop_durable(n);

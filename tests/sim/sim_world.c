@@ -526,7 +526,10 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
         }
         break;
     case SIM_EV_RESTART:
-        if (current && n->state == SIM_NODE_DOWN && w->chaos)
+        /* A crash on a WAL fault armed during the chaos restarts even
+         * after the faults stop (it is the fault's consequence). */
+        if (current && n->state == SIM_NODE_DOWN &&
+            (w->chaos || n->disk.fault_crashed))
             node_restart(w, n);
         break;
     case SIM_EV_HEAL:
