@@ -1,6 +1,7 @@
 /* The deterministic Raft simulator: one world per seed holding 3..7 real
  * raft cores (src/raft), each with an in-memory disk that separates written
- * from synced data, a fake network, a drifting virtual clock, a client
+ * from synced data (the simulator's model, or the real WAL on a wal_mem
+ * disk), a fake network, a drifting virtual clock, a client
  * workload recorded as a history, and the invariant checks run after every
  * step. Everything random comes from one xoshiro256** stream seeded from
  * the run's 64-bit seed, so a seed replays exactly. */

@@ -3,7 +3,8 @@
  * register map it applies entries to, and the glue that carries out each
  * raft_update in the documented order (persist, send, snapshot chunks,
  * apply, reads, notes). A crash keeps the durable state plus a random
- * prefix of the pending writes; a restart rebuilds the core from it. */
+ * prefix of the pending writes; a restart rebuilds the core from it. With
+ * --storage wal the disk is the real WAL instead (sim_wal.c). */
 #include <stdlib.h>
 #include <string.h>
 
