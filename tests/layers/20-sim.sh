@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Simulation layer: the linearizability checker's unit tests, >= 500 seeds of
-# the deterministic simulator (3, 5 and 7 nodes mixed; two processes at
-# once), every seed in tests/sim/regressions.txt, and one run per injected
+# the deterministic simulator (3, 5 and 7 nodes mixed; two thirds of the
+# seeds keep their logs in the real WAL on a fault-injecting mem disk, a
+# third in the simulator's disk model; two processes at once), every seed in tests/sim/regressions.txt, and one run per injected
 # bug (build/sim-bug-*) that must be caught by a failed check within the
 # same seed budget. Counts one per test, seed, regression and bug variant.
 # Env: BUILD, FULL=1 (10x the seeds), ASAN=1 (100 seeds: the sanitizer
@@ -50,7 +51,7 @@ pb=$!
 wait "$pa" "$pb"
 for part in a b; do
     grep -E '^(FAIL|  replay)' "$tmp/$part"
-    grep -E 'steps/s' "$tmp/$part"
+    grep -E 'steps/s|^storage:' "$tmp/$part"
     line=$(grep -E '^seeds .*: [0-9]+ run, [0-9]+ failed' "$tmp/$part" | tail -n1)
     r=$(echo "$line" | sed -nE 's/.*: ([0-9]+) run, ([0-9]+) failed/\1/p')
     f=$(echo "$line" | sed -nE 's/.*: ([0-9]+) run, ([0-9]+) failed/\2/p')

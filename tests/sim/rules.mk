@@ -46,7 +46,7 @@ $(BUILD)/sim-bug/$(1)/%.o: %.c
 	@$$(if $$(Q),echo "  CC $$< [RAFT_BUG_$(1)]")
 	$$(Q)$$(CC) $$(CFLAGS_ALL) -DRAFT_BUG_$(1) -c $$< -o $$@
 
-$(BUILD)/sim-bug-$(1): $(SIM_OBJ) $(SIM_RAFT_SRC:%.c=$(BUILD)/sim-bug/$(1)/%.o)
+$(BUILD)/sim-bug-$(1): $(SIM_OBJ) $(SIM_RAFT_SRC:%.c=$(BUILD)/sim-bug/$(1)/%.o) $(LIB)
 	@$$(if $$(Q),echo "  LD $$@")
 	$$(Q)$$(CC) -o $$@ $$^ $$(LDLIBS_ALL)
 

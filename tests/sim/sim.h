@@ -1,6 +1,7 @@
 /* The deterministic Raft simulator: one world per seed holding 3..7 real
  * raft cores (src/raft), each with an in-memory disk that separates written
- * from synced data, a fake network, a drifting virtual clock, a client
+ * from synced data (the simulator's model, or the real WAL on a wal_mem
+ * disk), a fake network, a drifting virtual clock, a client
  * workload recorded as a history, and the invariant checks run after every
  * step. Everything random comes from one xoshiro256** stream seeded from
  * the run's 64-bit seed, so a seed replays exactly. */
@@ -33,6 +34,11 @@ uint64_t sim_rng_range(struct sim_rng *r, uint64_t lo, uint64_t hi);
 bool sim_rng_chance(struct sim_rng *r, uint32_t permille);
 
 /* ---- run parameters -------------------------------------------------- */
+/* MODEL: the simulator's own disk model (sim_disk's log and records).
+ * WAL: the real WAL (src/wal) on a wal_mem disk per node, so crashes go
+ * through its recovery path (sim_wal.c). */
+enum sim_storage { SIM_STORAGE_MODEL = 0, SIM_STORAGE_WAL };
+
 struct sim_params {
     uint64_t seed;
     int nodes;              /* initial voters: 3, 5 or 7 */
@@ -42,6 +48,7 @@ struct sim_params {
     bool verbose;           /* trace every event to stderr */
     bool consequences_only; /* skip the direct contract/rule checks */
     bool no_membership;     /* no membership changes (to narrow a failure) */
+    enum sim_storage storage; /* where each node keeps its log */
     /* Derived from the seed (printed in the trace, not on the command). */
     uint32_t election_ms;
     uint32_t max_append_entries;
@@ -94,6 +101,21 @@ struct sim_disk {
     uint64_t synced_id;
     bool sync_scheduled;
     uint64_t slow_until;     /* global ms: syncs are slow until then */
+    /* SIM_STORAGE_WAL (sim_wal.c): the above model stays unused except
+     * sync_scheduled and slow_until. */
+    struct wal_mem_disk *mem;
+    struct wal *wal;
+    struct sim_wal_rec *wrecs; /* persist requests not yet durable */
+    uint32_t n_wrecs, cap_wrecs;
+    int wal_status;            /* < 0: the WAL stopped on an I/O error */
+    bool fault_armed;          /* a write fault is pending on the disk */
+    bool fault_crashed;        /* down because that fault stopped the WAL */
+    struct wal_snapshot_recv *wrecv;
+    uint64_t wrecv_index, wrecv_off;
+    uint64_t crash_durable;    /* the WAL's durable index at the crash */
+    uint64_t crash_term;       /* and its term: recovery must keep it */
+    uint8_t *chunk_buf;        /* outgoing snapshot chunk bytes */
+    uint32_t chunk_cap;
 };
 
 /* ---- nodes ----------------------------------------------------------- */
@@ -266,6 +288,47 @@ void sim_node_free(struct sim_node *n);
 void sim_disk_bootstrap(struct sim_disk *d, const struct raft_config *c);
 uint64_t sim_kv_digest(const int64_t *kv);
 uint64_t sim_hash_bytes(const uint8_t *p, size_t n);
+
+/* sim_node.c helpers shared with sim_wal.c */
+void sim_node_options(struct sim_world *w, struct sim_node *n,
+                      struct raft_options *o);
+void sim_node_reset_volatile(struct sim_node *n);
+/* sim_world.c: power loss now, restart after down_ms. */
+void sim_crash_node(struct sim_world *w, struct sim_node *n, uint64_t down_ms);
+
+/* sim_wal.c: the node's storage on the real WAL over a wal_mem disk. */
+struct sim_wal_rec {
+    uint64_t persist_id;
+    uint64_t target;   /* durable once the WAL is durable up to it */
+    bool needs_idle;   /* a truncation with no entries after it: durable
+                          once the WAL has nothing queued or in flight */
+};
+bool sim_wal_used(const struct sim_node *n);
+void sim_wal_bootstrap(struct sim_world *w, struct sim_node *n,
+                       const struct raft_config *c);
+int sim_wal_start(struct sim_world *w, struct sim_node *n);
+void sim_wal_crash(struct sim_world *w, struct sim_node *n);
+void sim_wal_free(struct sim_node *n);
+void sim_wal_persist(struct sim_world *w, struct sim_node *n,
+                     const struct raft_update *u);
+/* The disk event: reaps (fsyncs) and returns the newest durable persist
+ * id, 0 if none; a failed WAL crashes the node. */
+uint64_t sim_wal_sync(struct sim_world *w, struct sim_node *n);
+bool sim_wal_durable_on(struct sim_node *n, uint64_t index, uint64_t term);
+void sim_wal_chunks(struct sim_world *w, struct sim_node *n,
+                    const struct raft_update *u);
+/* Installs the received snapshot and loads the state machine from it;
+ * *covered: the newest persist id it made durable. False on failure. */
+bool sim_wal_install(struct sim_world *w, struct sim_node *n,
+                     const struct raft_snapshot_meta *m, uint64_t *covered);
+/* Writes a snapshot of the applied state; false when it could not. */
+bool sim_wal_snapshot(struct sim_world *w, struct sim_node *n,
+                      struct raft_snapshot_meta *out);
+bool sim_wal_chunk(struct sim_node *n, struct raft_msg *m);
+/* Arms a torn or failed write, or a failed fsync, on the node's disk
+ * (chaos): the WAL stops and the node crashes. */
+void sim_wal_arm_fault(struct sim_world *w, struct sim_node *n);
+uint64_t sim_wal_term(const struct sim_node *n);
 
 /* sim_client.c: workload and history */
 void sim_client_wake(struct sim_world *w, int c, uint64_t arg);

@@ -253,8 +253,10 @@ void sim_check_persist(struct sim_world *w, struct sim_node *n,
 
 /* ---- State Machine Safety ----------------------------------------------- */
 
-static bool durable_on(const struct sim_node *n, uint64_t index, uint64_t term)
+static bool durable_on(struct sim_node *n, uint64_t index, uint64_t term)
 {
+    if (sim_wal_used(n))
+        return sim_wal_durable_on(n, index, term);
     const struct sim_disk *d = &n->disk;
     if (index <= d->snap.index)
         return true;

@@ -22,6 +22,7 @@ struct sim_cli {
     uint64_t chaos_ms, settle_ms;
     bool verbose, stop_on_fail, consequences_only, quiet, no_fork;
     bool no_membership;
+    int storage;            /* -1: from the seed, else enum sim_storage */
     const char *argv0;
 };
 
@@ -91,12 +92,22 @@ static void params_derive(const struct sim_cli *cli, uint64_t seed,
     p->verbose = cli->verbose;
     p->consequences_only = cli->consequences_only;
     p->no_membership = cli->no_membership;
+    /* Drawn last so the other parameters stay what they were. Two thirds
+     * of the seeds keep their log in the real WAL, a third in the model. */
+    p->storage = sim_rng_below(&r, 3) ? SIM_STORAGE_WAL : SIM_STORAGE_MODEL;
+    if (cli->storage >= 0)
+        p->storage = (enum sim_storage)cli->storage;
+}
+
+static const char *storage_name(enum sim_storage s)
+{
+    return s == SIM_STORAGE_WAL ? "wal" : "model";
 }
 
 static void print_replay(const struct sim_cli *cli, const struct sim_params *p)
 {
-    printf("  replay: %s --seed %llu --nodes %d", cli->argv0,
-           (unsigned long long)p->seed, p->nodes);
+    printf("  replay: %s --seed %llu --nodes %d --storage %s", cli->argv0,
+           (unsigned long long)p->seed, p->nodes, storage_name(p->storage));
     if (cli->lease >= 0)
         printf(" %s", cli->lease ? "--lease" : "--no-lease");
     if (cli->chaos_ms != DEFAULT_CHAOS_MS)
@@ -116,6 +127,7 @@ static void usage(const char *argv0)
             "usage: %s [--seed S] [--seeds N] [--nodes 3|5|7] [--lease|--no-lease]\n"
             "          [--chaos-ms T] [--settle-ms T] [--stop-on-fail]\n"
             "          [--consequences-only] [--no-membership]\n"
+            "          [--storage wal|model]  (default: per seed, 2/3 wal)\n"
             "          [--verbose] [--quiet] [--no-fork]\n"
             "Runs seeds S..S+N-1 (default 1 seed) and reports failures with the\n"
             "command that replays each.\n", argv0);
@@ -134,7 +146,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 static int parse_args(int argc, char **argv, struct sim_cli *cli)
 {
-    *cli = (struct sim_cli){.seeds = 1, .lease = -1,
+    *cli = (struct sim_cli){.seeds = 1, .lease = -1, .storage = -1,
                             .chaos_ms = DEFAULT_CHAOS_MS,
                             .settle_ms = DEFAULT_SETTLE_MS, .argv0 = argv[0]};
     for (int i = 1; i < argc; i++) {
@@ -167,6 +179,11 @@ static int parse_args(int argc, char **argv, struct sim_cli *cli)
             cli->quiet = true;
         } else if (!strcmp(a, "--no-membership")) {
             cli->no_membership = true;
+        } else if (!strcmp(a, "--storage") && has &&
+                   (!strcmp(argv[i + 1], "wal") ||
+                    !strcmp(argv[i + 1], "model"))) {
+            cli->storage = !strcmp(argv[++i], "wal") ? SIM_STORAGE_WAL
+                                                     : SIM_STORAGE_MODEL;
         } else if (!strcmp(a, "--no-fork")) {
             cli->no_fork = true;
         } else if (!strcmp(a, "--stop-on-fail")) {
@@ -240,6 +257,7 @@ int main(int argc, char **argv)
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     uint64_t failed = 0, run = 0, steps = 0, vms = 0;
+    uint64_t per_storage[2] = {0, 0}, failed_storage[2] = {0, 0};
     struct seed_result *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (res == MAP_FAILED)
@@ -254,13 +272,15 @@ int main(int argc, char **argv)
             run_forked(&p, res);
         int rv = res->rv;
         run++;
+        per_storage[p.storage]++;
+        failed_storage[p.storage] += rv != 0;
         steps += res->steps;
         vms += res->vms;
         if (!cli.quiet || rv != 0)
-            printf("%s seed %llu nodes %d%s: %llu steps, %zu ops, %llu crashes, "
+            printf("%s seed %llu nodes %d %s%s: %llu steps, %zu ops, %llu crashes, "
                    "%llu changes, %llu snapshots installed%s%s\n",
                    rv ? "FAIL" : "ok  ", (unsigned long long)p.seed, p.nodes,
-                   p.lease ? " lease" : "", (unsigned long long)res->steps,
+                   storage_name(p.storage), p.lease ? " lease" : "", (unsigned long long)res->steps,
                    res->ops, (unsigned long long)res->crashes,
                    (unsigned long long)res->changes,
                    (unsigned long long)res->installs, rv ? ": " : "",
@@ -278,6 +298,11 @@ int main(int argc, char **argv)
     printf("%llu steps in %.2f s: %.0f steps/s, %.1f virtual s\n",
            (unsigned long long)steps, dt, dt > 0 ? (double)steps / dt : 0.0,
            (double)vms / 1000.0);
+    printf("storage: wal %llu run (%llu failed), model %llu run (%llu failed)\n",
+           (unsigned long long)per_storage[SIM_STORAGE_WAL],
+           (unsigned long long)failed_storage[SIM_STORAGE_WAL],
+           (unsigned long long)per_storage[SIM_STORAGE_MODEL],
+           (unsigned long long)failed_storage[SIM_STORAGE_MODEL]);
     printf("seeds %llu..%llu: %llu run, %llu failed\n",
            (unsigned long long)cli.seed_start,
            (unsigned long long)(cli.seed_start + run - (run ? 1 : 0)),

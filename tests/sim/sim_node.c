@@ -3,12 +3,14 @@
  * register map it applies entries to, and the glue that carries out each
  * raft_update in the documented order (persist, send, snapshot chunks,
  * apply, reads, notes). A crash keeps the durable state plus a random
- * prefix of the pending writes; a restart rebuilds the core from it. */
+ * prefix of the pending writes; a restart rebuilds the core from it. With
+ * --storage wal the disk is the real WAL instead (sim_wal.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim.h"
 #include "sim/sim_net.h"
+#include "wal/wal.h"
 
 #define SNAP_MAGIC 0x534d4953u /* "SIMS" */
 #define SNAP_BYTES (4 + 8 + 8 * SIM_KEYS + 8)
@@ -212,7 +214,7 @@ static bool snap_decode(const uint8_t *b, uint64_t len, uint64_t index,
 
 /* ---- life cycle --------------------------------------------------------- */
 
-static void node_reset_volatile(struct sim_node *n)
+void sim_node_reset_volatile(struct sim_node *n)
 {
     free(n->recv_data);
     free(n->props);
@@ -239,8 +241,8 @@ static void init_buf_free(struct raft_buf *b)
     free(b);
 }
 
-static void node_options(struct sim_world *w, struct sim_node *n,
-                         struct raft_options *o)
+void sim_node_options(struct sim_world *w, struct sim_node *n,
+                      struct raft_options *o)
 {
     const struct sim_params *p = &w->p;
     memset(o, 0, sizeof(*o));
@@ -296,7 +298,7 @@ static struct raft_entry *init_entries(struct sim_disk *d, uint32_t *cnt,
 static void load_state(struct sim_world *w, struct sim_node *n)
 {
     struct sim_disk *d = &n->disk;
-    node_reset_volatile(n);
+    sim_node_reset_volatile(n);
     for (int k = 0; k < SIM_KEYS; k++)
         n->kv[k] = LC_NIL;
     n->applied = d->snap.index;
@@ -312,6 +314,8 @@ static void load_state(struct sim_world *w, struct sim_node *n)
  * state machine from the durable snapshot. */
 int sim_node_start(struct sim_world *w, struct sim_node *n)
 {
+    if (sim_wal_used(n))
+        return sim_wal_start(w, n);
     struct sim_disk *d = &n->disk;
     if (d->log.n > 0 && d->log.first > d->snap.index + 1) {
         sim_fail(w, "node %llu: durable log starts at %llu after snapshot %llu",
@@ -325,7 +329,7 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
     struct raft_entry *ents = init_entries(d, &init.n_entries, &ib);
     init.entries = ents;
     struct raft_options o;
-    node_options(w, n, &o);
+    sim_node_options(w, n, &o);
     int rv = raft_new(&o, &init, &n->raft);
     free(ents);
     raft_buf_release(&ib->rb);
@@ -348,6 +352,10 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
 void sim_node_crash(struct sim_world *w, struct sim_node *n)
 {
     struct sim_disk *d = &n->disk;
+    if (sim_wal_used(n)) {
+        sim_wal_crash(w, n);
+        goto down;
+    }
     uint32_t keep = (uint32_t)sim_rng_below(&w->rng, d->n_pending + 1ULL);
     for (uint32_t i = 0; i < d->n_pending; i++) {
         struct sim_record *r = &d->pending[i];
@@ -369,11 +377,12 @@ void sim_node_crash(struct sim_world *w, struct sim_node *n)
               (unsigned long long)n->id, keep, d->n_pending);
     d->n_pending = 0;
     d->sync_scheduled = false;
+down:
     raft_free(n->raft);
     n->raft = NULL;
     n->state = SIM_NODE_DOWN;
     n->incarnation++;
-    node_reset_volatile(n);
+    sim_node_reset_volatile(n);
 }
 
 void sim_node_free(struct sim_node *n)
@@ -381,12 +390,13 @@ void sim_node_free(struct sim_node *n)
     if (n->raft)
         raft_free(n->raft);
     n->raft = NULL;
+    sim_wal_free(n);
     for (uint32_t i = 0; i < n->disk.n_pending; i++)
         record_free(&n->disk.pending[i]);
     free(n->disk.pending);
     log_free(&n->disk.log);
     free(n->disk.snap_data);
-    node_reset_volatile(n);
+    sim_node_reset_volatile(n);
     memset(n, 0, sizeof(*n));
 }
 
@@ -414,6 +424,10 @@ static void do_persist(struct sim_world *w, struct sim_node *n,
     if (!u->persist_id)
         return;
     sim_check_persist(w, n, u);
+    if (sim_wal_used(n)) {
+        sim_wal_persist(w, n, u);
+        return;
+    }
     if (d->n_pending == d->cap_pending) {
         d->cap_pending = d->cap_pending ? 2 * d->cap_pending : 16;
         d->pending = realloc(d->pending, d->cap_pending * sizeof(*d->pending));
@@ -447,6 +461,10 @@ static void do_chunks(struct sim_world *w, struct sim_node *n,
 {
     if (!u->n_chunks)
         return;
+    if (sim_wal_used(n)) {
+        sim_wal_chunks(w, n, u);
+        return;
+    }
     const struct raft_snapshot_meta *m = &u->chunks_meta;
     if (n->recv_index != m->index || n->recv_cap != m->size) {
         free(n->recv_data);
@@ -467,11 +485,20 @@ static void do_chunks(struct sim_world *w, struct sim_node *n,
 }
 
 static void serve_reads(struct sim_world *w, struct sim_node *n);
+static void install_finish(struct sim_world *w, struct sim_node *n,
+                           const struct raft_snapshot_meta *m,
+                           uint64_t flushed, struct followups *f);
 
 static void do_install(struct sim_world *w, struct sim_node *n,
                        const struct raft_update *u, struct followups *f)
 {
     const struct raft_snapshot_meta *m = &u->install_meta;
+    if (sim_wal_used(n)) {
+        uint64_t covered = 0;
+        if (sim_wal_install(w, n, m, &covered))
+            install_finish(w, n, m, covered, f);
+        return;
+    }
     int64_t kv[SIM_KEYS];
     if (n->recv_index != m->index ||
         !snap_decode(n->recv_data, n->recv_cap, m->index, kv)) {
@@ -491,6 +518,17 @@ static void do_install(struct sim_world *w, struct sim_node *n,
     log_cut_tail(&d->log, 0);
     d->log.first = m->index + 1;
     memcpy(n->kv, kv, sizeof(kv));
+    install_finish(w, n, m, flushed, f);
+}
+
+/* The state machine holds the installed snapshot (kv loaded): tell the
+ * core, and report the persist requests the snapshot covered. */
+static void install_finish(struct sim_world *w, struct sim_node *n,
+                           const struct raft_snapshot_meta *m,
+                           uint64_t flushed, struct followups *f)
+{
+    if (w->failed)
+        return;
     n->applied = m->index;
     n->applied_term = m->term;
     n->applied_config = m->config;
@@ -616,10 +654,30 @@ static void do_reads(struct sim_world *w, struct sim_node *n,
     serve_reads(w, n);
 }
 
+static void take_wal_snapshot(struct sim_world *w, struct sim_node *n,
+                              struct followups *f)
+{
+    uint64_t t = 0, i = 0;
+    wal_snapshot_last(n->disk.wal, &t, &i);
+    struct raft_event ev = {.type = RAFT_EVENT_SNAPSHOT_TAKEN};
+    if (n->applied <= i || n->applied_config.n == 0 ||
+        !sim_wal_snapshot(w, n, &ev.snapshot))
+        return;
+    w->n_snapshots++;
+    sim_trace(w, "node %llu takes snapshot at %llu (WAL, %llu bytes)",
+              (unsigned long long)n->id, (unsigned long long)n->applied,
+              (unsigned long long)ev.snapshot.size);
+    push_followup(w, f, &ev);
+}
+
 static void take_snapshot(struct sim_world *w, struct sim_node *n,
                           struct followups *f)
 {
     struct sim_disk *d = &n->disk;
+    if (sim_wal_used(n)) {
+        take_wal_snapshot(w, n, f);
+        return;
+    }
     if (n->applied <= d->snap.index || n->applied_config.n == 0)
         return;
     uint8_t *data = malloc(SNAP_BYTES);
@@ -773,8 +831,15 @@ int sim_node_request(struct sim_world *w, struct sim_node *n, int client,
 void sim_node_sync(struct sim_world *w, struct sim_node *n, uint64_t upto)
 {
     (void)upto;
-    n->disk.sync_scheduled = false;
-    uint64_t last = disk_flush(w, n);
+    uint64_t last;
+    if (sim_wal_used(n)) {
+        last = sim_wal_sync(w, n);
+        if (n->state != SIM_NODE_UP)
+            return;
+    } else {
+        n->disk.sync_scheduled = false;
+        last = disk_flush(w, n);
+    }
     if (!last || w->failed)
         return;
     struct raft_event ev = {.type = RAFT_EVENT_PERSISTED};
@@ -796,6 +861,8 @@ void sim_node_forget(struct sim_node *n, int client, uint64_t opid)
  * false when that snapshot is gone (the message is dropped). */
 bool sim_node_snapshot_chunk(struct sim_node *n, struct raft_msg *m)
 {
+    if (sim_wal_used(n))
+        return sim_wal_chunk(n, m);
     struct raft_msg_snapshot *s = &m->snapshot;
     const struct sim_disk *d = &n->disk;
     if (s->meta.index != d->snap.index || s->offset + s->len > d->snap_len)

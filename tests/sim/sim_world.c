@@ -174,7 +174,9 @@ static bool node_init(struct sim_world *w, uint64_t id, const struct raft_config
     struct sim_node *n = &w->nodes[id];
     memset(n, 0, sizeof(*n));
     n->id = id;
-    if (c)
+    if (w->p.storage == SIM_STORAGE_WAL)
+        sim_wal_bootstrap(w, n, c);
+    else if (c)
         sim_disk_bootstrap(&n->disk, c);
     else
         n->disk.log.first = 1;
@@ -188,7 +190,7 @@ static bool node_init(struct sim_world *w, uint64_t id, const struct raft_config
     return true;
 }
 
-static void node_crash(struct sim_world *w, struct sim_node *n, uint64_t down_ms)
+void sim_crash_node(struct sim_world *w, struct sim_node *n, uint64_t down_ms)
 {
     /* Power loss: what was still in the machine's send buffers is lost,
      * what was already on the wire arrives. */
@@ -207,6 +209,15 @@ static void node_restart(struct sim_world *w, struct sim_node *n)
 {
     if (sim_node_start(w, n) != 0)
         return;
+    if (sim_wal_used(n))
+        sim_trace(w, "node %llu restarts from its WAL at term %llu, commit "
+                     "%llu, last %llu, snapshot %llu",
+                  (unsigned long long)n->id,
+                  (unsigned long long)raft_term(n->raft),
+                  (unsigned long long)raft_commit_index(n->raft),
+                  (unsigned long long)raft_last_index(n->raft),
+                  (unsigned long long)raft_snapshot_index(n->raft));
+    else
     sim_trace(w, "node %llu restarts at term %llu, %llu entries after "
                  "snapshot %llu", (unsigned long long)n->id,
               (unsigned long long)n->disk.term,
@@ -295,7 +306,7 @@ static void chaos_crash(struct sim_world *w, bool bounce)
                                   ? l : &w->nodes[ids[sim_rng_below(&w->rng, (uint64_t)up)]];
     uint64_t down_ms = bounce ? sim_rng_range(&w->rng, 1, 10)
                               : sim_rng_range(&w->rng, 20, 400);
-    node_crash(w, victim, down_ms);
+    sim_crash_node(w, victim, down_ms);
 }
 
 static void chaos_membership(struct sim_world *w)
@@ -395,8 +406,15 @@ static void chaos(struct sim_world *w)
          * replication and must not count itself before the sync. */
         uint64_t id = l && sim_rng_chance(&w->rng, 500)
                           ? l->id : 1 + sim_rng_below(&w->rng, w->max_id);
-        w->nodes[id].disk.slow_until = w->now + sim_rng_range(&w->rng, 100, 600);
-        sim_trace(w, "chaos: node %llu disk slow", (unsigned long long)id);
+        /* On the WAL, a third of these tear a write instead: the WAL
+         * stops, the node crashes, and recovery must cut the torn record. */
+        if (sim_wal_used(&w->nodes[id]) && sim_rng_chance(&w->rng, 330)) {
+            sim_wal_arm_fault(w, &w->nodes[id]);
+        } else {
+            w->nodes[id].disk.slow_until =
+                w->now + sim_rng_range(&w->rng, 100, 600);
+            sim_trace(w, "chaos: node %llu disk slow", (unsigned long long)id);
+        }
     } else if (r < 820) {
         chaos_membership(w);
     } else if (r < 900) {
@@ -436,7 +454,7 @@ static void churn(struct sim_world *w, struct sim_node *n, uint32_t inc)
     if (!w->chaos || n->state != SIM_NODE_UP || n->incarnation != inc)
         return;
     if (sim_rng_chance(&w->rng, 700)) {
-        node_crash(w, n, sim_rng_range(&w->rng, 10, 300));
+        sim_crash_node(w, n, sim_rng_range(&w->rng, 10, 300));
         return;
     }
     isolate(w, n->id, true, true);
@@ -508,7 +526,10 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
         }
         break;
     case SIM_EV_RESTART:
-        if (current && n->state == SIM_NODE_DOWN && w->chaos)
+        /* A crash on a WAL fault armed during the chaos restarts even
+         * after the faults stop (it is the fault's consequence). */
+        if (current && n->state == SIM_NODE_DOWN &&
+            (w->chaos || n->disk.fault_crashed))
             node_restart(w, n);
         break;
     case SIM_EV_HEAL:
@@ -530,13 +551,14 @@ static void trace_params(struct sim_world *w)
     sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
                  "window %u, snapshot every %llu (+%llu trailing, %u B chunks), "
                  "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
-                 "drift %u ppm, %d clients, churn %u/1000",
+                 "drift %u ppm, %d clients, churn %u/1000, storage %s",
               (unsigned long long)p->seed, p->nodes, p->election_ms,
               p->max_append_entries, p->max_inflight,
               (unsigned long long)p->snapshot_threshold,
               (unsigned long long)p->snapshot_trailing, p->chunk_bytes,
               p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
-              p->drift_ppm, p->clients, p->churn_permille);
+              p->drift_ppm, p->clients, p->churn_permille,
+              p->storage == SIM_STORAGE_WAL ? "wal" : "model");
 }
 
 static void world_init(struct sim_world *w)
