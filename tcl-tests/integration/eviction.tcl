@@ -41,9 +41,13 @@ test "followers do not evict on their own when maxmemory shrinks" {
     set before [ncmd $f debug digest]
     set idx [raft_field $f raft_applied_index]
     assert_equal [ncmd $f config set maxmemory 100000] OK
-    # Reads on the follower run no eviction either.
+    # Reads on the follower run no eviction, nor does a write queued in a
+    # MULTI there (its memory check runs at queueing time).
     set c [stale_client $f]
     $c get ev:2999
+    $c multi
+    catch {$c set ev:queued v}
+    $c discard
     $c close
     after 300
     assert_equal [ncmd $f debug digest] $before "the follower changed its keyspace"
