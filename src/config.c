@@ -161,8 +161,10 @@ static const struct opt opts[] = {
      "yes: a follower forwards writes and reads it would redirect to the "
      "leader and answers them itself, in request order; no: -MOVED."},
     {"follower-reads", OPT_BOOL, OFF(follower_reads), 0, "no", 0, 0, NULL,
-     "Accepted; a follower redirects linearizable reads (or forwards them "
-     "with follower-proxy yes); after READONLY it serves them stale."},
+     "yes: a follower serves linearizable reads itself at a read index "
+     "from the leader (-CLUSTERDOWN when it cannot reach it); no: it "
+     "redirects them (or forwards them with follower-proxy yes); after "
+     "READONLY it serves them stale."},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -32,6 +32,9 @@
 
 #define SNAPSHOT_FLUSH_BYTES (256u << 10)
 #define DEFAULT_SECRET "raftcache-default-cluster-secret"
+/* Eviction DELs not applied by then are taken as lost (leadership moved
+ * on and back): the leader decides again. */
+#define EVICT_PENDING_MS 500
 
 /* ---- members ----------------------------------------------------------- */
 
@@ -171,6 +174,7 @@ static void apply_multi(struct server_raft *sr, struct cmd_session *sess,
 
 static void apply_expired(struct server_raft *sr, const struct resp_arg *key,
                           int64_t now);
+static void apply_evicted(struct server_raft *sr, const struct resp_arg *key);
 
 static void apply(void *data, uint64_t index, const uint8_t *bytes,
                   size_t len, int64_t leader_now, void *owner)
@@ -192,6 +196,9 @@ static void apply(void *data, uint64_t index, const uint8_t *bytes,
     if (sr->parser.argc == 2 && argv[0].len == 12 &&
         strncasecmp(argv[0].ptr, "raft.expired", 12) == 0)
         apply_expired(sr, &argv[1], leader_now);
+    else if (sr->parser.argc == 2 && argv[0].len == 12 &&
+             strncasecmp(argv[0].ptr, "raft.evicted", 12) == 0)
+        apply_evicted(sr, &argv[1]);
     else if (sr->parser.argc == 3 && argv[0].len == 10 &&
         strncasecmp(argv[0].ptr, "raft.multi", 10) == 0)
         apply_multi(sr, sess, out, argv, leader_now);
@@ -308,6 +315,54 @@ static void apply_expired(struct server_raft *sr, const struct resp_arg *key,
     store_set_hide_expired_only(sr->store, !sr->alone);
 }
 
+/* RAFT.EVICTED key: the leader's eviction chose the key. Every node
+ * removes it, counted in evicted_keys, whatever it holds by then (as a
+ * Redis replica applies its master's DEL of an evicted key). */
+static void apply_evicted(struct server_raft *sr, const struct resp_arg *key)
+{
+    struct store_key k;
+    store_key_init(sr->store, &k, key->ptr, key->len);
+    store_delete_evicted(sr->store, &k);
+    if (sr->evict_pending > 0)
+        sr->evict_pending--;
+}
+
+static void propose_evicted(void *ctx, const struct store_entry *e,
+                            enum store_reap_why why)
+{
+    struct server_raft *sr = ctx;
+    struct resp_arg argv[2] = {{"RAFT.EVICTED", 12},
+                               {store_entry_key(e), store_entry_key_len(e)}};
+    if (repl_propose_internal(sr->repl, 2, argv) == 0)
+        sr->evict_pending++;
+}
+
+/* The maxmemory check before a DENYOOM command (cmd_env's evict hook).
+ * A group of one evicts at once, as Redis. In a group of several only the
+ * leader decides: its victims stay until their proposed DELs apply on
+ * every node alike, and meanwhile writes go through (Redis' EVICT_RUNNING)
+ * rather than report the same victims again; a follower never evicts.
+ * noeviction over the limit answers -OOM before anything is proposed. */
+static int raft_evict(void *data, int64_t now_ms)
+{
+    struct server_raft *sr = data;
+    if (sr->alone)
+        return store_evict(sr->store, (uint64_t)now_ms, STORE_REAP_DELETE,
+                           NULL, NULL);
+    if (!store_over_maxmemory(sr->store, 0))
+        return 0;
+    if (sr->cfg->maxmemory_policy == STORE_POLICY_NOEVICTION)
+        return ERR_NOMEM;
+    if (!repl_is_leader(sr->repl))
+        return 0;
+    if (sr->evict_pending > 0 && now_ms - sr->evict_since < EVICT_PENDING_MS)
+        return 0;
+    sr->evict_pending = 0;
+    sr->evict_since = now_ms;
+    return store_evict(sr->store, (uint64_t)now_ms, STORE_REAP_REPORT,
+                       propose_evicted, sr);
+}
+
 /* Followers never expire keys on their own: in a group of more than one,
  * every node only hides expired keys and the leader's expiry proposes
  * their removal. A group of one has nobody to stay identical with, so
@@ -317,6 +372,8 @@ void server_raft_sync_expiry_mode(struct server_raft *sr)
 {
     const struct raft_config *c = repl_config_now(sr->repl);
     int alone = c->n <= 1 && repl_is_leader(sr->repl);
+    if (!repl_is_leader(sr->repl))
+        sr->evict_pending = 0; /* a new leader decides afresh */
     if (alone != sr->alone) {
         sr->alone = alone;
         store_set_hide_expired_only(sr->store, !alone);
@@ -469,6 +526,9 @@ int server_raft_open(struct server_raft *sr, char *errmsg)
     sr->discard.proto = 2;
     store_set_hide_expired_only(sr->store, 1);
     sr->alone = 0;
+    sr->evict_pending = 0;
+    sr->env->evict = raft_evict;
+    sr->env->evict_data = sr;
     rv = open_repl(sr, &rec, m, n, true, errmsg);
     if (rv < 0)
         return rv;

@@ -35,6 +35,8 @@ struct server_raft {
     struct repl *repl;
     uint64_t node_id;
     int alone;                  /* a group of one: lazy expiry deletes */
+    unsigned evict_pending;     /* eviction DELs proposed, not yet applied */
+    int64_t evict_since;        /* when they were proposed (Unix ms) */
     struct resp_parser parser;  /* parses committed entries */
     struct resp_parser mparser; /* the commands inside a RAFT.MULTI */
     struct cmd_session sess;    /* runs entries nobody waits for */

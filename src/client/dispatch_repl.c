@@ -244,6 +244,26 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
     return DISPATCH_DONE;
 }
 
+/* follower-reads yes: a linearizable (or lease) read on a follower is
+ * served here once this node has applied the read index the leader
+ * confirmed (§6.4.1). A follower that cannot reach the leader answers
+ * -CLUSTERDOWN (deadline or no leader known), never a stale value. */
+static int follower_read(struct conn *c, const struct cmd_def *d, int argc,
+                         const struct resp_arg *argv)
+{
+    if (c->nparked > 0) /* parked writes or proxied requests go first */
+        return DISPATCH_HOLD;
+    int rv = repl_submit_follower_read(c->srv->repl, c);
+    if (rv < 0) {
+        reply_redirect(c, slot_of(d, argc, argv), ERR_BUSY);
+        return DISPATCH_DONE;
+    }
+    c->nparked = 1;
+    c->parked_read = 1;
+    c->read_budget = c->qlen - c->qpos;
+    return DISPATCH_HOLD;
+}
+
 static int route_read(struct conn *c, const struct cmd_def *d, int argc,
                       const struct resp_arg *argv, size_t nbytes)
 {
@@ -266,6 +286,8 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
         if (c->readonly)
             return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED
                                                 : DISPATCH_DONE;
+        else if (cs->cfg->follower_reads && mode != READ_STALE)
+            return follower_read(c, d, argc, argv);
         else if (forward(c, argc, argv) == DISPATCH_DONE)
             return DISPATCH_DONE;
         else

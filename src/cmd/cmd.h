@@ -131,6 +131,11 @@ struct cmd_env {
     int64_t info_now;         /* the time INFO is being built at */
     int64_t pause_end_ms;     /* CLIENT PAUSE: until when (0: not paused) */
     int pause_writes_only;    /* CLIENT PAUSE ... WRITE */
+    /* Replaces the maxmemory check before a DENYOOM command when set (a
+     * replicated server: only its leader evicts, by proposing DELs).
+     * Returns 0 to let the command run, <0 for -OOM. */
+    int (*evict)(void *data, int64_t now_ms);
+    void *evict_data;
 };
 
 /* One command being executed. */

@@ -115,6 +115,8 @@ int cmd__oom_check(struct cmd_ctx *c)
 {
     if (c->env->cfg->maxmemory == 0)
         return 0;
+    if (c->env->evict != NULL)
+        return c->env->evict(c->env->evict_data, c->now) < 0 ? -1 : 0;
     return store_evict(c->env->store, (uint64_t)c->now, STORE_REAP_DELETE,
                        reap_delete, NULL) < 0 ? -1 : 0;
 }

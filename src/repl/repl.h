@@ -122,6 +122,10 @@ int repl_propose_internal(struct repl *r, int argc,
  * iteration and kind) and parks owner until applied >= the read index.
  * Returns 0 (parked) or ERR_NOTLEADER. */
 int repl_submit_read(struct repl *r, void *owner, bool lease);
+/* The same on any node (follower-reads): on a follower the read index
+ * comes from the leader (READ_INDEX, §6.4.1). Returns 0 (parked) or
+ * ERR_NOTLEADER when no leader is known. */
+int repl_submit_follower_read(struct repl *r, void *owner);
 
 /* The owner is gone: its pending requests complete silently (entries
  * still apply everywhere, their replies are discarded). */

@@ -271,10 +271,8 @@ void repl__propose_batch(struct repl *r)
     raft_buf_release(&b->rb);
 }
 
-int repl_submit_read(struct repl *r, void *owner, bool lease)
+static int push_read(struct repl *r, void *owner, bool lease)
 {
-    if (!repl_is_leader(r))
-        return ERR_NOTLEADER;
     if (r->n_reads == r->reads_cap) {
         size_t cap = r->reads_cap ? r->reads_cap * 2 : 64;
         struct repl_read *p = realloc(r->reads, cap * sizeof(*p));
@@ -288,6 +286,24 @@ int repl_submit_read(struct repl *r, void *owner, bool lease)
         .deadline = repl__now(r) + r->cfg.write_timeout_ms};
     r->read_open[lease ? 1 : 0] = true;
     return 0;
+}
+
+int repl_submit_read(struct repl *r, void *owner, bool lease)
+{
+    if (!repl_is_leader(r))
+        return ERR_NOTLEADER;
+    return push_read(r, owner, lease);
+}
+
+/* The core sends READ_INDEX to the leader for a follower's READ event and
+ * answers it with the leader's index; a follower has no lease. */
+int repl_submit_follower_read(struct repl *r, void *owner)
+{
+    if (repl_is_leader(r))
+        return push_read(r, owner, false);
+    if (repl_leader_id(r) == 0)
+        return ERR_NOTLEADER;
+    return push_read(r, owner, false);
 }
 
 /* One READ event per kind for every read of this iteration. */

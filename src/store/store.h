@@ -397,6 +397,9 @@ size_t store_expire_cycle(struct store *st, uint64_t now_ms, size_t budget,
  * evict). */
 int store_evict(struct store *st, uint64_t now_ms, enum store_reap_mode mode,
                 store_reap_cb cb, void *ctx);
+/* Removes k as an eviction decided elsewhere (a replicated DEL of an
+ * evicted key): counted in evicted_keys. Returns 1 if it existed. */
+int store_delete_evicted(struct store *st, const struct store_key *k);
 /* 1 if used memory + extra exceeds maxmemory (0 when no limit). */
 int store_over_maxmemory(const struct store *st, size_t extra);
 

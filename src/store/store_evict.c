@@ -154,6 +154,16 @@ static struct store_entry *pick_victim(struct store *st, uint64_t now)
     return NULL;
 }
 
+int store_delete_evicted(struct store *st, const struct store_key *k)
+{
+    struct dict_node *n = dict_find(&st->dict, k->ptr, k->len, k->hash);
+    if (n == NULL)
+        return 0;
+    store__delete_entry(st, (struct store_entry *)n);
+    st->stats.evicted_keys++;
+    return 1;
+}
+
 int store_over_maxmemory(const struct store *st, size_t extra)
 {
     return st->maxmemory != 0 && store_used_memory(st) + extra > st->maxmemory;

@@ -3,8 +3,8 @@
 # First tests/cluster.sh itself (start, status, kill, restart, stop), then
 # the scenarios of tcl-tests/integration/ (formation, replication, kill -9
 # of the leader under load, restarts, catch-up by log and snapshot,
-# partitions, membership changes, expiry, real clients), with 300 ms
-# election timeouts. Builds the small hiredis client it needs into
+# partitions, membership changes, expiry, eviction, follower reads, real
+# clients), with 300 ms election timeouts. Builds the small hiredis client it needs into
 # $BUILD/tests/cluster/. Every step is bounded in time (about 5 minutes in
 # all); failing tests are listed in $BUILD/test-logs/cluster-failures.md.
 # Ends "cluster: N passed, N failed".

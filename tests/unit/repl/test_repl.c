@@ -304,6 +304,27 @@ static void test_reads_wake_after_their_read_index_is_applied(void **state)
     stop();
 }
 
+static void test_follower_read_waits_for_the_leaders_read_index(void **state)
+{
+    start(3, 2000);
+    assert_true(run_until(have_leader, 5000));
+    int l = leader();
+    int f = l % 3 + 1;
+    submit_set(nodes[l].repl, 1, 1);
+    target_wakes = 1;
+    assert_true(run_until(enough_wakes, 5000));
+    assert_int_equal(wakes[0].status, 0);
+    uint64_t written = repl_applied_index(nodes[l].repl);
+    assert_int_equal(repl_submit_follower_read(nodes[f].repl, (void *)2), 0);
+    target_wakes = 2;
+    assert_true(run_until(enough_wakes, 5000));
+    assert_int_equal(wakes[1].owner, 2);
+    assert_int_equal(wakes[1].status, 0);
+    /* The write acknowledged before the read is applied on the follower. */
+    assert_true(repl_applied_index(nodes[f].repl) >= written);
+    stop();
+}
+
 static void test_cut_off_leader_lets_parked_writes_expire(void **state)
 {
     start(3, 300);
@@ -364,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_three_nodes_apply_the_same_sequence_in_order),
         cmocka_unit_test(test_follower_refuses_writes_and_names_the_leader),
         cmocka_unit_test(test_reads_wake_after_their_read_index_is_applied),
+        cmocka_unit_test(test_follower_read_waits_for_the_leaders_read_index),
         cmocka_unit_test(test_cut_off_leader_lets_parked_writes_expire),
         cmocka_unit_test(
             test_single_node_serves_at_once_and_replays_after_restart),
