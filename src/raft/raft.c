@@ -232,8 +232,7 @@ static int load_init(struct raft *r, const struct raft_init *init)
     }
     for (uint32_t i = 0; i < init->n_entries; i++) {
         const struct raft_entry *e = &init->entries[i];
-        if (e->term == 0 || e->term < raft__last_term(r) ||
-            e->term > init->term) {
+        if (e->term == 0 || e->term < raft__last_term(r)) {
             return ERR_INVALID;
         }
         raft__log_append(r, e);
@@ -245,6 +244,16 @@ static int load_init(struct raft *r, const struct raft_init *init)
             r->config = c;
             r->config_index = raft__last_index(r);
         }
+    }
+    /* raft.h lets the caller persist entries before the hard state, so a
+     * crash between the two leaves entries of a term the hard state never
+     * reached. Such entries came from a leader of that term (our own
+     * leadership would have needed the durable vote first), and no vote in
+     * that term can have left this node, since votes wait for durability:
+     * starting in that term with no vote is the state we were in. */
+    if (raft__last_term(r) > r->term) {
+        r->term = raft__last_term(r);
+        r->vote = 0;
     }
     r->commit = r->applied = init->snapshot.index;
     r->persisted = raft__last_index(r);
