@@ -448,7 +448,7 @@ static int open_bus(struct server_raft *sr, const struct repl_member *self,
     char err[ERRMSG_LEN] = "";
     sr->bus = peer_open(sr->loop, &pc, err);
     if (sr->bus == NULL && needed) {
-        snprintf(errmsg, ERRMSG_LEN, "cluster bus port %d: %s",
+        snprintf(errmsg, ERRMSG_LEN, "cluster bus port %d: %.200s",
                  self->bus_port, err);
         return ERR_IO;
     }
