@@ -450,6 +450,8 @@ static void keep_some_unsynced(struct mem_file *f, unsigned *seed)
     if (f->dirty_lo >= hi)
         return;
     size_t end = f->dirty_lo + (size_t)rand_r(seed) % (hi - f->dirty_lo + 1);
+    if (end == f->dirty_lo)
+        return; /* nothing kept (and durable may still be NULL) */
     if (end > f->dlen) {
         uint8_t *p = realloc(f->durable, end);
         if (p == NULL)
