@@ -599,6 +599,16 @@ static void format_value(const struct config *cfg, const struct opt *o,
     }
 }
 
+/* Whether a pattern of len bytes (not NUL-terminated: it is a slice of
+ * the query buffer) holds a glob character. */
+static int has_glob(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == '*' || p[i] == '?' || p[i] == '[')
+            return 1;
+    return 0;
+}
+
 void config_get_matching(const struct config *cfg, const char *pattern,
                          size_t patlen,
                          void (*cb)(const char *name, const char *value,
@@ -608,7 +618,7 @@ void config_get_matching(const struct config *cfg, const char *pattern,
     char value[1024];
     /* A plain name (no glob characters) is echoed as the client spelt it,
      * as Redis 7 does ("CONFIG GET TIMEOUT" answers "TIMEOUT"). */
-    if (strcspn(pattern, "*?[") >= patlen) {
+    if (!has_glob(pattern, patlen)) {
         char name[128];
         snprintf(name, sizeof(name), "%.*s", (int)patlen, pattern);
         const struct opt *o = find_opt(name);
