@@ -44,26 +44,7 @@ STARTED=()
 UP=()
 
 # A base port B with B..B+2 and B+10000..B+10002 all free.
-free_base() {
-    python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    b = random.randrange(20000, 29990)
-    socks = []
-    try:
-        for p in (b, b + 1, b + 2, b + 10000, b + 10001, b + 10002):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(b)
-    break
-PY
-}
+free_base() { python3 tests/free_base.py; }
 
 wait_pong() {
     local port="$1" pid="$2" i
