@@ -91,7 +91,14 @@ if {!$::srv::external} {
     test {Without a dir option CONFIG GET dir is the absolute working directory} {
         set port [::srv::free_port]
         set conf [write_conf nodir-[pid].conf [list "port $port" "bind 127.0.0.1" "databases 1"]]
-        set pid [exec $::srv::bin $conf >/dev/null 2>@1 &]
+        # Started from a directory of its own: without a dir option the
+        # server keeps its data (the Raft log) in the working directory.
+        set wd [file normalize [file join [file dirname $conf] nodir-[pid]]]
+        file mkdir $wd
+        set here [pwd]
+        cd $wd
+        set pid [exec $::srv::bin [file normalize $conf] >/dev/null 2>@1 &]
+        cd $here
         set c ""
         for {set i 0} {$i < 50 && $c eq ""} {incr i} {
             after 100
@@ -100,7 +107,8 @@ if {!$::srv::external} {
         set reply ""
         if {$c ne ""} { catch {$c config get dir} reply; $c close }
         ::srv::kill_pid $pid
-        assert_equal $reply [list dir [pwd]]
+        file delete -force $wd
+        assert_equal $reply [list dir $wd]
     } {config}
 
     test {A clean shutdown removes the pidfile} {
