@@ -22,6 +22,7 @@ struct client_server;
 struct wal;
 struct peer_transport;
 struct repl;
+struct admin_op;
 
 struct server_raft {
     struct config *cfg;
@@ -41,6 +42,7 @@ struct server_raft {
     struct resp_parser mparser; /* the commands inside a RAFT.MULTI */
     struct cmd_session sess;    /* runs entries nobody waits for */
     struct resp_out discard;
+    struct admin_op *admin_ops; /* admin commands waiting (server_admin.c) */
 };
 
 /* Opens everything; returns 0, or <0 with a line for the log in errmsg
