@@ -49,9 +49,10 @@ struct server_raft {
  * (ERRMSG_LEN bytes). */
 int server_raft_open(struct server_raft *sr, char *errmsg);
 void server_raft_close(struct server_raft *sr);
-/* RAFT.CLUSTER INIT/JOIN/ADOPT and RAFT.NODE ADD/JOIN (client_server's
- * raft_admin hook): they may re-open the group. Returns 1 when it parked
- * the connection (a join waits until this node is a voter). */
+/* RAFT.CLUSTER, RAFT.NODE and RAFT.TRANSFER-LEADER (client_server's
+ * raft_admin hook; server_admin.c): they may re-open the group. Returns 1
+ * when it parked the connection, which gets its reply when the command's
+ * wait ends (a join, an addition, a removal, a transfer). */
 struct conn;
 int server_raft_admin(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);
