@@ -43,12 +43,15 @@
 #define JOIN_TIMEOUT_MS 60000
 /* RAFT.NODE REMOVE: until the smaller configuration is applied here. */
 #define COMMIT_TIMEOUT_MS 5000
+/* A configuration change refused as busy is tried again this often. */
+#define CHANGE_RETRY_MS 50
 #define CALL_MAX_HOPS 4
 #define CALL_REQ_MAX 4096
 #define CALL_REPLY_MAX 4096
 
 enum admin_kind {
     ADMIN_NODE_ADD,
+    ADMIN_NODE_JOIN,
     ADMIN_NODE_REMOVE,
     ADMIN_CLUSTER_JOIN,
     ADMIN_TRANSFER,
@@ -56,6 +59,7 @@ enum admin_kind {
 
 /* What an op waits for now. */
 enum admin_stage {
+    STAGE_CHANGE, /* the core to accept the configuration change */
     STAGE_CALL,   /* another node's reply (op->fd) */
     STAGE_VOTER,  /* node op->id a voter, and that configuration applied */
     STAGE_UNDO,   /* the learner that did not join removed again */
@@ -73,6 +77,7 @@ struct admin_op {
     struct loop_timer *timer;   /* op_poll, every ADMIN_POLL_MS */
     int64_t deadline;           /* of the stage (monotonic ms) */
     int64_t started;
+    int64_t retry_at;           /* next try of the change (STAGE_CHANGE) */
     uint64_t id;                /* the node added, removed, or led to */
     uint64_t commit_at;         /* applied index that makes it final */
     struct repl_member peer;    /* whom the call goes to */
@@ -205,6 +210,16 @@ static void op_int(struct admin_op *op, long long v)
     op_free(op);
 }
 
+static void op_bulk(struct admin_op *op, const char *text)
+{
+    struct conn *c = op_conn(op);
+    if (c != NULL) {
+        resp_add_bulk(conn_reply_start(c), text, strlen(text));
+        conn_resume(c);
+    }
+    op_free(op);
+}
+
 static void op_error(struct admin_op *op, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -311,6 +326,8 @@ static int reply_scan(struct admin_op *op, char **text)
     if (strchr("+-:", buf[0]) != NULL) {
         *eol = '\0';
         *text = buf + 1;
+        if (buf[0] == '-' && strncmp(*text, "ERR ", 4) == 0)
+            *text += 4; /* the text reads on in our own "-ERR ..." */
         return (unsigned char)buf[0];
     }
     if (buf[0] != '$')
@@ -408,105 +425,201 @@ static void format_member_list(const struct server_raft *sr, uint64_t id,
                                 m[i].port, m[i].bus_port);
 }
 
-static void reply_not_leader(struct server_raft *sr, struct resp_out *out)
+/* "-MOVED 0 <leader>" on a follower that knows its leader, else
+ * "-CLUSTERDOWN ...", into buf. */
+static void format_not_leader(struct server_raft *sr, char *buf, size_t cap)
 {
     const char *host;
     int port;
-    char buf[256] = "-";
+    buf[0] = '-';
     if (repl_leader_addr(sr->repl, &host, &port) && !repl_is_leader(sr->repl))
-        cluster_format_redirect(buf + 1, sizeof(buf) - 1, CLUSTER_REDIR_MOVED,
-                                0, host, port);
+        cluster_format_redirect(buf + 1, cap - 1, CLUSTER_REDIR_MOVED, 0,
+                                host, port);
     else
-        cluster_format_redirect(buf + 1, sizeof(buf) - 1,
-                                CLUSTER_REDIR_DOWN_STATE, 0, NULL, 0);
+        cluster_format_redirect(buf + 1, cap - 1, CLUSTER_REDIR_DOWN_STATE,
+                                0, NULL, 0);
+}
+
+static void reply_not_leader(struct server_raft *sr, struct resp_out *out)
+{
+    char buf[256];
+    format_not_leader(sr, buf, sizeof(buf));
     resp_add_error(out, buf);
 }
 
-/* The leader gives addr an id (a learner in the configuration). Returns 0
- * with *m filled, or <0 with the error replied on out. */
-static int add_learner(struct server_raft *sr, struct resp_out *out,
-                       const struct resp_arg *addr, struct repl_member *m)
+/* ---- RAFT.NODE ADD / JOIN / REMOVE: one configuration change ------------- */
+
+static void node_add_call(struct admin_op *op);
+
+/* Tries op's change: a learner for op->peer (ADD, JOIN) or the removal of
+ * node op->id. Returns the core's status: Raft makes one change at a time
+ * (§4.1), and none before the leader has committed an entry of its term,
+ * so ERR_BUSY means "later". */
+static int change_try(struct admin_op *op)
 {
-    *m = (struct repl_member){0};
-    if (parse_addr(addr, m) < 0) {
-        resp_add_error(out, "Invalid node address, expected host:port");
-        return ERR_INVALID;
-    }
-    int rv = repl_add_node(sr->repl, m->host, m->port, m->bus_port, &m->id);
-    if (rv == ERR_NOTLEADER)
-        reply_not_leader(sr, out);
-    else if (rv < 0)
-        resp_add_errorf(out, "cannot add the node now: %s", err_str(rv));
+    struct repl *r = op->sr->repl;
+    if (op->kind == ADMIN_NODE_REMOVE)
+        return repl_remove_node(r, op->id);
+    struct repl_member *m = &op->peer;
+    int rv = repl_add_node(r, m->host, m->port, m->bus_port, &m->id);
+    if (rv == 0)
+        op->id = m->id;
     return rv;
 }
 
-/* RAFT.NODE JOIN (from the joiner): the reply carries its id and the
- * member list. */
-static void node_join(struct server_raft *sr, struct resp_out *out,
-                      const struct resp_arg *addr)
+/* The reply for a refused change (rv < 0), into msg. */
+static void change_refusal(struct admin_op *op, int rv, char *msg,
+                           size_t cap)
 {
-    struct repl_member m;
-    if (add_learner(sr, out, addr, &m) < 0)
-        return;
-    char list[2048];
-    format_member_list(sr, m.id, list, sizeof(list));
-    resp_add_bulk(out, list, strlen(list));
+    if (rv == ERR_NOTLEADER)
+        format_not_leader(op->sr, msg, cap);
+    else if (op->kind == ADMIN_NODE_REMOVE)
+        snprintf(msg, cap, "cannot remove node %llu: %s",
+                 (unsigned long long)op->id, err_str(rv));
+    else
+        snprintf(msg, cap, "cannot add the node now: %s", err_str(rv));
 }
 
-/* RAFT.NODE ADD: the leader adds a learner and tells the fresh node
- * itself (RAFT.CLUSTER ADOPT with its id and the member list); the reply
- * (its id) waits until it is a voter. Returns 1 when c was parked. */
-static int node_add(struct server_raft *sr, struct conn *c,
-                    const struct resp_arg *addr)
+/* The change is in the leader's log: JOIN answers the joiner with its id
+ * and the member list, ADD tells the new node, REMOVE waits for the
+ * commit. */
+static void change_made(struct admin_op *op)
 {
-    struct repl_member m;
-    if (add_learner(sr, &c->out, addr, &m) < 0)
-        return 0;
     char list[2048];
-    format_member_list(sr, m.id, list, sizeof(list));
-    struct admin_op *op = op_start(sr, c, ADMIN_NODE_ADD);
-    op->peer = m;
-    op->id = m.id;
-    const char *argv[3] = {"RAFT.CLUSTER", "ADOPT", list};
-    if (call_start(op, 3, argv) < 0) {
-        char why[ERRMSG_LEN];
-        snprintf(why, sizeof(why), "%s", op->why);
-        snprintf(op->why, sizeof(op->why),
-                 "node %.64s:%d did not join: %.150s", m.host, m.port, why);
-        op->stage = STAGE_UNDO;
-        op->deadline = now_ms(sr) + CALL_TIMEOUT_MS;
+    if (op->kind == ADMIN_NODE_JOIN) {
+        format_member_list(op->sr, op->id, list, sizeof(list));
+        op_bulk(op, list);
+    } else if (op->kind == ADMIN_NODE_ADD) {
+        node_add_call(op);
+    } else {
+        op->commit_at = repl_last_index(op->sr->repl);
+        op->stage = STAGE_COMMIT;
+        op->deadline = now_ms(op->sr) + COMMIT_TIMEOUT_MS;
+    }
+}
+
+/* STAGE_CHANGE: tried again while the core is busy, until the deadline;
+ * every CHANGE_RETRY_MS, as a refused addition still logs the members'
+ * addresses. */
+static void poll_change(struct admin_op *op, int64_t now)
+{
+    if (now < op->retry_at)
+        return;
+    op->retry_at = now + CHANGE_RETRY_MS;
+    int rv = change_try(op);
+    if (rv == ERR_BUSY && now < op->deadline)
+        return;
+    if (rv < 0) {
+        char msg[256];
+        change_refusal(op, rv, msg, sizeof(msg));
+        op_error(op, "%s", msg);
+        return;
+    }
+    change_made(op);
+}
+
+/* RAFT.NODE ADD/JOIN host:port, RAFT.NODE REMOVE id (m or id given). A
+ * refusal other than "busy" is replied at once; else c is parked (returns
+ * 1) until the op ends. */
+static int node_change(struct server_raft *sr, struct conn *c,
+                       enum admin_kind kind, const struct repl_member *m,
+                       uint64_t id)
+{
+    struct admin_op *op = op_start(sr, c, kind);
+    if (m != NULL)
+        op->peer = *m;
+    op->id = id;
+    int rv = change_try(op);
+    if (rv < 0 && rv != ERR_BUSY) {
+        char msg[256];
+        change_refusal(op, rv, msg, sizeof(msg));
+        resp_add_error(&c->out, msg);
+        op_free(op);
+        return 0;
+    }
+    if (rv == 0 && kind == ADMIN_NODE_JOIN) { /* answered now, unparked */
+        char list[2048];
+        format_member_list(sr, op->id, list, sizeof(list));
+        resp_add_bulk(&c->out, list, strlen(list));
+        op_free(op);
+        return 0;
+    }
+    if (rv == ERR_BUSY) {
+        op->stage = STAGE_CHANGE;
+        op->deadline = op->started + CALL_TIMEOUT_MS;
+        op->retry_at = op->started + CHANGE_RETRY_MS;
+    } else {
+        change_made(op);
     }
     return 1;
 }
 
-static void node_add_reply(struct admin_op *op, int type, const char *text)
+/* RAFT.NODE ADD host:port (to the leader) and RAFT.NODE JOIN host:port
+ * (from a joiner): the node gets an id as a learner. ADD then tells the
+ * fresh node itself (RAFT.CLUSTER ADOPT with its id and the member list)
+ * and replies the id once it is a voter; JOIN replies the list. */
+static int node_add(struct server_raft *sr, struct conn *c,
+                    const struct resp_arg *addr, enum admin_kind kind)
 {
-    if (type == '+') {
-        op->stage = STAGE_VOTER;
-        op->deadline = op->started + JOIN_TIMEOUT_MS;
-        return;
+    struct repl_member m = {0};
+    if (parse_addr(addr, &m) < 0) {
+        resp_add_error(&c->out, "Invalid node address, expected host:port");
+        return 0;
     }
+    return node_change(sr, c, kind, &m, 0);
+}
+
+/* The new node did not join: it leaves the configuration again. */
+static void node_add_failed(struct admin_op *op, const char *why)
+{
+    char w[ERRMSG_LEN];
+    snprintf(w, sizeof(w), "%s", why);
     snprintf(op->why, sizeof(op->why), "node %.64s:%d did not join: %.150s",
-             op->peer.host, op->peer.port, text);
+             op->peer.host, op->peer.port, w);
     op->stage = STAGE_UNDO;
+    op->commit_at = 0;
     op->deadline = now_ms(op->sr) + CALL_TIMEOUT_MS;
 }
 
-/* The learner that did not join leaves the configuration again; the
- * removal waits while the addition is uncommitted (one change at a time,
- * Raft §4.1). */
+static void node_add_call(struct admin_op *op)
+{
+    char list[2048];
+    format_member_list(op->sr, op->id, list, sizeof(list));
+    const char *argv[3] = {"RAFT.CLUSTER", "ADOPT", list};
+    if (call_start(op, 3, argv) < 0)
+        node_add_failed(op, op->why);
+}
+
+static void node_add_reply(struct admin_op *op, int type, const char *text)
+{
+    if (type != '+') {
+        node_add_failed(op, text);
+        return;
+    }
+    op->stage = STAGE_VOTER;
+    op->deadline = op->started + JOIN_TIMEOUT_MS;
+}
+
+/* STAGE_UNDO: the learner that did not join is removed (once the addition
+ * is committed: one change at a time), and the error waits for that
+ * removal's commit, so that a retry finds no change pending. */
 static void poll_undo(struct admin_op *op, int64_t now)
 {
-    struct server_raft *sr = op->sr;
-    int rv = repl_remove_node(sr->repl, op->id);
-    if (rv == ERR_BUSY && now < op->deadline)
-        return;
-    if (rv == 0 || rv == ERR_INVALID) /* removed, or gone already */
+    struct repl *r = op->sr->repl;
+    if (op->commit_at == 0) {
+        int rv = repl_remove_node(r, op->id);
+        if (rv == ERR_BUSY && now < op->deadline)
+            return;
+        if (rv < 0 && rv != ERR_INVALID) { /* ERR_INVALID: gone already */
+            op_error(op, "%s (node %llu stays a learner: RAFT.NODE REMOVE "
+                     "%llu on the leader removes it)", op->why,
+                     (unsigned long long)op->id, (unsigned long long)op->id);
+            return;
+        }
+        op->commit_at = repl_last_index(r);
+    }
+    if (repl_applied_index(r) >= op->commit_at || now >= op->deadline)
         op_error(op, "%s", op->why);
-    else
-        op_error(op, "%s (node %llu stays a learner: RAFT.NODE REMOVE %llu "
-                 "on the leader removes it)", op->why,
-                 (unsigned long long)op->id, (unsigned long long)op->id);
 }
 
 /* ---- waiting for a voter (RAFT.NODE ADD, RAFT.CLUSTER JOIN) -------------- */
@@ -700,8 +813,8 @@ static int parse_id(const struct resp_arg *a, uint64_t *out)
     return 0;
 }
 
-/* Replies +OK once the configuration without the node is applied here
- * (committed). Returns 1 when c was parked. */
+/* RAFT.NODE REMOVE id: +OK once the configuration without the node is
+ * applied here (committed). Returns 1 when c was parked. */
 static int node_remove(struct server_raft *sr, struct conn *c,
                        const struct resp_arg *arg)
 {
@@ -710,22 +823,7 @@ static int node_remove(struct server_raft *sr, struct conn *c,
         resp_add_error(&c->out, "Invalid node id");
         return 0;
     }
-    int rv = repl_remove_node(sr->repl, id);
-    if (rv == ERR_NOTLEADER) {
-        reply_not_leader(sr, &c->out);
-        return 0;
-    }
-    if (rv < 0) {
-        resp_add_errorf(&c->out, "cannot remove node %llu: %s",
-                        (unsigned long long)id, err_str(rv));
-        return 0;
-    }
-    struct admin_op *op = op_start(sr, c, ADMIN_NODE_REMOVE);
-    op->id = id;
-    op->commit_at = repl_last_index(sr->repl);
-    op->stage = STAGE_COMMIT;
-    op->deadline = op->started + COMMIT_TIMEOUT_MS;
-    return 1;
+    return node_change(sr, c, ADMIN_NODE_REMOVE, NULL, id);
 }
 
 static void poll_commit(struct admin_op *op, int64_t now)
@@ -820,6 +918,9 @@ static void op_poll(struct loop_timer *t, void *data)
         return;
     }
     switch (op->stage) {
+    case STAGE_CHANGE:
+        poll_change(op, now);
+        break;
     case STAGE_CALL:
         if (now >= op->deadline) {
             char why[64];
@@ -866,10 +967,10 @@ int server_raft_admin(void *data, struct conn *c, int argc,
         cluster_adopt(sr, out, &argv[2]);
     } else if (argc == 3 && arg_eq(a, "raft.node") &&
                arg_eq(&argv[1], "add")) {
-        return node_add(sr, c, &argv[2]);
+        return node_add(sr, c, &argv[2], ADMIN_NODE_ADD);
     } else if (argc == 3 && arg_eq(a, "raft.node") &&
                arg_eq(&argv[1], "join")) {
-        node_join(sr, out, &argv[2]);
+        return node_add(sr, c, &argv[2], ADMIN_NODE_JOIN);
     } else if (argc == 3 && arg_eq(a, "raft.node") &&
                arg_eq(&argv[1], "remove")) {
         return node_remove(sr, c, &argv[2]);
