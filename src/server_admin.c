@@ -718,7 +718,7 @@ static int cluster_join(struct server_raft *sr, struct conn *c,
     struct admin_op *op = op_start(sr, c, ADMIN_CLUSTER_JOIN);
     op->peer = to;
     if (join_call(op) < 0) {
-        resp_add_errorf(&c->out, "join refused by %s:%d: %s", to.host,
+        resp_add_errorf(&c->out, "cannot reach %s:%d: %s", to.host,
                         to.port, op->why);
         op_free(op);
         return 0;
