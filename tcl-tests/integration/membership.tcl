@@ -1,14 +1,15 @@
 # Membership under load (redis-benchmark SETs to the leader, restarted on
 # the new leader after a transfer, plus recorded writes): a fresh node joins
 # with RAFT.CLUSTER JOIN, another is added with RAFT.NODE ADD on the leader
-# while recorded writes go on, a follower is removed with RAFT.NODE REMOVE,
-# and leadership moves with RAFT.TRANSFER-LEADER; no acknowledged write is
-# lost and the members end with equal digests. The leader never waits for
-# the node it adds: while RAFT.NODE ADD to a node that never answers is
-# pending, PING and GET on the leader stay fast, and the command fails with
-# a clear error at its deadline. A transfer to a node cut off from the
-# leader fails with an error after two election timeouts. A node that fails
-# to join is stopped and left out, so each step is judged on its own.
+# while recorded writes go on, a follower and later the leader itself are
+# removed with RAFT.NODE REMOVE, and leadership moves with
+# RAFT.TRANSFER-LEADER; no acknowledged write is lost and the members end
+# with equal digests. The leader never waits for the node it adds: while
+# RAFT.NODE ADD to a node that never answers is pending, PING and GET on
+# the leader stay fast, and the command fails with a clear error at its
+# deadline. A transfer to a node cut off from the leader fails with an
+# error after two election timeouts. A node that fails to join is stopped
+# and left out, so each step is judged on its own.
 
 # The background load: restarted on the current leader at the start of
 # each step, stopped before digests are compared (they need quiet nodes).
@@ -217,6 +218,25 @@ test "RAFT.TRANSFER-LEADER to a node cut off from the leader fails after two ele
     assert {$took >= 2 * $::cl::et - 50 && $took < 2 * $::cl::et + 5000} "(the error came after $took ms)"
     rec_write 20
     wait_leader
+    assert_acked_readable
+    assert_digests_equal
+}
+
+test "the leader removes itself under load with RAFT.NODE REMOVE and another node leads" {
+    need_cluster
+    load_restart
+    set l [wait_leader]
+    set voters [raft_field $l raft_num_voters]
+    rec_write 50
+    # +OK once the smaller configuration is committed; then it steps down.
+    assert_equal [ncmd_timeout 20000 $l raft.node remove [node_id $l]] OK
+    load_stop
+    forget_node $l
+    set nl [wait_leader]
+    rec_write 50
+    foreach i $::cl::nodes {
+        assert_equal [raft_field $i raft_num_voters] [expr {$voters - 1}] "node $i"
+    }
     assert_acked_readable
     assert_digests_equal
 }
