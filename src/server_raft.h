@@ -22,6 +22,7 @@ struct client_server;
 struct wal;
 struct peer_transport;
 struct repl;
+struct admin_op;
 
 struct server_raft {
     struct config *cfg;
@@ -41,15 +42,17 @@ struct server_raft {
     struct resp_parser mparser; /* the commands inside a RAFT.MULTI */
     struct cmd_session sess;    /* runs entries nobody waits for */
     struct resp_out discard;
+    struct admin_op *admin_ops; /* admin commands waiting (server_admin.c) */
 };
 
 /* Opens everything; returns 0, or <0 with a line for the log in errmsg
  * (ERRMSG_LEN bytes). */
 int server_raft_open(struct server_raft *sr, char *errmsg);
 void server_raft_close(struct server_raft *sr);
-/* RAFT.CLUSTER INIT/JOIN/ADOPT and RAFT.NODE ADD/JOIN (client_server's
- * raft_admin hook): they may re-open the group. Returns 1 when it parked
- * the connection (a join waits until this node is a voter). */
+/* RAFT.CLUSTER, RAFT.NODE and RAFT.TRANSFER-LEADER (client_server's
+ * raft_admin hook; server_admin.c): they may re-open the group. Returns 1
+ * when it parked the connection, which gets its reply when the command's
+ * wait ends (a join, an addition, a removal, a transfer). */
 struct conn;
 int server_raft_admin(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);

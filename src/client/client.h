@@ -57,7 +57,7 @@ struct conn {
     int readonly;             /* READONLY given (stale reads here) */
     int consistency;          /* -1: read-consistency of the config */
     int resume;               /* on the resume list */
-    int join_wait;            /* parked by RAFT.CLUSTER JOIN */
+    int join_wait;            /* parked by an admin command (raft_admin) */
     unsigned nproxied;        /* of nparked: forwarded to the leader */
     int wmute;                /* CLIENT REPLY mutes the parked writes */
     int in_multi;             /* MULTI: commands are queued in mbuf */
@@ -93,9 +93,11 @@ struct client_server {
     char errmsg[256];
     struct repl *repl;        /* NULL: not replicated (commands run here) */
     struct conn *resume;      /* connections whose parked requests ended */
-    /* RAFT.CLUSTER / RAFT.NODE ADD re-open the group, which only server.c
-     * may do: answered through this hook; returns 1 when it parked c
-     * (a join answers +OK once this node is a voter). */
+    /* RAFT.CLUSTER / RAFT.NODE / RAFT.TRANSFER-LEADER may re-open the
+     * group, which only server.c may do: answered through this hook;
+     * returns 1 when it parked c (join_wait set here; the hook's owner
+     * later clears join_wait, writes the reply and wakes c with
+     * client_repl_wake(.., c, 0)). */
     int (*raft_admin)(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);
     void *raft_admin_data;

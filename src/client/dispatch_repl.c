@@ -478,9 +478,9 @@ static int replication_command(struct conn *c, int argc,
 {
     const struct resp_arg *a = &argv[0];
     struct client_server *cs = c->srv;
-    if (cs->raft_admin != NULL && argc >= 2 &&
-        (arg_is(a, "raft.cluster") ||
-         (arg_is(a, "raft.node") && !arg_is(&argv[1], "remove")))) {
+    if (cs->raft_admin != NULL &&
+        ((argc >= 2 && (arg_is(a, "raft.cluster") || arg_is(a, "raft.node")))
+         || arg_is(a, "raft.transfer-leader"))) {
         if (cs->raft_admin(cs->raft_admin_data, c, argc, argv) == 1) {
             c->nparked = 1;
             c->join_wait = 1;

@@ -468,6 +468,11 @@ uint64_t repl_applied_index(const struct repl *r)
     return r->applied;
 }
 
+uint64_t repl_last_index(const struct repl *r)
+{
+    return raft_last_index(r->raft);
+}
+
 size_t repl_pending_writes(const struct repl *r)
 {
     return r->wait_len;

@@ -152,6 +152,8 @@ bool repl_leader_addr(const struct repl *r, const char **host, int *port);
 uint64_t repl_leader_id(const struct repl *r);
 uint64_t repl_node_id(const struct repl *r);
 uint64_t repl_applied_index(const struct repl *r);
+/* The last index of this node's log (appended, perhaps uncommitted). */
+uint64_t repl_last_index(const struct repl *r);
 size_t repl_pending_writes(const struct repl *r);
 
 /* Membership and leadership. */

@@ -1,7 +1,8 @@
 # Cluster formation: three nodes with static peers elect one leader and
 # agree on it; INFO raft and RAFT.INFO carry the contract's fields; a
 # follower answers writes and linearizable reads with -MOVED to the leader,
-# in request order; fresh nodes form a group with RAFT.CLUSTER INIT/JOIN;
+# in request order; fresh nodes form a group with RAFT.CLUSTER INIT/JOIN (a
+# join to an address that refuses fails at once and leaves the node fresh);
 # DEBUG RAFT-PARTITION is refused unless enable-debug-command allows it.
 
 test "static peers: three nodes form one group with one agreed leader" {
@@ -81,6 +82,11 @@ test "RAFT.CLUSTER INIT and JOIN: fresh nodes form a group of three" {
     assert_equal [ncmd 1 raft.cluster init] OK
     assert_equal [ncmd 1 raft.cluster init] OK
     assert_equal [ncmd_timeout 60000 2 raft.cluster join [node_addr 1]] OK
+    # A join to an address nobody listens on fails at once; the node stays fresh.
+    set p [::cl::free_port_pair]
+    assert_error "ERR cannot reach 127.0.0.1:$p: Connection refused" {
+        ncmd_timeout 10000 3 raft.cluster join 127.0.0.1:$p
+    }
     assert_equal [ncmd_timeout 60000 3 raft.cluster join [node_addr 1]] OK
     set l [wait_leader]
     foreach i $::cl::nodes { assert_equal [raft_field $i raft_num_voters] 3 "node $i" }
