@@ -136,6 +136,14 @@ struct cmd_env {
      * Returns 0 to let the command run, <0 for -OOM. */
     int (*evict)(void *data, int64_t now_ms);
     void *evict_data;
+    /* WATCH (set by the client room): touch runs after a write command
+     * that changed the keyspace (env->dirty moved), with its keys in c;
+     * touch_all runs before a write that names no key (FLUSHDB, FLUSHALL)
+     * as Redis' signalModifiedKey and touchAllWatchedKeysInDb. Every
+     * applied entry passes here, on the leader and the followers. */
+    void (*touch)(void *data, const struct cmd_ctx *c);
+    void (*touch_all)(void *data);
+    void *touch_data;
 };
 
 /* One command being executed. */
