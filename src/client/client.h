@@ -174,6 +174,9 @@ void conn__queue_write(struct conn *c);
 void dispatch__process(struct conn *c);
 void conn__describe(const struct conn *c, struct metrics_buf *out,
                     int64_t now_ms);
+/* CLUSTER ... and ASKING (cluster_cmd.c); 0 for a wrong arity. */
+int dispatch__cluster_command(struct conn *c, int argc,
+                              const struct resp_arg *argv);
 /* Puts c on the resume list (it runs again before sleeping). */
 void dispatch__resume(struct conn *c);
 

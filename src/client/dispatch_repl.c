@@ -535,6 +535,8 @@ static int replication_command(struct conn *c, int argc,
         raft_node(c, argc, argv);
     else if (arg_is(a, "raft.transfer-leader"))
         raft_transfer(c, argc, argv);
+    else if (arg_is(a, "cluster") || arg_is(a, "asking"))
+        return dispatch__cluster_command(c, argc, argv);
     else if (arg_is(a, "readonly") && argc == 1)
         c->readonly = 1, resp_add_ok(&c->out);
     else if (arg_is(a, "readwrite") && argc == 1)
@@ -555,6 +557,7 @@ static int is_replication_command(int argc, const struct resp_arg *argv)
     const struct resp_arg *a = &argv[0];
     return (a->len > 5 && strncasecmp(a->ptr, "raft.", 5) == 0) ||
            arg_is(a, "readonly") || arg_is(a, "readwrite") ||
+           arg_is(a, "cluster") || arg_is(a, "asking") ||
            (argc >= 2 && arg_is(a, "client") &&
             arg_is(&argv[1], "consistency")) ||
            (argc >= 2 && arg_is(a, "debug") &&
