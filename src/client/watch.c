@@ -12,7 +12,7 @@
  * the leader's alone: an aborted EXEC proposes nothing, a passed one is an
  * ordinary RAFT.MULTI entry that every node applies alike.
  * Keys watched while logically expired follow Redis 7.0's watchedKey
- * .expired: their removal is no change, and neither is a write over them. */
+ * .expired: their removal (expiry, DEL, FLUSHALL) is no change. */
 #include "client/client.h"
 
 #include <stdlib.h>
@@ -159,17 +159,18 @@ static struct watch_entry *entry_of(struct conn *c, struct watch_key *k)
 
 /* ---- touches: the hooks ------------------------------------------------ */
 
-/* Redis touchWatchedKey: every watcher of the key is dirty, except those
- * that watched it stale (7.0: its removal only clears their flag). */
+/* Redis touchWatchedKey: every watcher of the key is dirty, except that
+ * removing a key watched stale only clears its flag (7.0 watchedKey
+ * .expired). A write over a stale key is a change, as in 7.0 where the
+ * write's lookup removes the stale key first. */
 static void touch_key(struct client_server *cs, const char *key, size_t len,
                       int deleted)
 {
     struct watch_key *k = find_key(cs->watch, key, len);
     for (unsigned i = 0; k != NULL && i < k->nwho; i++) {
         struct watch_entry *e = entry_of(k->who[i], k);
-        if (e != NULL && e->state == WATCH_STALE) {
-            if (deleted)
-                e->state = WATCH_ABSENT;
+        if (e != NULL && e->state == WATCH_STALE && deleted) {
+            e->state = WATCH_ABSENT;
             continue;
         }
         k->who[i]->watch_dirty = 1;
