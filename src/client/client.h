@@ -111,6 +111,7 @@ struct client_server {
     void *raft_admin_data;
     struct proxy *proxy;      /* follower-proxy links to the leader */
     struct watch_reg *watch;  /* watched keys (watch.c), NULL: none yet */
+    uint64_t last_leader;     /* CLUSTER replies while no leader is known */
 };
 
 /* Sets up the client room (no sockets yet). */

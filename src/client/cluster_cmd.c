@@ -65,15 +65,22 @@ struct view {
     struct cluster_node nodes[RAFT_MAX_SERVERS];
 };
 
-/* One group (0) with every slot; the leader is its primary. Without a
- * known leader there is no primary: the slots are served by nobody and
- * cluster_state is fail, as a Redis Cluster without a master. */
+/* One group (0) with every slot; the leader is its primary. While no
+ * leader is known (an election), the last known one stays the primary,
+ * flagged fail, and cluster_state is fail: as a Redis Cluster shows a
+ * failed master until a replica is promoted, so clients keep a full slot
+ * map and retry rather than find the slots served by nobody. */
 static void build_view(struct client_server *cs, struct view *w)
 {
     struct repl *r = cs->repl;
     const struct repl_member *m;
     uint32_t n = repl_members(r, &m);
     uint64_t leader = repl_leader_id(r), self = repl_node_id(r);
+    bool known = leader != 0;
+    if (known)
+        cs->last_leader = leader;
+    else
+        leader = cs->last_leader;
     uint64_t term = current_term(r);
     memset(w, 0, sizeof(*w));
     cluster_map_init_single(&w->map, 0);
@@ -88,12 +95,13 @@ static void build_view(struct client_server *cs, struct view *w)
         nd->role = m[i].id == leader ? CLUSTER_ROLE_PRIMARY
                                      : CLUSTER_ROLE_REPLICA;
         nd->myself = m[i].id == self;
-        nd->link_connected = true;
+        nd->failed = !known && m[i].id == leader && !nd->myself;
+        nd->link_connected = !nd->failed;
         nd->config_epoch = m[i].id == leader ? term : 0;
         nd->repl_offset = repl_applied_index(r);
     }
     w->v = (struct cluster_view){.map = &w->map, .nodes = w->nodes,
-                                 .nnodes = k, .state_ok = leader != 0,
+                                 .nnodes = k, .state_ok = known,
                                  .current_epoch = term,
                                  .my_epoch = self == leader ? term : 0};
 }
