@@ -159,6 +159,10 @@ int client_resume_parked(struct client_server *cs);
  * appended to c's reply buffer when it comes and c is woken. 0 or <0. */
 int client_proxy_forward(struct conn *c, int argc,
                          const struct resp_arg *argv);
+/* The same for a MULTI/EXEC: count queued commands, RESP in mbuf; c gets
+ * the EXEC reply. */
+int client_proxy_forward_multi(struct conn *c, int count, const char *mbuf,
+                               size_t mlen);
 void client_proxy_forget(struct conn *c);
 
 /* ---- inside the room ---- */
@@ -185,6 +189,7 @@ void dispatch__resume(struct conn *c);
 enum { WATCH_EXEC_GO = 0, WATCH_EXEC_ABORT = 1, WATCH_EXEC_WAIT = 2 };
 void watch__add(struct conn *c, const struct resp_arg *key, int64_t now);
 void watch__unwatch(struct conn *c);
+unsigned watch__count(const struct conn *c);
 /* At EXEC on the leader: go, abort (null reply), or wait for proposed
  * writes that name watched keys (c is resumed when they are done). */
 int watch__exec_state(struct conn *c, int64_t now);

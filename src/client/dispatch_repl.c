@@ -627,10 +627,21 @@ static int multi_exec(struct conn *c)
         return DISPATCH_DONE;
     }
     if (!repl_is_leader(cs->repl)) {
+        /* follower-proxy forwards a transaction without WATCH (a watch
+         * lives on the leader: that one is redirected) */
         unsigned slot = c->mfirst_slot;
+        int fwd = cs->cfg->follower_proxy && watch__count(c) == 0 &&
+                  c->mcount > 0 &&
+                  client_proxy_forward_multi(c, c->mcount, c->mbuf,
+                                             c->mlen) == 0;
         multi_reset(c);
         watch__unwatch(c);
-        reply_redirect(c, slot, ERR_NOTLEADER);
+        if (fwd) {
+            c->nparked++;
+            c->nproxied++;
+        } else {
+            reply_redirect(c, slot, ERR_NOTLEADER);
+        }
         return DISPATCH_DONE;
     }
     int w = watch__exec_state(c, loop_now_ms(cs->loop));

@@ -255,17 +255,19 @@ static int proxy_open(struct proxy_link *p, const char *host, int port)
     return 0;
 }
 
-int client_proxy_forward(struct conn *c, int argc, const struct resp_arg *argv)
+/* The link c's protocol uses, open to the current leader; NULL when there
+ * is no leader or no connection to it. */
+static struct proxy_link *link_for(struct conn *c)
 {
     struct client_server *cs = c->srv;
     const char *host;
     int port;
     if (!repl_leader_addr(cs->repl, &host, &port))
-        return ERR_NOTLEADER;
+        return NULL;
     if (cs->proxy == NULL) {
         cs->proxy = calloc(1, sizeof(*cs->proxy));
         if (cs->proxy == NULL)
-            return ERR_NOMEM;
+            return NULL;
         for (int i = 0; i < 2; i++)
             cs->proxy->link[i] = (struct proxy_link){
                 .cs = cs, .proto = 2 + i, .fd = -1};
@@ -274,9 +276,17 @@ int client_proxy_forward(struct conn *c, int argc, const struct resp_arg *argv)
     if (p->fd >= 0 && (p->port != port || strcmp(p->host, host) != 0))
         proxy_close(p);
     if (p->fd < 0 && proxy_open(p, host, port) < 0)
-        return ERR_IO;
-    if (p->len == p->cap) {
+        return NULL;
+    return p;
+}
+
+/* Queues who waits for the next n replies: n - 1 dropped, then c's. */
+static int fifo_push(struct proxy_link *p, struct conn *c, size_t n)
+{
+    if (p->len + n > p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
+        while (cap < p->len + n)
+            cap *= 2;
         struct conn **f = malloc(cap * sizeof(*f));
         if (f == NULL)
             return ERR_NOMEM;
@@ -287,8 +297,42 @@ int client_proxy_forward(struct conn *c, int argc, const struct resp_arg *argv)
         p->head = 0;
         p->cap = cap;
     }
+    for (size_t i = 0; i + 1 < n; i++)
+        p->fifo[(p->head + p->len++) % p->cap] = NULL;
     p->fifo[(p->head + p->len++) % p->cap] = c;
+    return 0;
+}
+
+int client_proxy_forward(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    struct proxy_link *p = link_for(c);
+    if (p == NULL)
+        return ERR_IO;
+    if (fifo_push(p, c, 1) < 0)
+        return ERR_NOMEM;
     append_argv(p, argc, argv);
+    loop_io_set(p->io, LOOP_READ | LOOP_WRITE);
+    return 0;
+}
+
+/* A transaction goes as MULTI, its queued commands (RESP, mbuf) and EXEC
+ * back to back on the link, so no other connection's command interleaves
+ * on the leader's side; the +OK and +QUEUED replies are dropped and c gets
+ * EXEC's (an EXECABORT when the leader refused a queued command). */
+int client_proxy_forward_multi(struct conn *c, int count, const char *mbuf,
+                               size_t mlen)
+{
+    struct proxy_link *p = link_for(c);
+    if (p == NULL)
+        return ERR_IO;
+    if (fifo_push(p, c, (size_t)count + 2) < 0)
+        return ERR_NOMEM;
+    struct resp_arg multi = {"MULTI", 5}, exec = {"EXEC", 4};
+    append_argv(p, 1, &multi);
+    grow(&p->out, &p->out_cap, p->out_len + mlen);
+    memcpy(p->out + p->out_len, mbuf, mlen);
+    p->out_len += mlen;
+    append_argv(p, 1, &exec);
     loop_io_set(p->io, LOOP_READ | LOOP_WRITE);
     return 0;
 }

@@ -295,6 +295,11 @@ void watch__unwatch(struct conn *c)
     w->n = 0;
 }
 
+unsigned watch__count(const struct conn *c)
+{
+    return c->watch != NULL ? c->watch->n : 0;
+}
+
 /* Redis isWatchedKeyExpired: a key live at WATCH and expired by now was
  * touched by its expiry, deleted yet or not. */
 static int expired_since(const struct watch_conn *w, int64_t now)

@@ -167,4 +167,28 @@ test "follower-proxy answers a RESP3 connection with the leader's RESP3 replies"
     assert_equal [$c rawcmd get p3:none] "\$-1\r\n"
     $c close
 }
+
+test "follower-proxy forwards MULTI/EXEC whole; WATCH is still redirected" {
+    need_cluster
+    set l [wait_leader]
+    set f [expr {$l % 3 + 1}]
+    foreach proto {2 3} {
+        set c [redis_client 127.0.0.1 [node_port $f]]
+        if {$proto == 3} { $c hello 3 }
+        $c del px:t
+        assert_equal [$c multi] OK
+        assert_equal [$c set px:t 1] QUEUED
+        assert_equal [$c incr px:t] QUEUED
+        assert_equal [$c get px:none] QUEUED
+        set want [expr {$proto == 3 ? "*3\r\n+OK\r\n:2\r\n_\r\n" : "*3\r\n+OK\r\n:2\r\n\$-1\r\n"}]
+        assert_equal [$c rawcmd exec] $want
+        $c multi
+        catch {$c nosuchcmd} e
+        assert_error "EXECABORT*" {$c exec}
+        set slot [ncmd $l cluster keyslot px:w]
+        assert_error "MOVED $slot [node_addr $l]" {$c watch px:w}
+        assert_equal [$c get px:t] 2
+        $c close
+    }
+}
 cluster_stop
