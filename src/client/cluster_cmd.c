@@ -48,15 +48,41 @@ static void write_reply(struct resp_out *o, const struct cluster_reply *r)
     }
 }
 
-/* The term, the one epoch Raft has (INFO raft's raft_term). */
-static uint64_t current_term(struct repl *r)
+/* What CLUSTER replies take from INFO raft (the one place repl shows
+ * them): the term, the one epoch Raft has, and whether this node's bus
+ * link to each peer is up. */
+struct raft_facts {
+    uint64_t term;
+    uint64_t down[RAFT_MAX_SERVERS]; /* peers whose link is down */
+    size_t ndown;
+};
+
+static void read_facts(struct repl *r, struct raft_facts *f)
 {
     struct metrics_buf b = {0};
     repl_info_section(&b, r);
+    memset(f, 0, sizeof(*f));
     const char *t = b.p != NULL ? strstr(b.p, "raft_term:") : NULL;
-    uint64_t term = t != NULL ? strtoull(t + 10, NULL, 10) : 0;
+    if (t != NULL)
+        f->term = strtoull(t + 10, NULL, 10);
+    for (const char *l = b.p; l != NULL && (l = strstr(l, "raft_peer"));
+         l++) {
+        const char *id = strstr(l, ":id=");
+        const char *eol = strchr(l, '\n');
+        const char *conn = strstr(l, "connected=0");
+        if (id != NULL && conn != NULL && (eol == NULL || conn < eol) &&
+            f->ndown < RAFT_MAX_SERVERS)
+            f->down[f->ndown++] = strtoull(id + 4, NULL, 10);
+    }
     metrics_buf_free(&b);
-    return term;
+}
+
+static bool link_down(const struct raft_facts *f, uint64_t id)
+{
+    for (size_t i = 0; i < f->ndown; i++)
+        if (f->down[i] == id)
+            return true;
+    return false;
 }
 
 struct view {
@@ -81,7 +107,9 @@ static void build_view(struct client_server *cs, struct view *w)
         cs->last_leader = leader;
     else
         leader = cs->last_leader;
-    uint64_t term = current_term(r);
+    struct raft_facts facts;
+    read_facts(r, &facts);
+    uint64_t term = facts.term;
     memset(w, 0, sizeof(*w));
     cluster_map_init_single(&w->map, 0);
     size_t k = 0;
@@ -95,7 +123,10 @@ static void build_view(struct client_server *cs, struct view *w)
         nd->role = m[i].id == leader ? CLUSTER_ROLE_PRIMARY
                                      : CLUSTER_ROLE_REPLICA;
         nd->myself = m[i].id == self;
-        nd->failed = !known && m[i].id == leader && !nd->myself;
+        /* Redis flags a node fail once its master peers agree; here it
+         * is this node's bus link, or a leader lost to an election */
+        nd->failed = !nd->myself && (link_down(&facts, m[i].id) ||
+                                     (!known && m[i].id == leader));
         nd->link_connected = !nd->failed;
         nd->config_epoch = m[i].id == leader ? term : 0;
         nd->repl_offset = repl_applied_index(r);

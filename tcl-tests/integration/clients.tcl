@@ -130,6 +130,7 @@ test "ioredis Cluster: topology, SET/GET, MULTI, and a kill -9 of the leader" {
 test "after a failover CLUSTER SLOTS and -MOVED name the new leader" {
     need_cluster
     set l [wait_leader]
+    set dead [format %040x [node_id $l]]
     kill_node $l
     set others {}
     foreach i $::cl::nodes { if {$i != $l} { lappend others $i } }
@@ -139,8 +140,14 @@ test "after a failover CLUSTER SLOTS and -MOVED name the new leader" {
     assert_equal [lindex $r 2 1] [node_port $nl]
     set slot [ncmd $f cluster keyslot fo:k]
     assert_error "MOVED $slot [node_addr $nl]" {ncmd $f set fo:k v}
+    # The dead node is a failed replica: flagged in NODES, left out of SLOTS.
+    assert_match "*$dead [node_addr $l]@* slave,fail * disconnected*" [ncmd $nl cluster nodes]
+    assert_equal [llength [lindex [ncmd $nl cluster slots] 0]] 4
     restart_node $l
     wait_leader 15000
+    wait_for_condition 100 100 {![string match "*fail*" [ncmd $nl cluster nodes]]} \
+        "the restarted node is still flagged fail"
+    assert_equal [llength [lindex [ncmd $nl cluster slots] 0]] 5
 }
 
 test "follower-proxy answers a RESP3 connection with the leader's RESP3 replies" {
