@@ -3,7 +3,8 @@
  * since the WATCH, or expired meanwhile. Touches come from below, not from
  * the client's own commands: cmd_execute's hook after every write that
  * changed the keyspace (and before FLUSHDB/FLUSHALL), and the store's
- * delete hook (DEL, the leader's proposed expiry and eviction DELs).
+ * delete hook (DEL, the leader's proposed expiry and eviction DELs), both
+ * installed through cmd (cmd_watch.c).
  * The one subtlety of a replicated EXEC: its entry goes behind writes
  * already proposed but not yet applied, which may still touch a watched
  * key. So every write the leader proposes that names a watched key counts
@@ -19,9 +20,10 @@
 #include <string.h>
 
 #include "net/loop.h"
-#include "store/store.h"
 
-enum { WATCH_ABSENT = 0, WATCH_LIVE = 1, WATCH_STALE = 2 };
+enum { WATCH_ABSENT = CMD_KEY_ABSENT, WATCH_LIVE = CMD_KEY_LIVE,
+       WATCH_STALE = CMD_KEY_STALE };
+#define WATCH_NO_EXPIRE (-1)
 
 struct watch_key {
     struct watch_key *next;   /* hash chain */
@@ -177,9 +179,10 @@ static void touch_key(struct client_server *cs, const char *key, size_t len,
     }
 }
 
-static void on_store_delete(void *ctx, const char *key, size_t len)
+static void on_touch_key(void *data, const char *key, size_t len,
+                         int deleted)
 {
-    touch_key(ctx, key, len, 1);
+    touch_key(data, key, len, deleted);
 }
 
 /* Calls fn for each key argument of a command (cmd_def key positions). */
@@ -236,10 +239,7 @@ static struct watch_reg *registry(struct client_server *cs)
     if (cs->watch == NULL)
         abort();
     grow_table(cs->watch);
-    cs->env->touch = on_touch;
-    cs->env->touch_all = on_touch_all;
-    cs->env->touch_data = cs;
-    store_set_delete_hook(cs->env->store, on_store_delete, cs);
+    cmd_watch_hooks(cs->env, on_touch, on_touch_all, on_touch_key, cs);
     return cs->watch;
 }
 
@@ -263,12 +263,10 @@ void watch__add(struct conn *c, const struct resp_arg *key, int64_t now)
         w->cap = w->cap ? w->cap * 2 : 4;
         w->e = xrealloc(w->e, w->cap * sizeof(*w->e));
     }
-    struct store_key sk;
-    store_key_init(c->srv->env->store, &sk, key->ptr, key->len);
     struct watch_entry *e = &w->e[w->n++];
     e->wk = k;
-    e->state = store_key_state(c->srv->env->store, &sk, (uint64_t)now,
-                               &e->expire_at);
+    e->state = cmd_watch_key_state(c->srv->env, key->ptr, key->len, now,
+                                   &e->expire_at);
     if (k->nwho == k->capwho) {
         k->capwho = k->capwho ? k->capwho * 2 : 2;
         k->who = xrealloc(k->who, k->capwho * sizeof(*k->who));
@@ -306,7 +304,7 @@ static int expired_since(const struct watch_conn *w, int64_t now)
 {
     for (unsigned i = 0; i < w->n; i++)
         if (w->e[i].state == WATCH_LIVE &&
-            w->e[i].expire_at != STORE_NO_EXPIRE && now > w->e[i].expire_at)
+            w->e[i].expire_at != WATCH_NO_EXPIRE && now > w->e[i].expire_at)
             return 1;
     return 0;
 }

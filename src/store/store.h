@@ -225,7 +225,7 @@ int store_policy_is_lfu(const struct store *st);
 
 /* Called with the key of every entry removed one by one (DEL, expiry,
  * eviction; not store_flush nor RENAME), after it left the dict and
- * before its bytes are freed. WATCH (client/watch.c) counts such keys as
+ * before its bytes are freed. WATCH (cmd_watch.c) counts such keys as
  * touched, as Redis' signalModifiedKey on deletion. NULL: none. */
 typedef void (*store_delete_hook)(void *ctx, const char *key, size_t len);
 void store_set_delete_hook(struct store *st, store_delete_hook fn, void *ctx);
