@@ -11,7 +11,10 @@
  * parked request ended; a parked read holds everything behind it. A held
  * command is parsed again when the connection resumes (before-sleep).
  * Also answers the replication commands: RAFT.*, READONLY/READWRITE,
- * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION. */
+ * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION, CLUSTER and ASKING
+ * (cluster_cmd.c), and MULTI/EXEC/DISCARD/WATCH/UNWATCH (the watches
+ * themselves are watch.c's). A write whose entry is overwritten gets
+ * -MOVED with its own key's slot, remembered per connection in order. */
 #include "client/client.h"
 
 #include <stdio.h>
