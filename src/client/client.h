@@ -195,7 +195,8 @@ unsigned watch__count(const struct conn *c);
 int watch__exec_state(struct conn *c, int64_t now);
 void watch__stop_waiting(struct conn *c);
 /* A write (argv; or RAFT.MULTI's queued commands, mbuf) was proposed for
- * c; one of c's proposed writes applied or failed, in order. */
+ * c, already counted in c->wseq_sub; one of c's proposed writes applied
+ * or failed, in order, already counted in c->wseq_done. */
 void watch__proposed(struct conn *c, int argc, const struct resp_arg *argv,
                      const char *mbuf, size_t mlen);
 void watch__write_done(struct conn *c);

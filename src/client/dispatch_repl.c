@@ -105,8 +105,9 @@ int client_resume_parked(struct client_server *cs)
 
 /* ---- redirections ------------------------------------------------------ */
 
-/* The slots of the writes proposed for c, in proposal order: a write
- * whose entry is overwritten gets -MOVED with its own key's slot. */
+/* The slots of the writes proposed for c, in proposal order (a ring of
+ * a power-of-two size): a write whose entry is overwritten gets -MOVED
+ * with its own key's slot. */
 static void write_proposed(struct conn *c, unsigned slot)
 {
     if (c->wslen == c->wscap) {
@@ -115,25 +116,27 @@ static void write_proposed(struct conn *c, unsigned slot)
         if (q == NULL)
             abort();
         for (unsigned i = 0; i < c->wslen; i++)
-            q[i] = c->wslots[(c->wshead + i) % c->wscap];
+            q[i] = c->wslots[(c->wshead + i) & (c->wscap - 1)];
         free(c->wslots);
         c->wslots = q;
         c->wshead = 0;
         c->wscap = cap;
     }
-    c->wslots[(c->wshead + c->wslen++) % c->wscap] = (uint16_t)slot;
+    c->wslots[(c->wshead + c->wslen++) & (c->wscap - 1)] = (uint16_t)slot;
+    c->wseq_sub++;
 }
 
 /* One of c's proposed writes applied or failed; returns its slot. */
 static unsigned write_done(struct conn *c)
 {
-    unsigned slot = 0;
-    if (c->wseq_done < c->wseq_sub && c->wslen > 0) {
-        slot = c->wslots[c->wshead];
-        c->wshead = (c->wshead + 1) % c->wscap;
-        c->wslen--;
-    }
-    watch__write_done(c);
+    if (c->wseq_done >= c->wseq_sub || c->wslen == 0)
+        return 0; /* a proxied request or a read */
+    unsigned slot = c->wslots[c->wshead];
+    c->wshead = (c->wshead + 1) & (c->wscap - 1);
+    c->wslen--;
+    c->wseq_done++;
+    if (c->watch != NULL)
+        watch__write_done(c);
     return slot;
 }
 
@@ -281,8 +284,8 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
         reply_redirect(c, slot, rv);
         return DISPATCH_DONE;
     }
-    watch__proposed(c, n > 0 ? n : argc, n > 0 ? rw : argv, NULL, 0);
     write_proposed(c, slot);
+    watch__proposed(c, n > 0 ? n : argc, n > 0 ? rw : argv, NULL, 0);
     c->nparked++;
     c->wmute = muted;
     after_write(c);
@@ -666,8 +669,8 @@ static int multi_exec(struct conn *c)
     int rv = repl_submit_argv(cs->repl, c, 3, argv);
     unsigned slot = c->mfirst_slot;
     if (rv == 0) {
-        watch__proposed(c, 0, NULL, c->mbuf, c->mlen);
         write_proposed(c, slot);
+        watch__proposed(c, 0, NULL, c->mbuf, c->mlen);
     }
     multi_reset(c);
     watch__unwatch(c);
@@ -789,7 +792,8 @@ int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
 {
     if (c->parked_read)
         return DISPATCH_HOLD;
-    if (argc == 1 && arg_is(&argv[0], "reset")) { /* Redis resetCommand */
+    if (argc == 1 && argv[0].len == 5 && arg_is(&argv[0], "reset")) {
+        /* Redis resetCommand: the transaction and the watches go */
         if (c->nparked > 0)
             return DISPATCH_HOLD;
         multi_reset(c);

@@ -395,7 +395,6 @@ void watch__proposed(struct conn *c, int argc, const struct resp_arg *argv,
                      const char *mbuf, size_t mlen)
 {
     struct watch_reg *r = c->srv->watch;
-    c->wseq_sub++;
     if (r == NULL || r->count == 0)
         return;
     struct rec_build b = {.r = r};
@@ -446,13 +445,11 @@ static void release_rec(struct client_server *cs, struct watch_rec *rec)
         wake_waiters(cs);
 }
 
-/* One of c's proposed writes applied or failed (in proposal order). */
+/* One of c's proposed writes applied or failed (in proposal order): the
+ * dispatcher has counted it in c->wseq_done. */
 void watch__write_done(struct conn *c)
 {
     struct watch_conn *w = c->watch;
-    if (c->wseq_done >= c->wseq_sub)
-        return;
-    c->wseq_done++;
     while (w != NULL && w->rlen > 0 && w->rec[w->rhead].seq <= c->wseq_done) {
         struct watch_rec rec = w->rec[w->rhead];
         w->rhead = (w->rhead + 1) % w->rcap;

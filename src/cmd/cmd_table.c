@@ -543,13 +543,15 @@ void cmd_execute(struct cmd_ctx *c)
     /* Set first, as Redis: CLIENT LIST shows the running command. */
     c->sess->last_cmd = c->cmd;
     struct cmd_env *env = c->env;
-    int write = (c->cmd->flags & CMD_WRITE) != 0;
-    if (write && c->cmd->first_key == 0 && env->touch_all != NULL)
+    if (env->touch == NULL || !(c->cmd->flags & CMD_WRITE)) {
+        c->cmd->proc(c); /* nobody ever WATCHed: no touch to report */
+        return;
+    }
+    if (c->cmd->first_key == 0)
         env->touch_all(env->touch_data);
     uint64_t dirty = env->dirty;
     c->cmd->proc(c);
-    if (write && env->dirty != dirty && c->cmd->first_key > 0 &&
-        env->touch != NULL)
+    if (env->dirty != dirty && c->cmd->first_key > 0)
         env->touch(env->touch_data, c);
 }
 
