@@ -201,5 +201,6 @@ void watch__proposed(struct conn *c, int argc, const struct resp_arg *argv,
                      const char *mbuf, size_t mlen);
 void watch__write_done(struct conn *c);
 void watch__forget(struct conn *c);
+void watch__free(struct client_server *cs);
 
 #endif

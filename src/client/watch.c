@@ -478,3 +478,22 @@ void watch__forget(struct conn *c)
     free(w);
     c->watch = NULL;
 }
+
+/* Frees the registry once every connection is gone (shutdown, tests). */
+void watch__free(struct client_server *cs)
+{
+    struct watch_reg *r = cs->watch;
+    if (r == NULL)
+        return;
+    for (size_t b = 0; b < r->size; b++) {
+        struct watch_key *k = r->tab[b], *next;
+        for (; k != NULL; k = next) {
+            next = k->next;
+            free(k->who);
+            free(k);
+        }
+    }
+    free(r->tab);
+    free(r);
+    cs->watch = NULL;
+}
