@@ -65,7 +65,17 @@ struct conn {
     int mcount;
     char *mbuf;               /* queued commands, RESP, back to back */
     size_t mlen, mcap;
+    unsigned mfirst_slot;     /* slot of the first queued key (-MOVED) */
+    int mhas_key;
     struct conn *rnext, *rprev;
+    /* WATCH (watch.c) */
+    struct watch_conn *watch; /* watched keys, proposed writes naming them */
+    int watch_dirty;          /* a watched key was touched: EXEC aborts */
+    int watch_wait;           /* an EXEC waits for pending writes */
+    uint64_t wseq_sub;        /* writes proposed for this connection */
+    uint64_t wseq_done;       /* of those, applied or failed */
+    uint16_t *wslots;         /* their slots, FIFO (-MOVED if overwritten) */
+    unsigned wshead, wslen, wscap;
 };
 
 #define CLIENT_MAX_LISTENERS (CONFIG_MAX_BIND + 1)
@@ -101,7 +111,9 @@ struct client_server {
     int (*raft_admin)(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);
     void *raft_admin_data;
-    struct proxy *proxy;      /* follower-proxy link to the leader */
+    struct proxy *proxy;      /* follower-proxy links to the leader */
+    struct watch_reg *watch;  /* watched keys (watch.c), NULL: none yet */
+    uint64_t last_leader;     /* CLUSTER replies while no leader is known */
 };
 
 /* Sets up the client room (no sockets yet). */
@@ -149,6 +161,10 @@ int client_resume_parked(struct client_server *cs);
  * appended to c's reply buffer when it comes and c is woken. 0 or <0. */
 int client_proxy_forward(struct conn *c, int argc,
                          const struct resp_arg *argv);
+/* The same for a MULTI/EXEC: count queued commands, RESP in mbuf; c gets
+ * the EXEC reply. */
+int client_proxy_forward_multi(struct conn *c, int count, const char *mbuf,
+                               size_t mlen);
 void client_proxy_forget(struct conn *c);
 
 /* ---- inside the room ---- */
@@ -165,5 +181,28 @@ void conn__queue_write(struct conn *c);
 void dispatch__process(struct conn *c);
 void conn__describe(const struct conn *c, struct metrics_buf *out,
                     int64_t now_ms);
+/* CLUSTER ... and ASKING (cluster_cmd.c); 0 for a wrong arity. */
+int dispatch__cluster_command(struct conn *c, int argc,
+                              const struct resp_arg *argv);
+/* Puts c on the resume list (it runs again before sleeping). */
+void dispatch__resume(struct conn *c);
+
+/* WATCH (watch.c). */
+enum { WATCH_EXEC_GO = 0, WATCH_EXEC_ABORT = 1, WATCH_EXEC_WAIT = 2 };
+void watch__add(struct conn *c, const struct resp_arg *key, int64_t now);
+void watch__unwatch(struct conn *c);
+unsigned watch__count(const struct conn *c);
+/* At EXEC on the leader: go, abort (null reply), or wait for proposed
+ * writes that name watched keys (c is resumed when they are done). */
+int watch__exec_state(struct conn *c, int64_t now);
+void watch__stop_waiting(struct conn *c);
+/* A write (argv; or RAFT.MULTI's queued commands, mbuf) was proposed for
+ * c, already counted in c->wseq_sub; one of c's proposed writes applied
+ * or failed, in order, already counted in c->wseq_done. */
+void watch__proposed(struct conn *c, int argc, const struct resp_arg *argv,
+                     const char *mbuf, size_t mlen);
+void watch__write_done(struct conn *c);
+void watch__forget(struct conn *c);
+void watch__free(struct client_server *cs);
 
 #endif

@@ -11,7 +11,10 @@
  * parked request ended; a parked read holds everything behind it. A held
  * command is parsed again when the connection resumes (before-sleep).
  * Also answers the replication commands: RAFT.*, READONLY/READWRITE,
- * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION. */
+ * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION, CLUSTER and ASKING
+ * (cluster_cmd.c), and MULTI/EXEC/DISCARD/WATCH/UNWATCH (the watches
+ * themselves are watch.c's). A write whose entry is overwritten gets
+ * -MOVED with its own key's slot, remembered per connection in order. */
 #include "client/client.h"
 
 #include <stdio.h>
@@ -35,7 +38,7 @@ static int arg_is(const struct resp_arg *a, const char *w)
 
 /* ---- the resume list --------------------------------------------------- */
 
-static void resume_link(struct conn *c)
+void dispatch__resume(struct conn *c)
 {
     struct client_server *cs = c->srv;
     if (c->resume)
@@ -71,6 +74,13 @@ void dispatch__forget(struct conn *c)
     c->nproxied = 0;
     c->nparked = 0;
     resume_unlink(c);
+    watch__forget(c);
+    free(c->mbuf);
+    c->mbuf = NULL;
+    c->mlen = c->mcap = 0;
+    free(c->wslots);
+    c->wslots = NULL;
+    c->wslen = c->wscap = 0;
 }
 
 int client_resume_parked(struct client_server *cs)
@@ -94,6 +104,41 @@ int client_resume_parked(struct client_server *cs)
 }
 
 /* ---- redirections ------------------------------------------------------ */
+
+/* The slots of the writes proposed for c, in proposal order (a ring of
+ * a power-of-two size): a write whose entry is overwritten gets -MOVED
+ * with its own key's slot. */
+static void write_proposed(struct conn *c, unsigned slot)
+{
+    if (c->wslen == c->wscap) {
+        unsigned cap = c->wscap ? c->wscap * 2 : 16;
+        uint16_t *q = malloc(cap * sizeof(*q));
+        if (q == NULL)
+            abort();
+        for (unsigned i = 0; i < c->wslen; i++)
+            q[i] = c->wslots[(c->wshead + i) & (c->wscap - 1)];
+        free(c->wslots);
+        c->wslots = q;
+        c->wshead = 0;
+        c->wscap = cap;
+    }
+    c->wslots[(c->wshead + c->wslen++) & (c->wscap - 1)] = (uint16_t)slot;
+    c->wseq_sub++;
+}
+
+/* One of c's proposed writes applied or failed; returns its slot. */
+static unsigned write_done(struct conn *c)
+{
+    if (c->wseq_done >= c->wseq_sub || c->wslen == 0)
+        return 0; /* a proxied request or a read */
+    unsigned slot = c->wslots[c->wshead];
+    c->wshead = (c->wshead + 1) & (c->wscap - 1);
+    c->wslen--;
+    c->wseq_done++;
+    if (c->watch != NULL)
+        watch__write_done(c);
+    return slot;
+}
 
 static unsigned slot_of(const struct cmd_def *d, int argc,
                         const struct resp_arg *argv)
@@ -142,19 +187,20 @@ void client_repl_wake(void *data, void *owner, int status)
         if (status < 0)
             c->read_budget = 0;
     } else if (status < 0) {
-        reply_redirect(c, 0, status);
+        reply_redirect(c, write_done(c), status);
         conn__queue_write(c);
     }
     if (c->nparked > 0)
         c->nparked--;
     if (c->nparked == 0)
-        resume_link(c);
+        dispatch__resume(c);
 }
 
 void client_wait_target(void *owner, struct resp_out **out,
                         struct cmd_session **sess)
 {
     struct conn *c = owner;
+    write_done(c);
     c->out.proto = c->sess.resp;
     c->out.muted = c->wmute;
     *out = &c->out;
@@ -238,6 +284,8 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
         reply_redirect(c, slot, rv);
         return DISPATCH_DONE;
     }
+    write_proposed(c, slot);
+    watch__proposed(c, n > 0 ? n : argc, n > 0 ? rw : argv, NULL, 0);
     c->nparked++;
     c->wmute = muted;
     after_write(c);
@@ -493,6 +541,8 @@ static int replication_command(struct conn *c, int argc,
         raft_node(c, argc, argv);
     else if (arg_is(a, "raft.transfer-leader"))
         raft_transfer(c, argc, argv);
+    else if (arg_is(a, "cluster") || arg_is(a, "asking"))
+        return dispatch__cluster_command(c, argc, argv);
     else if (arg_is(a, "readonly") && argc == 1)
         c->readonly = 1, resp_add_ok(&c->out);
     else if (arg_is(a, "readwrite") && argc == 1)
@@ -513,11 +563,14 @@ static int is_replication_command(int argc, const struct resp_arg *argv)
     const struct resp_arg *a = &argv[0];
     return (a->len > 5 && strncasecmp(a->ptr, "raft.", 5) == 0) ||
            arg_is(a, "readonly") || arg_is(a, "readwrite") ||
+           arg_is(a, "cluster") || arg_is(a, "asking") ||
            (argc >= 2 && arg_is(a, "client") &&
             arg_is(&argv[1], "consistency")) ||
            (argc >= 2 && arg_is(a, "debug") &&
             arg_is(&argv[1], "raft-partition"));
 }
+
+static int needs_auth(const struct conn *c);
 
 /* ---- MULTI/EXEC: the queued commands are one log entry ---------------- */
 
@@ -525,9 +578,12 @@ static void multi_reset(struct conn *c)
 {
     c->in_multi = c->multi_dirty = c->mcount = 0;
     c->mlen = 0;
+    c->mhas_key = 0;
+    c->mfirst_slot = 0;
 }
 
-static void multi_queue(struct conn *c, int argc, const struct resp_arg *argv)
+static void multi_queue(struct conn *c, const struct cmd_def *d, int argc,
+                        const struct resp_arg *argv)
 {
     size_t need = 32;
     for (int i = 0; i < argc; i++)
@@ -552,42 +608,135 @@ static void multi_queue(struct conn *c, int argc, const struct resp_arg *argv)
         memcpy(c->mbuf + c->mlen + argv[i].len, "\r\n", 2);
         c->mlen += argv[i].len + 2;
     }
+    if (!c->mhas_key && d != NULL && d->first_key > 0 &&
+        d->first_key < argc) {
+        c->mhas_key = 1;
+        c->mfirst_slot = slot_of(d, argc, argv);
+    }
     c->mcount++;
     resp_add_status(&c->out, "QUEUED");
 }
 
 /* EXEC: the whole transaction is proposed as RAFT.MULTI <count> <commands>
  * and applied at once on every node (server.c's apply), so no other entry
- * interleaves with it; the reply is the array of the commands' replies. */
+ * interleaves with it; the reply is the array of the commands' replies.
+ * With WATCH the leader decides first (watch.c): touched keys abort it
+ * (null array, nothing proposed), pending writes on them make it wait. */
 static int multi_exec(struct conn *c)
 {
     struct client_server *cs = c->srv;
     if (c->multi_dirty) {
         multi_reset(c);
+        watch__unwatch(c);
         resp_add_error(&c->out, "-EXECABORT Transaction discarded because of "
                        "previous errors.");
         return DISPATCH_DONE;
     }
-    if (c->mcount == 0) {
+    if (!repl_is_leader(cs->repl)) {
+        /* follower-proxy forwards a transaction without WATCH (a watch
+         * lives on the leader: that one is redirected) */
+        unsigned slot = c->mfirst_slot;
+        int fwd = cs->cfg->follower_proxy && watch__count(c) == 0 &&
+                  c->mcount > 0 &&
+                  client_proxy_forward_multi(c, c->mcount, c->mbuf,
+                                             c->mlen) == 0;
         multi_reset(c);
-        resp_add_array(&c->out, 0);
+        watch__unwatch(c);
+        if (fwd) {
+            c->nparked++;
+            c->nproxied++;
+        } else {
+            reply_redirect(c, slot, ERR_NOTLEADER);
+        }
+        return DISPATCH_DONE;
+    }
+    int w = watch__exec_state(c, loop_now_ms(cs->loop));
+    if (w == WATCH_EXEC_WAIT)
+        return DISPATCH_HOLD;
+    if (w == WATCH_EXEC_ABORT || c->mcount == 0) {
+        multi_reset(c);
+        watch__unwatch(c);
+        if (w == WATCH_EXEC_ABORT)
+            resp_add_null_array(&c->out);
+        else
+            resp_add_array(&c->out, 0);
         return DISPATCH_DONE;
     }
     char count[24];
     struct resp_arg argv[3] = {{"RAFT.MULTI", 10}, {count, 0},
                                {c->mbuf, c->mlen}};
     argv[1].len = (size_t)resp_ll_to_str(count, c->mcount);
-    int rv = repl_is_leader(cs->repl)
-                 ? repl_submit_argv(cs->repl, c, 3, argv)
-                 : ERR_NOTLEADER;
+    int rv = repl_submit_argv(cs->repl, c, 3, argv);
+    unsigned slot = c->mfirst_slot;
+    if (rv == 0) {
+        write_proposed(c, slot);
+        watch__proposed(c, 0, NULL, c->mbuf, c->mlen);
+    }
     multi_reset(c);
+    watch__unwatch(c);
     if (rv < 0) {
-        reply_redirect(c, 0, rv);
+        reply_redirect(c, slot, rv);
         return DISPATCH_DONE;
     }
     c->nparked++;
     c->wmute = 0;
     return DISPATCH_DONE;
+}
+
+/* WATCH key [key ...] (Redis watchCommand). A follower redirects it to
+ * the leader, as a Redis Cluster replica does: the watch must live where
+ * the EXEC is decided. */
+static void multi_watch(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    if (c->in_multi) {
+        resp_add_error(&c->out, "WATCH inside MULTI is not allowed");
+        return;
+    }
+    if (!repl_is_leader(c->srv->repl)) {
+        reply_redirect(c, cluster_keyslot(argv[1].ptr, argv[1].len),
+                       ERR_NOTLEADER);
+        return;
+    }
+    int64_t now = loop_now_ms(c->srv->loop);
+    for (int i = 1; i < argc; i++)
+        watch__add(c, &argv[i], now);
+    resp_add_ok(&c->out);
+}
+
+/* Replies Redis' error when WATCH/UNWATCH cannot run (arity, auth).
+ * Returns 1 when it replied. */
+static int watch_refused(struct conn *c, int argc, const struct resp_arg *a)
+{
+    int is_watch = arg_is(a, "watch");
+    if ((is_watch && argc < 2) || (!is_watch && argc != 1)) {
+        resp_add_errorf(&c->out, "wrong number of arguments for '%s' command",
+                        is_watch ? "watch" : "unwatch");
+        if (c->in_multi)
+            c->multi_dirty = 1;
+        return 1;
+    }
+    if (needs_auth(c)) {
+        resp_add_error(&c->out, "-NOAUTH Authentication required.");
+        return 1;
+    }
+    return 0;
+}
+
+static void queue_or_refuse(struct conn *c, int argc,
+                            const struct resp_arg *argv)
+{
+    struct cmd_ctx ctx = {.env = c->srv->env, .sess = &c->sess,
+                          .out = &c->out, .argc = argc, .argv = argv,
+                          .now = loop_now_ms(c->srv->loop)};
+    const struct cmd_def *d;
+    unsigned long errors = c->out.errors;
+    if (cmd_check(&ctx, &d) < 0) {
+        c->multi_dirty = 1;
+        metrics_count_error(c->srv->metrics, c->out.last_error,
+                            c->out.errors - errors);
+    } else {
+        multi_queue(c, d, argc, argv);
+    }
 }
 
 /* Returns -1 when argv is not part of a transaction, else the dispatch
@@ -616,26 +765,18 @@ static int multi_route(struct conn *c, int argc, const struct resp_arg *argv)
         if (!c->in_multi)
             resp_add_error(&c->out, "DISCARD without MULTI");
         else
-            multi_reset(c), resp_add_ok(&c->out);
+            multi_reset(c), watch__unwatch(c), resp_add_ok(&c->out);
     } else if (is_watch) {
-        if (c->in_multi)
-            resp_add_error(&c->out, "WATCH inside MULTI is not allowed");
-        else if (arg_is(a, "unwatch"))
-            resp_add_ok(&c->out);
+        if (watch_refused(c, argc, argv))
+            return DISPATCH_DONE;
+        if (arg_is(a, "watch"))
+            multi_watch(c, argc, argv);
+        else if (c->in_multi) /* UNWATCH inside MULTI is queued: a no-op */
+            queue_or_refuse(c, argc, argv);
         else
-            resp_add_error(&c->out, "WATCH is not supported by raftcache");
+            watch__unwatch(c), resp_add_ok(&c->out);
     } else {
-        struct cmd_ctx ctx = {.env = c->srv->env, .sess = &c->sess,
-                              .out = &c->out, .argc = argc, .argv = argv,
-                              .now = loop_now_ms(c->srv->loop)};
-        const struct cmd_def *d;
-        unsigned long errors = c->out.errors;
-        if (cmd_check(&ctx, &d) < 0) {
-            c->multi_dirty = 1;
-            metrics_count_error(c->srv->metrics, c->out.last_error,
-                                c->out.errors - errors);
-        } else
-            multi_queue(c, argc, argv);
+        queue_or_refuse(c, argc, argv);
     }
     return DISPATCH_DONE;
 }
@@ -651,6 +792,13 @@ int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
 {
     if (c->parked_read)
         return DISPATCH_HOLD;
+    if (argc == 1 && argv[0].len == 5 && arg_is(&argv[0], "reset")) {
+        /* Redis resetCommand: the transaction and the watches go */
+        if (c->nparked > 0)
+            return DISPATCH_HOLD;
+        multi_reset(c);
+        watch__unwatch(c);
+    }
     int m = multi_route(c, argc, argv);
     if (m >= 0)
         return m;

@@ -136,6 +136,16 @@ struct cmd_env {
      * Returns 0 to let the command run, <0 for -OOM. */
     int (*evict)(void *data, int64_t now_ms);
     void *evict_data;
+    /* WATCH (set by the client room): touch runs after a write command
+     * that changed the keyspace (env->dirty moved), with its keys in c;
+     * touch_all runs before a write that names no key (FLUSHDB, FLUSHALL)
+     * as Redis' signalModifiedKey and touchAllWatchedKeysInDb. Every
+     * applied entry passes here, on the leader and the followers. */
+    void (*touch)(void *data, const struct cmd_ctx *c);
+    void (*touch_all)(void *data);
+    /* a key removed from the store (deleted = 1): DEL, expiry, eviction */
+    void (*touch_key)(void *data, const char *key, size_t len, int deleted);
+    void *touch_data;
 };
 
 /* One command being executed. */
@@ -187,6 +197,19 @@ const struct cmd_def *cmd_at(int i);
  * (RESET), keeping the id. */
 void cmd_session_reset(struct cmd_session *s);
 void cmd_session_free(struct cmd_session *s);
+
+/* WATCH (cmd_watch.c): installs the touch hooks above and the store's
+ * delete hook; the state of a key now, without side effects:
+ * CMD_KEY_ABSENT, CMD_KEY_LIVE (*expire_at: its expire time or -1) or
+ * CMD_KEY_STALE (present, logically expired). */
+enum { CMD_KEY_ABSENT = 0, CMD_KEY_LIVE = 1, CMD_KEY_STALE = 2 };
+void cmd_watch_hooks(struct cmd_env *env,
+                     void (*touch)(void *, const struct cmd_ctx *),
+                     void (*touch_all)(void *),
+                     void (*touch_key)(void *, const char *, size_t, int),
+                     void *data);
+int cmd_watch_key_state(struct cmd_env *env, const char *key, size_t len,
+                        int64_t now, int64_t *expire_at);
 
 /* Registers every INFO section in Redis' order; the clients section comes
  * from the client room through clients_cb. */

@@ -276,6 +276,46 @@
     X(wait, "wait", 3, NS, 0, 0, 0, "generic", "3.0.0", "O(1)",              \
       "Wait for the synchronous replication of all the write commands sent in the context of the current connection", \
       "numreplicas timeout")                                                 \
+    X(multi, "multi", 1, NS | L | S | F | B, 0, 0, 0, "transactions",       \
+      "1.2.0", "O(1)", "Mark the start of a transaction block", "")          \
+    X(exec, "exec", 1, NS | L | S, 0, 0, 0, "transactions", "1.2.0",         \
+      "Depends on commands in the transaction",                              \
+      "Execute all commands issued after MULTI", "")                         \
+    X(discard, "discard", 1, NS | L | S | F | B, 0, 0, 0, "transactions",   \
+      "2.0.0", "O(N), when N is the number of queued commands",              \
+      "Discard all commands issued after MULTI", "")                         \
+    X(watch, "watch", -2, NS | L | S | F | B, 1, -1, 1, "transactions",      \
+      "2.2.0", "O(1) for every key.",                                        \
+      "Watch the given keys to determine execution of the MULTI/EXEC block", \
+      "key [key ...]")                                                       \
+    X(unwatch, "unwatch", 1, NS | L | S | F | B, 0, 0, 0, "transactions",    \
+      "2.2.0", "O(1)", "Forget about all watched keys", "")                  \
+    X(cluster, "cluster", -2, C, 0, 0, 0, "cluster", "3.0.0",                \
+      "Depends on subcommand.", "A container for cluster commands", "")      \
+    X(cluster_sub, "cluster|info", 2, S, 0, 0, 0, "cluster", "3.0.0", "O(1)", \
+      "Provides info about Redis Cluster node state", "")                    \
+    X(cluster_sub, "cluster|myid", 2, S, 0, 0, 0, "cluster", "3.0.0", "O(1)", \
+      "Return the node id", "")                                              \
+    X(cluster_sub, "cluster|nodes", 2, S, 0, 0, 0, "cluster", "3.0.0",       \
+      "O(N) where N is the total number of Cluster nodes",                   \
+      "Get Cluster config for the node", "")                                 \
+    X(cluster_sub, "cluster|slots", 2, S, 0, 0, 0, "cluster", "3.0.0",       \
+      "O(N) where N is the total number of Cluster nodes",                   \
+      "Get array of Cluster slot to node mappings", "")                      \
+    X(cluster_sub, "cluster|shards", 2, S, 0, 0, 0, "cluster", "7.0.0",      \
+      "O(N) where N is the total number of cluster nodes",                   \
+      "Get array of cluster slots to node mappings", "")                     \
+    X(cluster_sub, "cluster|replicas", 3, A | S, 0, 0, 0, "cluster", "5.0.0", \
+      "O(1)", "List replica nodes of the specified master node", "node-id")  \
+    X(cluster_sub, "cluster|slaves", 3, A | S, 0, 0, 0, "cluster", "3.0.0",  \
+      "O(1)", "List replica nodes of the specified master node", "node-id")  \
+    X(cluster_sub, "cluster|keyslot", 3, S, 0, 0, 0, "cluster", "3.0.0",     \
+      "O(N) where N is the number of bytes in the key",                      \
+      "Returns the hash slot of the specified key", "key")                   \
+    X(cluster_sub, "cluster|help", 2, L | S, 0, 0, 0, "cluster", "5.0.0",    \
+      "O(1)", "Show helpful text about the different subcommands", "")       \
+    X(asking, "asking", 1, F, 0, 0, 0, "cluster", "3.0.0", "O(1)",           \
+      "Sent by cluster clients after an -ASK redirect", "")                  \
     X(readonly, "readonly", 1, L | S | F, 0, 0, 0, "cluster", "3.0.0",       \
       "O(1)", "Enables read queries for a connection to a cluster replica node", "") \
     X(readwrite, "readwrite", 1, L | S | F, 0, 0, 0, "cluster", "3.0.0",     \
@@ -502,7 +542,17 @@ void cmd_execute(struct cmd_ctx *c)
 {
     /* Set first, as Redis: CLIENT LIST shows the running command. */
     c->sess->last_cmd = c->cmd;
+    struct cmd_env *env = c->env;
+    if (env->touch == NULL || !(c->cmd->flags & CMD_WRITE)) {
+        c->cmd->proc(c); /* nobody ever WATCHed: no touch to report */
+        return;
+    }
+    if (c->cmd->first_key == 0)
+        env->touch_all(env->touch_data);
+    uint64_t dirty = env->dirty;
     c->cmd->proc(c);
+    if (env->dirty != dirty && c->cmd->first_key > 0)
+        env->touch(env->touch_data, c);
 }
 
 void cmd_fail(struct cmd_ctx *c, const char *msg)

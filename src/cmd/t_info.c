@@ -212,7 +212,9 @@ static void section_empty(struct metrics_buf *o, void *data)
 
 static void section_cluster(struct metrics_buf *o, void *data)
 {
-    metrics_buf_printf(o, "cluster_enabled:0\r\n");
+    /* Every server is a Raft group answering CLUSTER SLOTS/SHARDS/NODES
+     * (one group owns all slots), so Redis Cluster clients may use it. */
+    metrics_buf_printf(o, "cluster_enabled:1\r\n");
 }
 
 static void section_keyspace(struct metrics_buf *o, void *data)

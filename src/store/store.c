@@ -94,6 +94,26 @@ void store_set_hide_expired_only(struct store *st, int on)
     st->hide_expired_only = on;
 }
 
+void store_set_delete_hook(struct store *st, store_delete_hook fn, void *ctx)
+{
+    st->on_delete = fn;
+    st->on_delete_ctx = ctx;
+}
+
+int store_key_state(struct store *st, const struct store_key *k,
+                    uint64_t now_ms, int64_t *expire_at)
+{
+    struct dict_node *n = dict_find(&st->dict, k->ptr, k->len, k->hash);
+    const struct store_entry *e = (const struct store_entry *)n;
+    *expire_at = STORE_NO_EXPIRE;
+    if (e == NULL)
+        return STORE_KEY_ABSENT;
+    if (store__expired(e, now_ms))
+        return STORE_KEY_STALE;
+    *expire_at = store_entry_expire(e);
+    return STORE_KEY_LIVE;
+}
+
 int store_policy_is_lfu(const struct store *st)
 {
     return st->policy == STORE_POLICY_ALLKEYS_LFU ||
@@ -328,6 +348,9 @@ void store__delete_entry(struct store *st, struct store_entry *e)
         vol_remove(st, store__vol_index(e));
     dict_unlink(&st->dict, store_entry_key(e), store_entry_key_len(e),
                 store__entry_hash(st, e));
+    if (st->on_delete != NULL)
+        st->on_delete(st->on_delete_ctx, store_entry_key(e),
+                      store_entry_key_len(e));
     slab_free(st->slab, e, store__entry_size(e));
 }
 

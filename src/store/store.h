@@ -223,6 +223,19 @@ void store_set_lfu_params(struct store *st, unsigned log_factor,
 void store_set_hide_expired_only(struct store *st, int on);
 int store_policy_is_lfu(const struct store *st);
 
+/* Called with the key of every entry removed one by one (DEL, expiry,
+ * eviction; not store_flush nor RENAME), after it left the dict and
+ * before its bytes are freed. WATCH (cmd_watch.c) counts such keys as
+ * touched, as Redis' signalModifiedKey on deletion. NULL: none. */
+typedef void (*store_delete_hook)(void *ctx, const char *key, size_t len);
+void store_set_delete_hook(struct store *st, store_delete_hook fn, void *ctx);
+/* What a key is now, without side effects (no lazy delete, no stats):
+ * STORE_KEY_ABSENT, STORE_KEY_LIVE (*expire_at gets its expire time or
+ * STORE_NO_EXPIRE), or STORE_KEY_STALE (present but logically expired). */
+enum { STORE_KEY_ABSENT = 0, STORE_KEY_LIVE = 1, STORE_KEY_STALE = 2 };
+int store_key_state(struct store *st, const struct store_key *k,
+                    uint64_t now_ms, int64_t *expire_at);
+
 /* Hashes a key for the calls below. */
 void store_key_init(const struct store *st, struct store_key *k,
                     const void *ptr, size_t len);

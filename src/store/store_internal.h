@@ -45,6 +45,8 @@ struct store {
     struct pool *pool;
     struct store_stats stats;
     struct store_evpool_entry evpool[STORE_EVPOOL_SIZE];
+    store_delete_hook on_delete;    /* store_set_delete_hook */
+    void *on_delete_ctx;
 };
 
 static inline size_t store__entry_size_for(size_t klen, size_t vlen,

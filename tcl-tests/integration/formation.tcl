@@ -36,9 +36,9 @@ test "INFO raft and RAFT.INFO carry every contract field" {
     assert_match "*raft_role:leader*" [ncmd $l raft.info]
 }
 
-test "INFO cluster reports cluster_enabled:0 (one group, not Redis Cluster)" {
+test "INFO cluster reports cluster_enabled:1 (CLUSTER SLOTS names the leader)" {
     need_cluster
-    assert_equal [info_field [ncmd 1 info cluster] cluster_enabled] 0
+    assert_equal [info_field [ncmd 1 info cluster] cluster_enabled] 1
 }
 
 test "a follower answers writes and linearizable reads with -MOVED <slot> <leader>" {

@@ -20,7 +20,7 @@ source [file join $::root support server.tcl]
 source [file join $::root support util.tcl]
 source [file join $::root integration helpers cluster.tcl]
 
-set ::all_scenarios {formation replication failover restart catchup partition membership expire eviction follower_reads clients}
+set ::all_scenarios {formation replication failover restart catchup partition membership expire eviction follower_reads clients clients_watch}
 
 set ::srv::bin [file join [file dirname $::root] build raftcache-server]
 set singles {}

@@ -2,9 +2,8 @@
 """redis-py (Debian's python3-redis) against a raftcache cluster, starting
 at any node. redis-py's plain client surfaces -MOVED as a ResponseError, so
 a small wrapper follows it by reconnecting to the named address (and
-retries -CLUSTERDOWN). Also tries redis.cluster.RedisCluster and prints a
-NOTE on whether it handles a one-group cluster (cluster_enabled:0); that is
-informational, not a check. Usage: redis_py_cluster.py HOST PORT"""
+retries -CLUSTERDOWN). redis-py's own RedisCluster is checked by
+tests/clients/redis_py_rediscluster.py. Usage: redis_py_cluster.py HOST PORT"""
 import sys
 import time
 
@@ -80,10 +79,3 @@ check("redis_py_moved_wrapper", t_set_get)
 check("redis_py_pipeline", t_pipeline_on_leader)
 check("redis_py_transaction", t_transaction_on_leader)
 print("NOTE redis-py %s, redirects followed: %d" % (redis.__version__, w.redirects))
-try:
-    from redis.cluster import RedisCluster
-    rc = RedisCluster(host=HOST, port=PORT, socket_timeout=5)
-    rc.set("py:rc", "v")
-    print("NOTE RedisCluster works against the cluster: GET -> %r" % rc.get("py:rc"))
-except Exception as e:  # expected: the group is not a Redis Cluster
-    print("NOTE RedisCluster does not handle a one-group cluster: %s" % e)

@@ -1,0 +1,241 @@
+# WATCH on a 3-node cluster, with the replies of Redis 7: on the leader a
+# watched key touched by any applied entry (another client's write, the
+# same client's write before MULTI, FLUSHALL, the leader's expiry) aborts
+# the EXEC with a null array (RESP2 *-1, RESP3 _); UNWATCH, EXEC and
+# DISCARD forget the keys; clients racing with optimistic increments lose
+# no update. A follower redirects WATCH and EXEC with -MOVED naming the
+# slot of the key, as a Redis Cluster replica; so is a write whose entry a
+# new leader overwrote.
+
+proc wc {i} { return [redis_client 127.0.0.1 [node_port $i]] }
+
+test "WATCH: a write by another client aborts the EXEC (null array)" {
+    cluster_start
+    set l [wait_leader]
+    set a [wc $l]
+    set b [wc $l]
+    $a set w:x 1
+    assert_equal [$a watch w:x] OK
+    assert_equal [$b set w:x 2] OK
+    assert_equal [$a multi] OK
+    assert_equal [$a set w:x 3] QUEUED
+    assert_equal [$a rawcmd exec] "*-1\r\n"
+    assert_equal [$a get w:x] 2
+    # The keys are forgotten after EXEC: the next transaction goes through.
+    $b set w:x 4
+    $a multi
+    $a incr w:x
+    assert_equal [$a exec] 5
+    $a close
+    $b close
+}
+
+test "WATCH: an untouched key lets EXEC through, and RESP3 gets _ when aborted" {
+    need_cluster
+    set l [wait_leader]
+    set a [wc $l]
+    set b [wc $l]
+    $a hello 3
+    $a set w:y 1
+    $a watch w:y
+    $b set w:other 1
+    $a multi
+    $a incr w:y
+    assert_equal [$a exec] 2
+    $a watch w:y
+    $b set w:y 10
+    $a multi
+    $a incr w:y
+    assert_equal [$a rawcmd exec] "_\r\n"
+    $a close
+    $b close
+}
+
+test "WATCH: the same client's write before MULTI counts, UNWATCH and DISCARD forget" {
+    need_cluster
+    set l [wait_leader]
+    set a [wc $l]
+    set b [wc $l]
+    $a watch w:z
+    $a set w:z 1
+    $a multi
+    $a ping
+    assert_equal [$a rawcmd exec] "*-1\r\n"
+    $a watch w:z
+    $b set w:z 2
+    assert_equal [$a unwatch] OK
+    $a multi
+    $a ping
+    assert_equal [$a exec] PONG
+    $a watch w:z
+    $b set w:z 3
+    $a multi
+    assert_equal [$a discard] OK
+    $a multi
+    $a ping
+    assert_equal [$a exec] PONG
+    $a close
+    $b close
+}
+
+test "WATCH: FLUSHALL touches an existing watched key, not an absent one" {
+    need_cluster
+    set l [wait_leader]
+    set a [wc $l]
+    set b [wc $l]
+    $a del w:absent
+    $a set w:here 1
+    $a watch w:absent
+    $b flushall
+    $a multi
+    $a ping
+    assert_equal [$a exec] PONG
+    $a set w:here 1
+    $a watch w:here
+    $b flushall
+    $a multi
+    $a ping
+    assert_equal [$a rawcmd exec] "*-1\r\n"
+    $a close
+    $b close
+}
+
+test "WATCH: a key that expires after WATCH aborts the EXEC" {
+    need_cluster
+    set l [wait_leader]
+    set a [wc $l]
+    $a set w:ttl 1 px 150
+    $a watch w:ttl
+    after 400
+    $a multi
+    $a ping
+    assert_equal [$a rawcmd exec] "*-1\r\n"
+    $a close
+}
+
+test "WATCH: errors as Redis 7 (inside MULTI, arity, EXECABORT unaffected)" {
+    need_cluster
+    set l [wait_leader]
+    set a [wc $l]
+    assert_error "ERR wrong number of arguments for 'watch' command" {$a watch}
+    assert_error "ERR wrong number of arguments for 'unwatch' command" {$a unwatch x}
+    $a multi
+    assert_error "ERR WATCH inside MULTI is not allowed" {$a watch w:k}
+    $a set w:k 1
+    assert_equal [$a exec] OK
+    $a close
+}
+
+# Clients racing: each round every client WATCHes the counter and reads it,
+# then each in turn tries MULTI SET counter+1 EXEC. The first EXEC of a
+# round wins and touches the key, so every later one in that round aborts:
+# the counter ends equal to the number of successful EXECs.
+test "WATCH: racing clients doing optimistic increments lose no update" {
+    need_cluster
+    set l [wait_leader]
+    set clients {}
+    for {set i 0} {$i < 4} {incr i} { lappend clients [wc $l] }
+    [lindex $clients 0] set w:ctr 0
+    set wins 0
+    for {set round 0} {$round < 10} {incr round} {
+        set seen {}
+        foreach c $clients {
+            $c watch w:ctr
+            lappend seen [$c get w:ctr]
+        }
+        set won 0
+        foreach c $clients v $seen {
+            $c multi
+            $c set w:ctr [expr {$v + 1}]
+            set r [$c exec]
+            if {$r eq "OK"} { incr won } else { assert_equal $r {} }
+        }
+        assert_equal $won 1 "(round $round: one EXEC wins)"
+        incr wins $won
+    }
+    assert_equal [[lindex $clients 0] get w:ctr] $wins
+    foreach c $clients { $c close }
+    assert_digests_equal
+}
+
+# Pipelined: each client sends WATCH/GET then, without waiting, the
+# MULTI/SET/EXEC of its increment, all clients at once; the EXECs whose key
+# was touched by a concurrent winner's entry must abort. Every retry loop
+# ends; the counter equals the increments that were acknowledged.
+test "WATCH: concurrent pipelined increments from several clients stay exact" {
+    need_cluster
+    set l [wait_leader]
+    set n 5
+    set per 8
+    set clients {}
+    for {set i 0} {$i < $n} {incr i} { lappend clients [wc $l] }
+    [lindex $clients 0] set w:pc 0
+    set done [lrepeat $n 0]
+    set tries 0
+    while {[lsearch -exact -integer -not $done $per] >= 0 && $tries < 2000} {
+        incr tries
+        set vals {}
+        foreach c $clients d $done {
+            if {$d == $per} { lappend vals "" ; continue }
+            $c watch w:pc
+            lappend vals [$c get w:pc]
+        }
+        foreach c $clients d $done v $vals {
+            if {$d == $per} continue
+            $c deferred 1
+            $c multi
+            $c set w:pc [expr {$v + 1}]
+            $c exec
+        }
+        set i 0
+        foreach c $clients d $done {
+            if {$d != $per} {
+                $c read
+                $c read
+                set r [$c read]
+                $c deferred 0
+                if {$r eq "OK"} { lset done $i [expr {$d + 1}] }
+            }
+            incr i
+        }
+    }
+    assert_equal [[lindex $clients 0] get w:pc] [expr {$n * $per}]
+    foreach c $clients { $c close }
+}
+
+test "WATCH and EXEC on a follower get -MOVED with the key's slot" {
+    need_cluster
+    set l [wait_leader]
+    set f [expr {$l % 3 + 1}]
+    set a [wc $f]
+    set slot [ncmd $l cluster keyslot w:fk]
+    assert_error "MOVED $slot [node_addr $l]" {$a watch w:fk}
+    $a multi
+    $a set {w:{t}f} 1
+    set slot [ncmd $l cluster keyslot t]
+    assert_error "MOVED $slot [node_addr $l]" {$a exec}
+    $a close
+}
+
+test "a write whose entry a new leader overwrote gets -MOVED with its key's slot" {
+    cluster_start -overrides {raft-write-timeout 20000}
+    set l [wait_leader]
+    set others {}
+    foreach i $::cl::nodes { if {$i != $l} { lappend others $i } }
+    set ids {}
+    foreach o $others { lappend ids [node_id $o] }
+    assert_equal [ncmd $l debug raft-partition {*}$ids] OK
+    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $l]] OK }
+    set a [wc $l]
+    $a deferred 1
+    $a set {ov:{tag}k} v
+    set nl [wait_leader 10000 $others]
+    foreach i $::cl::nodes { assert_equal [ncmd $i debug raft-partition] OK }
+    set r ""
+    catch {$a read} r
+    set slot [ncmd $nl cluster keyslot tag]
+    assert_match "MOVED $slot 127.0.0.1:*" $r
+    $a close
+    wait_leader 15000
+}
+cluster_stop
