@@ -173,15 +173,7 @@ void client_repl_wake(void *data, void *owner, int status)
 {
     struct conn *c = owner;
     c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
-    if (c->join_wait) {
-        c->join_wait = 0;
-        if (status == 0)
-            resp_add_ok(&c->out);
-        else
-            resp_add_error(&c->out, "joined as a learner but not promoted "
-                           "to voter in time");
-        conn__queue_write(c);
-    } else if (c->parked_read) {
+    if (c->parked_read) {
         c->parked_read = 0;
         c->read_err = status;
         if (status < 0)
@@ -377,97 +369,6 @@ static int parse_u64(const struct resp_arg *a, uint64_t *out)
     return 0;
 }
 
-static void node_add(struct conn *c, const struct resp_arg *a)
-{
-    char buf[128];
-    int port = 0, bus = 0;
-    if (a->len >= sizeof(buf)) {
-        resp_add_error(&c->out, "Invalid node address");
-        return;
-    }
-    memcpy(buf, a->ptr, a->len);
-    buf[a->len] = '\0';
-    char *at = strchr(buf, '@');
-    if (at != NULL) {
-        *at = '\0';
-        bus = atoi(at + 1);
-    }
-    char *colon = strrchr(buf, ':');
-    if (colon != NULL) {
-        *colon = '\0';
-        port = atoi(colon + 1);
-    }
-    if (colon == NULL || port <= 0 || port > 65535 || buf[0] == '\0') {
-        resp_add_error(&c->out, "Invalid node address, expected host:port");
-        return;
-    }
-    uint64_t id;
-    int rv = repl_add_node(c->srv->repl, buf, port, bus ? bus : port + 10000,
-                           &id);
-    if (rv == ERR_NOTLEADER)
-        reply_redirect(c, 0, rv);
-    else if (rv < 0)
-        resp_add_errorf(&c->out, "cannot add the node: %s", err_str(rv));
-    else
-        resp_add_int(&c->out, (long long)id);
-}
-
-static void raft_node(struct conn *c, int argc, const struct resp_arg *argv)
-{
-    uint64_t id;
-    if (argc == 3 && arg_is(&argv[1], "add")) {
-        node_add(c, &argv[2]);
-    } else if (argc == 3 && arg_is(&argv[1], "remove")) {
-        if (parse_u64(&argv[2], &id) < 0) {
-            resp_add_error(&c->out, "Invalid node id");
-            return;
-        }
-        int rv = repl_remove_node(c->srv->repl, id);
-        if (rv == ERR_NOTLEADER)
-            reply_redirect(c, 0, rv);
-        else if (rv < 0)
-            resp_add_errorf(&c->out, "cannot remove node %llu: %s",
-                            (unsigned long long)id, err_str(rv));
-        else
-            resp_add_ok(&c->out);
-    } else {
-        resp_add_error(&c->out, "syntax error, try RAFT.NODE ADD host:port "
-                       "| RAFT.NODE REMOVE <id>");
-    }
-}
-
-static void raft_transfer(struct conn *c, int argc,
-                          const struct resp_arg *argv)
-{
-    uint64_t to = 0;
-    if (argc > 2 || (argc == 2 && parse_u64(&argv[1], &to) < 0)) {
-        resp_add_error(&c->out, "syntax error, try RAFT.TRANSFER-LEADER [id]");
-        return;
-    }
-    int rv = repl_transfer_leader(c->srv->repl, to);
-    if (rv == ERR_NOTLEADER)
-        reply_redirect(c, 0, rv);
-    else if (rv < 0)
-        resp_add_errorf(&c->out, "cannot transfer leadership: %s",
-                        err_str(rv));
-    else
-        resp_add_ok(&c->out);
-}
-
-static void raft_cluster(struct conn *c, int argc,
-                         const struct resp_arg *argv)
-{
-    if (argc == 2 && arg_is(&argv[1], "init"))
-        resp_add_ok(&c->out);
-    else if (argc == 3 && arg_is(&argv[1], "join"))
-        resp_add_error(&c->out, "RAFT.CLUSTER JOIN is not supported by this "
-                       "build: start members with cluster-peers, or send "
-                       "RAFT.NODE ADD to the leader");
-    else
-        resp_add_error(&c->out, "syntax error, try RAFT.CLUSTER INIT | "
-                       "RAFT.CLUSTER JOIN host:port");
-}
-
 static const char DEBUG_REFUSED[] =
     "DEBUG command not allowed. If the enable-debug-command option is set "
     "to \"local\", you can run it from a local connection, otherwise you "
@@ -526,21 +427,17 @@ static int replication_command(struct conn *c, int argc,
 {
     const struct resp_arg *a = &argv[0];
     struct client_server *cs = c->srv;
-    if (cs->raft_admin != NULL &&
-        ((argc >= 2 && (arg_is(a, "raft.cluster") || arg_is(a, "raft.node")))
-         || arg_is(a, "raft.transfer-leader"))) {
-        if (cs->raft_admin(cs->raft_admin_data, c, argc, argv) == 1) {
+    if ((argc >= 2 && (arg_is(a, "raft.cluster") || arg_is(a, "raft.node")))
+        || arg_is(a, "raft.transfer-leader")) {
+        /* membership and leadership: server_admin.c answers them */
+        if (cs->raft_admin == NULL)
+            resp_add_error(&c->out, "this node has no cluster administration");
+        else if (cs->raft_admin(cs->raft_admin_data, c, argc, argv) == 1) {
             c->nparked = 1;
             c->join_wait = 1;
         }
     } else if (arg_is(a, "raft.info") && argc == 1)
         reply_info(c);
-    else if (arg_is(a, "raft.cluster") && argc >= 2)
-        raft_cluster(c, argc, argv);
-    else if (arg_is(a, "raft.node") && argc >= 2)
-        raft_node(c, argc, argv);
-    else if (arg_is(a, "raft.transfer-leader"))
-        raft_transfer(c, argc, argv);
     else if (arg_is(a, "cluster") || arg_is(a, "asking"))
         return dispatch__cluster_command(c, argc, argv);
     else if (arg_is(a, "readonly") && argc == 1)
