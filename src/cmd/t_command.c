@@ -85,11 +85,16 @@ static void add_info(struct cmd_ctx *c, const struct cmd_def *d)
     add_subcommand_infos(c, d);
 }
 
-/* The tenth field: the subcommands this server implements. */
+/* The tenth field: the subcommands this server implements. Redis 7.0's
+ * addReplyCommandSubCommands answers an empty set when there are none but
+ * an array when there are some, so RESP3 shows "~0" or "*N". */
 static void add_subcommand_infos(struct cmd_ctx *c, const struct cmd_def *d)
 {
     int nsubs = d->parent == NULL ? d->nsubs : 0;
-    resp_add_set(c->out, nsubs); /* a set in RESP3, as Redis */
+    if (nsubs == 0)
+        resp_add_set(c->out, 0);
+    else
+        resp_add_array(c->out, nsubs);
     for (int i = 0; i < nsubs; i++)
         add_info(c, d->subs[i]);
 }
