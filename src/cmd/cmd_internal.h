@@ -76,7 +76,8 @@ int cmd__oom_check(struct cmd_ctx *c);
     X(config_set) X(config_resetstat) X(config_rewrite) X(config_help)     \
     X(info) X(time) X(shutdown) X(debug) X(memory) X(memory_usage)         \
     X(memory_slabs) X(memory_stats) X(memory_doctor) X(memory_help)        \
-    X(lastsave) X(save) X(bgsave) X(wait) X(readonly) X(readwrite)
+    X(lastsave) X(save) X(bgsave) X(wait) X(readonly) X(readwrite)  \
+    X(unwatch)
 
 #define CMD_DECLARE(n) void t_##n(struct cmd_ctx *c);
 CMD_PROCS(CMD_DECLARE)

@@ -279,7 +279,9 @@
     X(readonly, "readonly", 1, L | S | F, 0, 0, 0, "cluster", "3.0.0",       \
       "O(1)", "Enables read queries for a connection to a cluster replica node", "") \
     X(readwrite, "readwrite", 1, L | S | F, 0, 0, 0, "cluster", "3.0.0",     \
-      "O(1)", "Disables read queries for a connection to a cluster replica node", "")
+      "O(1)", "Disables read queries for a connection to a cluster replica node", "") \
+    X(unwatch, "unwatch", 1, NS | L | S | F | B, 0, 0, 0, "transactions",   \
+      "2.2.0", "O(1)", "Forget about all watched keys", "")
 
 #define CMD_ENTRY(fn, nm, ar, fl, fk, lk, st, gr, si, cx, su, ag)            \
     {.name = nm, .proc = t_##fn, .arity = ar, .flags = fl, .first_key = fk, \

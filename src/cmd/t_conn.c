@@ -202,6 +202,14 @@ void t_readwrite(struct cmd_ctx *c)
     cmd_fail(c, "This instance has cluster support disabled");
 }
 
+/* UNWATCH: raftcache has no WATCH, so there is never anything to forget.
+ * In the table so that a transaction queues it as Redis does (outside one
+ * the dispatcher answers it). */
+void t_unwatch(struct cmd_ctx *c)
+{
+    resp_add_ok(c->out);
+}
+
 void t_wait(struct cmd_ctx *c)
 {
     long long n, timeout;

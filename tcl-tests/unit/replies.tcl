@@ -292,6 +292,56 @@ lappend reply_cases "scan_edges" [list \
         [list "scan"] \
     ] \
     "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-ERR invalid cursor\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-ERR wrong number of arguments for 'scan' command\x0d\x0a"
+lappend reply_cases "scan_cursor_as_strtoul" [list \
+        [list "set" "a" "1"] \
+        [list "scan" ""] \
+        [list "scan" "" "count" "1000"] \
+        [list "scan" "0\x00junk" "count" "1000"] \
+        [list "scan" "\x0b0"] \
+        [list "scan" "\x0c0"] \
+        [list "scan" "\x090"] \
+        [list "scan" "\x0a0"] \
+        [list "scan" "\x0d0"] \
+        [list "scan" "00000000000000000000000000000000000000000000000000000000000000000000000000000000" "count" "1000"] \
+        [list "scan" "000000000000000000000000000000000000000000000000000000000000000000000000000000001x"] \
+        [list "scan" "" "bogus"] \
+        [list "scan" "" "count" "0"] \
+    ] \
+    "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a"
+lappend reply_cases "transaction_arity" [list \
+        [list "multi" "x"] \
+        [list "exec" "x"] \
+        [list "discard" "x"] \
+        [list "unwatch" "x"] \
+        [list "watch"] \
+        [list "multi"] \
+        [list "discard" "x"] \
+        [list "set" "k" "v"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "set" "k" "v"] \
+        [list "exec" "x"] \
+        [list "exec"] \
+        [list "get" "k"] \
+        [list "multi"] \
+        [list "multi" "x"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "watch"] \
+        [list "exec"] \
+    ] \
+    "-ERR wrong number of arguments for 'multi' command\x0d\x0a-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\x0d\x0a-ERR wrong number of arguments for 'discard' command\x0d\x0a-ERR wrong number of arguments for 'unwatch' command\x0d\x0a-ERR wrong number of arguments for 'watch' command\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'discard' command\x0d\x0a+QUEUED\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\x0d\x0a-ERR EXEC without MULTI\x0d\x0a\$-1\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'multi' command\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'watch' command\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a"
+lappend reply_cases "transaction_unwatch_queued" [list \
+        [list "set" "k" "v"] \
+        [list "multi"] \
+        [list "unwatch"] \
+        [list "get" "k"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "unwatch"] \
+        [list "discard"] \
+    ] \
+    "+OK\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+QUEUED\x0d\x0a*2\x0d\x0a+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+OK\x0d\x0a"
 lappend reply_cases "randomkey_dbsize_flush" [list \
         [list "randomkey"] \
         [list "dbsize"] \
