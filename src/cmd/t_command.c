@@ -191,13 +191,14 @@ void t_command_getkeys(struct cmd_ctx *c)
         cmd_fail(c, "Invalid command specified");
         return;
     }
+    /* Redis' getKeysSubcommandImpl asks "has keys?" before the arity. */
+    if (d->first_key == 0) {
+        cmd_fail(c, "The command has no key arguments");
+        return;
+    }
     int argc = c->argc - 2;
     if ((d->arity > 0 && d->arity != argc) || argc < -d->arity) {
         cmd_fail(c, "Invalid number of arguments specified for command");
-        return;
-    }
-    if (d->first_key == 0) {
-        cmd_fail(c, "The command has no key arguments");
         return;
     }
     int last = d->last_key < 0 ? argc + d->last_key : d->last_key;

@@ -687,13 +687,18 @@ lappend reply_cases "extra_commands" [list \
         [list "command" "getkeys" "nosuchcmd" "a"] \
         [list "command" "getkeys"] \
         [list "command" "getkeys" "set" "a"] \
+        [list "command" "getkeys" "ping" "a" "b" "c"] \
+        [list "command" "getkeys" "object" "help" "extra"] \
+        [list "command" "getkeys" "dbsize" "x"] \
+        [list "command" "getkeys" "get"] \
+        [list "command" "getkeys" "mset" "a"] \
         [list "object" "refcount" "s"] \
         [list "object" "refcount" "nokey"] \
         [list "memory" "usage" "nokey"] \
         [list "memory" "usage" "s" "samples" "x"] \
         [list "memory" "nosuch"] \
     ] \
-    "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
+    "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a-ERR The command has no key arguments\x0d\x0a-ERR The command has no key arguments\x0d\x0a-ERR The command has no key arguments\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
 lappend reply_cases "binary_key_names" [list \
         [list "set" "a\x00b" "1"] \
         [list "set" "\xff\xfe" "2"] \
