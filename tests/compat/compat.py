@@ -198,7 +198,7 @@ class Servers:
 
 # ----------------------------------------------------------- generator ----
 
-KEYS = [b"k1", b"k2", b"k3", b"{k}x", b"", b"\x00b\xffin", b"K1"]
+KEYS = [b"k1", b"k2", b"k3", b"{k}x", b"", b"\x00b\xffin", b"K1", b"a key"]
 VALUES = [
     b"", b"0", b"1", b"-1", b"10", b"abc", b"3.14", b" 1", b"1 ", b"+1",
     b"01", b"-0", b"9223372036854775807", b"-9223372036854775808",
@@ -435,6 +435,8 @@ class Gen:
             [b"ECHO", self.value()], [b"SELECT", self.pick([b"0", b"1", b"-1", b"abc"])],
             [b"DBSIZE", b"x"], [b"RANDOMKEY", b"x"], [b"ECHO"],
             [b"PING", b"a", b"b"], [b"SWAPDB", b"0", b"0"],
+            [b"SWAPDB", self.pick([b"0", b"1", b"-1", b"x"]), self.pick([b"0", b"1", b"x"])],
+            [b"TOUCH"], [b"MGET"], [b"EXISTS", b"nokey", b"nokey"],
         ])
 
     def g_unknown(self):
@@ -544,6 +546,9 @@ class Gen:
             return [(self.g_client(), False)]
         if p < 0.085:
             return [(self.g_hello(proto), False)]
+        if p < 0.11:
+            # A pipeline: several requests in one write, replies read after.
+            return [(self.one(), "pipe") for _ in range(self.r.randint(2, 12))]
         argv = self.one()
         # Inline form (telnet style) for some: Redis' sdssplitargs quoting.
         return [(argv, self.r.random() < 0.08)]
@@ -769,7 +774,22 @@ def run_pass(srv, seed, proto, count, args, log):
         bad = 0
         i = 0
         while i < count:
-            for argv, inl in gen.step(proto):
+            step = gen.step(proto)
+            if step[0][1] == "pipe":
+                data = b"".join(encode(argv) for argv, _ in step)
+                a.sock.sendall(data)
+                b.sock.sendall(data)
+                ra = [a._value() for _ in step]
+                rb = [b._value() for _ in step]
+                for j, (argv, _) in enumerate(step):
+                    miss = check(a, b, argv, False, ra[j][0], rb[j][0], ra[j][1],
+                                 rb[j][1], (seed, proto, i, bad), args, log)
+                    bad += miss
+                    i += 1
+                    if miss:
+                        break
+                continue
+            for argv, inl in step:
                 if i >= count:
                     break
                 if inl:
