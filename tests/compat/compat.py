@@ -255,6 +255,30 @@ class Gen:
         return bytes(c ^ 0x20 if 65 <= (c & 0xDF) <= 90 and self.r.random() < 0.5
                      else c for c in word)
 
+    def numeric(self):
+        """A random number-like string: sign, leading zeros, digits, a
+        fraction, an exponent, hex, stray spaces; for the integer and float
+        parsers (string2ll, strtold in string2ld) at their edges."""
+        r = self.r
+        if r.random() < 0.15:
+            return self.pick([b"0x1p3", b"0X1P-2", b"infinity", b"-Infinity",
+                              b"INF", b"NaN", b"1e-400", b"1e4933", b"1e-4940",
+                              b"1_000", b"\xd9\xa1", b"1e", b"1e+", b".", b"-.5",
+                              b"+.5e1", b"5.", b"0" * 30 + b"1", b"9" * 19,
+                              b"1" + b"0" * 5200, b"0." + b"0" * 5200 + b"1"])
+        out = r.choice([b"", b"", b"", b"-", b"+"])
+        if r.random() < 0.2:
+            out += b"0" * r.randint(1, 3)
+        out += str(r.randint(0, 10 ** r.randint(0, 21))).encode()
+        if r.random() < 0.3:
+            out += b"." + str(r.randint(0, 10 ** r.randint(0, 18))).encode()
+        if r.random() < 0.15:
+            out += r.choice([b"e", b"E"]) + r.choice([b"", b"-", b"+"]) + \
+                str(r.randint(0, 400)).encode()
+        if r.random() < 0.05:
+            out = r.choice([b" ", b"\t"]) + out if r.random() < 0.5 else out + b" "
+        return out
+
     def key(self):
         return self.pick(KEYS)
 
@@ -268,6 +292,14 @@ class Gen:
         number) or a wide random range. Two relative TTLs set on one key
         within the same millisecond compare equal on one server and not on
         the other (GT/LT); drawn from 10^7 values, ties do not happen."""
+        if self.r.random() < 0.05:
+            v = self.numeric()  # parse edges; a TTL short enough to run
+            try:                # out during a pass would be timing
+                if 0 < int(v) < 10 ** 6:
+                    v = b"abc" + v
+            except ValueError:
+                pass
+            return v
         if self.r.random() < 0.3:
             return self.pick([b"0", b"-1", b"-100", b"abc", b"", b"1.5",
                               b"9223372036854775807", b"9223372036854775",
@@ -344,22 +376,29 @@ class Gen:
         return [cmd, self.key(), t, self.value()]
 
     def g_incrby(self):
-        return [self.pick([b"INCRBY", b"DECRBY"]), self.key(), self.pick(INTS)]
+        n = self.pick(INTS) if self.r.random() < 0.6 else self.numeric()
+        return [self.pick([b"INCRBY", b"DECRBY"]), self.key(), n]
 
     def g_incrbyfloat(self):
-        return [b"INCRBYFLOAT", self.key(), self.pick(FLOATS)]
+        n = self.pick(FLOATS) if self.r.random() < 0.6 else self.numeric()
+        return [b"INCRBYFLOAT", self.key(), n]
 
     def g_set_number(self):
         """Numeric strings for INCR-family to work on."""
         v = self.pick(INTS + FLOATS + [str(self.r.randint(-99, 99)).encode()])
+        if self.r.random() < 0.4:
+            v = self.numeric()
         return [b"SET", self.key(), v]
+
+    def offset(self):
+        return self.pick(OFFSETS) if self.r.random() < 0.8 else self.numeric()
 
     def g_range(self):
         cmd = self.pick([b"GETRANGE", b"SUBSTR"])
-        return [cmd, self.key(), self.pick(OFFSETS), self.pick(OFFSETS)]
+        return [cmd, self.key(), self.offset(), self.offset()]
 
     def g_setrange(self):
-        off = self.pick(OFFSETS)
+        off = self.offset()
         # A successful SETRANGE at a huge offset would allocate that much on
         # both servers: beyond 100000 only values that must fail (or empty).
         try:
@@ -727,7 +766,14 @@ def check(a, b, argv, inl, rc, rd, rcv, rdv, where, args, log):
         log("#%d %s%s -> %s | %s" % (where[2], "(inline) " if inl else "",
                                       b" ".join(argv), show(rc, 120), show(rd, 120)))
     name = argv[0].upper()
-    if ok and name == b"SCAN" and argv[1:2] == [b"0"] and isinstance(rdv, list):
+    # SCAN ... TYPE none: Redis 7.0 looks the type up through an expiring
+    # lookup, so a key whose time is past but which its active expire cycle
+    # has not reached yet is deleted there and reported as type "none";
+    # which keys those are is timing. Only the shape is compared then.
+    type_none = any(x.lower() == b"type" and y.lower() == b"none"
+                    for x, y in zip(argv[2::2], argv[3::2]))
+    if ok and name == b"SCAN" and argv[1:2] == [b"0"] and isinstance(rdv, list) \
+            and not type_none:
         sa, sb = scan_all(a, argv), scan_all(b, argv)
         if sa != sb:
             ok, rc, rd = False, repr(sa).encode(), repr(sb).encode()
