@@ -624,6 +624,14 @@ static int multi_route(struct conn *c, int argc, const struct resp_arg *argv)
                    (arg_is(a, "unwatch") && !(c->in_multi && argc == 1));
     if (!c->in_multi && !is_multi && !is_exec && !is_discard && !is_watch)
         return -1;
+    /* Inside MULTI, Redis runs QUIT and RESET at once rather than queueing
+     * them; RESET also ends the transaction. */
+    if (arg_is(a, "quit") || (arg_is(a, "reset") && argc == 1)) {
+        if (c->nparked > 0)
+            return DISPATCH_HOLD;
+        multi_reset(c);
+        return -1;
+    }
     if (c->nparked > 0)
         return DISPATCH_HOLD;
     const char *name = is_multi     ? "multi"

@@ -342,6 +342,21 @@ lappend reply_cases "transaction_unwatch_queued" [list \
         [list "discard"] \
     ] \
     "+OK\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+QUEUED\x0d\x0a*2\x0d\x0a+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+OK\x0d\x0a"
+lappend reply_cases "transaction_reset_and_quit" [list \
+        [list "set" "k" "v"] \
+        [list "multi"] \
+        [list "get" "k"] \
+        [list "reset"] \
+        [list "get" "k"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "reset" "x"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "set" "k" "w"] \
+        [list "quit"] \
+    ] \
+    "+OK\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+RESET\x0d\x0a\$1\x0d\x0av\x0d\x0a-ERR EXEC without MULTI\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'reset' command\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+OK\x0d\x0a"
 lappend reply_cases "randomkey_dbsize_flush" [list \
         [list "randomkey"] \
         [list "dbsize"] \
