@@ -285,6 +285,8 @@ class Gen:
     def value(self):
         if self.r.random() < 0.15:
             return str(self.r.randint(-1000, 1000)).encode()
+        if self.r.random() < 0.08:
+            return bytes(self.r.randrange(256) for _ in range(self.r.randint(0, 80)))
         return self.pick(VALUES)
 
     def rel_secs(self):
@@ -476,6 +478,9 @@ class Gen:
             [b"PING", b"a", b"b"], [b"SWAPDB", b"0", b"0"],
             [b"SWAPDB", self.pick([b"0", b"1", b"-1", b"x"]), self.pick([b"0", b"1", b"x"])],
             [b"TOUCH"], [b"MGET"], [b"EXISTS", b"nokey", b"nokey"],
+            [b"RESET"], [b"MGET"] + [self.key() for _ in range(40)],
+            [b"DEL"] + [self.key() for _ in range(30)],
+            [b"MSET"] + [x for _ in range(30) for x in (self.key(), self.value())],
         ])
 
     def g_unknown(self):
@@ -590,14 +595,25 @@ class Gen:
             return [(self.one(), "pipe") for _ in range(self.r.randint(2, 12))]
         argv = self.one()
         # Inline form (telnet style) for some: Redis' sdssplitargs quoting.
-        return [(argv, self.r.random() < 0.08)]
+        q = self.r.random()
+        return [(argv, 1 if q < 0.05 else 2 if q < 0.1 else False)]
 
 
-def inline(argv):
-    """argv as one inline request line, each word double-quoted with backslash-x
-    escapes for everything not printable, as redis-cli would write it."""
+def inline(argv, style=0):
+    """argv as one inline request line. Style 0: every word double-quoted
+    with backslash-x escapes for anything not printable (as redis-cli
+    writes); 1: bare words where possible, else single quotes where
+    possible, words apart by runs of spaces and tabs. Both are read by
+    Redis' sdssplitargs."""
     words = []
     for a in argv:
+        plain = a and all(33 <= ch < 127 and chr(ch) not in "\"'" for ch in a)
+        if style == 1 and plain:
+            words.append(a.decode())
+            continue
+        if style == 1 and all(32 <= ch < 127 and chr(ch) not in "\\'" for ch in a):
+            words.append("'" + a.decode() + "'")
+            continue
         w = []
         for ch in a:
             c = chr(ch)
@@ -608,7 +624,10 @@ def inline(argv):
             else:
                 w.append("\\x%02x" % ch)
         words.append('"' + "".join(w) + '"')
-    return (" ".join(words) + "\r\n").encode()
+    sep = [" "] * len(words) if style == 0 else [
+        (" ", "  ", "\t", " \t ")[(len(w) + i) % 4] for i, w in enumerate(words)]
+    line = "".join(w + (sep[i] if i < len(words) - 1 else "") for i, w in enumerate(words))
+    return (line + "\r\n").encode()
 
 
 # ------------------------------------------------------- normalisation ----
@@ -839,8 +858,8 @@ def run_pass(srv, seed, proto, count, args, log):
                 if i >= count:
                     break
                 if inl:
-                    rc, rcv = a.call_raw(inline(argv))
-                    rd, rdv = b.call_raw(inline(argv))
+                    rc, rcv = a.call_raw(inline(argv, inl - 1))
+                    rd, rdv = b.call_raw(inline(argv, inl - 1))
                 else:
                     rc, rcv = a.call(argv)
                     rd, rdv = b.call(argv)
