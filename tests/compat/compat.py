@@ -198,7 +198,8 @@ class Servers:
 
 # ----------------------------------------------------------- generator ----
 
-KEYS = [b"k1", b"k2", b"k3", b"{k}x", b"", b"\x00b\xffin", b"K1", b"a key"]
+KEYS = [b"k1", b"k2", b"k3", b"{k}x", b"", b"\x00b\xffin", b"K1", b"a key",
+        b"*", b"k[1]"]
 VALUES = [
     b"", b"0", b"1", b"-1", b"10", b"abc", b"3.14", b" 1", b"1 ", b"+1",
     b"01", b"-0", b"9223372036854775807", b"-9223372036854775808",
@@ -229,7 +230,10 @@ SET_OPTS = [b"NX", b"XX", b"GET", b"KEEPTTL", b"EX", b"PX", b"EXAT", b"PXAT"]
 GETEX_OPTS = [b"EX", b"PX", b"EXAT", b"PXAT", b"PERSIST"]
 EXPIRE_FLAGS = [b"NX", b"XX", b"GT", b"LT"]
 PATTERNS = [b"*", b"k*", b"k?", b"[kK]1", b"*x", b"\\{*", b"", b"nomatch",
-            b"*\x00*", b"k[^1]", b"[a-z]*", b"{k}*"]
+            b"*\x00*", b"k[^1]", b"[a-z]*", b"{k}*", b"[", b"k[", b"\\",
+            b"*\\", b"[!k]*", b"[^", b"?*?", b"k[1-3]", b"k[3-1]", b"[a-]*",
+            b"k[\\]]", b"**", b"\\*", b"k\\[1]", b"[[]*", b"*[", b"a?key",
+            b"*\xff*", b"[\x00-\x01]*", b"?", b"k[1", b"[]]*", b"[^]k]*"]
 UNKNOWN = [b"foo", b"GETT", b"setx", b"", b"key s", b"\x00x"]
 
 
@@ -538,6 +542,8 @@ class Gen:
             [b"HELLO", p, self.case(b"setname")],
             [b"AUTH", b"pw"], [b"AUTH", b"default", b"pw"], [b"AUTH", b"u", b"p"],
             [b"AUTH"],
+            # A protocol switch: both servers switch, the pass goes on.
+            [b"HELLO", self.pick([b"2", b"3"])],
         ])
 
     # Replies that depend on time, hash order or randomness: kept out of
@@ -583,6 +589,10 @@ class Gen:
         """The next request(s): a list of (argv, inline) to send in order."""
         p = self.r.random()
         if p < 0.04:
+            # Half of the transactions go in one write with what follows.
+            if self.r.random() < 0.5:
+                block = self.multi_block() + [self.one() for _ in range(self.r.randint(0, 3))]
+                return [(argv, "pipe") for argv in block]
             return [(argv, False) for argv in self.multi_block()]
         if p < 0.06:
             return [(self.g_command_info(), False)]
