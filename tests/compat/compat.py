@@ -47,7 +47,8 @@ def encode(args):
 class Conn:
     """One connection that returns each reply as its exact bytes."""
 
-    def __init__(self, port, timeout=10.0):
+    def __init__(self, port, timeout=10.0, name="server"):
+        self.name = name
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
@@ -57,9 +58,13 @@ class Conn:
         self.sock.close()
 
     def _fill(self):
-        chunk = self.sock.recv(65536)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError("%s: no reply within %.0f s" %
+                               (self.name, self.sock.gettimeout()))
         if not chunk:
-            raise ConnectionError("connection closed by server")
+            raise ConnectionError("%s closed the connection" % self.name)
         self.buf = self.buf[self.pos:] + chunk
         self.pos = 0
 
@@ -152,7 +157,7 @@ class Servers:
     """raftcache on base, redis-server on base+1 (free_base checks both,
     and raftcache's bus port base+10000)."""
 
-    def __init__(self, server_bin, redis_bin, pid_file=None):
+    def __init__(self, server_bin, redis_bin, pid_file=None, extra=()):
         self.tmp = tempfile.mkdtemp(prefix="rc-compat-")
         self.procs = []
         self.pid_file = pid_file
@@ -164,7 +169,7 @@ class Servers:
         # raft-fsync off: a single node's writes need no fsync to be compared.
         self.procs.append(subprocess.Popen(
             [server_bin, "--port", str(self.rc_port), "--bind", "127.0.0.1",
-             "--dir", rcdir, "--raft-fsync", "off"],
+             "--dir", rcdir, "--raft-fsync", "off"] + list(extra),
             stdout=rlog, stderr=subprocess.STDOUT))
         self.record(self.procs[-1])
         wait_up(self.procs[-1], self.rc_port, "raftcache-server")
@@ -183,7 +188,7 @@ class Servers:
             with open(self.pid_file, "a") as f:
                 f.write("%d\n" % proc.pid)
 
-    def stop(self):
+    def stop(self, keep=False):
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -193,7 +198,10 @@ class Servers:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if keep:
+            print("server logs kept in %s" % self.tmp, flush=True)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # ----------------------------------------------------------- generator ----
@@ -474,6 +482,10 @@ class Gen:
             out.append(self.key())
         return out
 
+    def g_encoding(self):
+        """int / embstr / raw, as Redis chooses them after each write."""
+        return [b"OBJECT", b"ENCODING", self.key()]
+
     def g_misc(self):
         return self.pick([
             [b"DBSIZE"], [b"RANDOMKEY"], [b"PING"], [b"PING", self.value()],
@@ -499,7 +511,7 @@ class Gen:
         ("g_setex", 3), ("g_incrby", 4), ("g_incrbyfloat", 5), ("g_set_number", 6),
         ("g_range", 5), ("g_setrange", 5), ("g_multi_key", 6), ("g_mset", 3),
         ("g_expire", 10), ("g_rename", 3), ("g_keys", 2), ("g_scan", 3),
-        ("g_object", 2), ("g_misc", 2), ("g_unknown", 1), ("g_flush", 0.3),
+        ("g_object", 2), ("g_encoding", 3), ("g_misc", 2), ("g_unknown", 1), ("g_flush", 0.3),
     ]
 
     def g_command_info(self):
@@ -562,7 +574,10 @@ class Gen:
         if p < 0.03 and len(argv) > 1:
             argv = argv[:self.r.randint(1, len(argv) - 1)]
         elif p < 0.05:
-            argv = argv + [self.value()]
+            # Never a small number: after a bare "PX" it would be a TTL short
+            # enough to run out during the pass.
+            argv = argv + [self.pick([b"x", b"", b"0", b"-1", b"NX", b"GET", b"ex",
+                                      b"KEEPTTL", b"\x00"])]
         return argv
 
     def multi_block(self):
@@ -834,8 +849,8 @@ def check(a, b, argv, inl, rc, rd, rcv, rdv, where, args, log):
 
 def run_pass(srv, seed, proto, count, args, log):
     """One seed in one protocol; returns the number of mismatches."""
-    a = Conn(srv.rc_port)
-    b = Conn(srv.redis_port)
+    a = Conn(srv.rc_port, name="raftcache")
+    b = Conn(srv.redis_port, name="redis-server")
     try:
         for c in (a, b):
             c.call([b"FLUSHALL"])
@@ -901,6 +916,8 @@ def main():
     ap.add_argument("--count", type=int, default=500, help="commands per seed")
     ap.add_argument("--proto", default="both", choices=["2", "3", "both"])
     ap.add_argument("--show", type=int, default=3, help="mismatches shown per pass")
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help='an extra raftcache option, e.g. "--raft-snapshot-entries 1000"')
     ap.add_argument("--pid-file", help="append the servers' PIDs here")
     ap.add_argument("--trace", action="store_true", help="print every command")
     ap.add_argument("--time-limit", type=float, default=0,
@@ -915,7 +932,8 @@ def main():
     def on_term(signum, frame):
         raise SystemExit("stopped by signal %d" % signum)
     signal.signal(signal.SIGTERM, on_term)
-    srv = Servers(args.server_bin, args.redis_bin, args.pid_file)
+    extra = [w for opt in args.server_arg for w in opt.split(" ", 1)]
+    srv = Servers(args.server_bin, args.redis_bin, args.pid_file, extra)
     passed = failed = total_bad = 0
     start = time.time()
     try:
@@ -940,7 +958,8 @@ def main():
                 else:
                     passed += 1
     finally:
-        srv.stop()
+        # After a failure the servers' logs are kept for a look.
+        srv.stop(keep=failed > 0)
     log("%d commands per pass, %d mismatches, %.1f s" %
         (args.count, total_bad, time.time() - start))
     log("compat: %d passed, %d failed" % (passed, failed))
