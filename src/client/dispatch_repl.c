@@ -608,7 +608,8 @@ static int multi_arity_ok(struct conn *c, int argc, const char *name)
     }
     if (c->in_multi)
         c->multi_dirty = 1;
-    resp_add_errorf(&c->out, "wrong number of arguments for '%s' command", name);
+    resp_add_errorf(&c->out, "wrong number of arguments for '%s' command",
+                    name);
     return 0;
 }
 
