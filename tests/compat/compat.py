@@ -946,6 +946,16 @@ def main():
                     bad = run_pass(srv, seed, proto, args.count, args, log)
                 except (OSError, ValueError, ConnectionError) as e:
                     log("seed %d proto %d: %s" % (seed, proto, e))
+                    # Is the whole server stuck, or that one connection?
+                    for port, what in ((srv.rc_port, "raftcache"),
+                                       (srv.redis_port, "redis-server")):
+                        try:
+                            c = Conn(port, 2.0, what)
+                            raw, _ = c.call([b"PING"])
+                            c.close()
+                            log("  %s answers a new connection: %s" % (what, show(raw)))
+                        except (OSError, ValueError) as e2:
+                            log("  %s does not answer a new connection: %s" % (what, e2))
                     bad = 1
                     for p in srv.procs:
                         if p.poll() is not None:
