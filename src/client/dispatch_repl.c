@@ -636,6 +636,29 @@ static void queue_or_refuse(struct conn *c, int argc,
     }
 }
 
+/* MULTI EXEC DISCARD UNWATCH take no argument, WATCH at least one. A wrong
+ * count is rejected as Redis' processCommand does: it flags an open
+ * transaction, and EXEC so rejected discards it with execCommandAbort's
+ * "-EXECABORT Transaction discarded because of: <error>". Returns 0 after
+ * replying. */
+static int multi_arity_ok(struct conn *c, int argc, const char *name)
+{
+    int is_watch = strcmp(name, "watch") == 0;
+    if (is_watch ? argc >= 2 : argc == 1)
+        return 1;
+    if (strcmp(name, "exec") == 0) { /* even outside MULTI, as Redis */
+        multi_reset(c);
+        resp_add_error(&c->out, "-EXECABORT Transaction discarded because of: "
+                       "wrong number of arguments for 'exec' command");
+        return 0;
+    }
+    if (c->in_multi)
+        c->multi_dirty = 1;
+    resp_add_errorf(&c->out, "wrong number of arguments for '%s' command",
+                    name);
+    return 0;
+}
+
 /* Returns -1 when argv is not part of a transaction, else the dispatch
  * result. */
 static int multi_route(struct conn *c, int argc, const struct resp_arg *argv)
@@ -643,11 +666,28 @@ static int multi_route(struct conn *c, int argc, const struct resp_arg *argv)
     const struct resp_arg *a = &argv[0];
     int is_multi = arg_is(a, "multi"), is_exec = arg_is(a, "exec");
     int is_discard = arg_is(a, "discard");
-    int is_watch = arg_is(a, "watch") || arg_is(a, "unwatch");
+    /* UNWATCH inside MULTI is queued, as Redis does. */
+    int is_watch = arg_is(a, "watch") ||
+                   (arg_is(a, "unwatch") && !(c->in_multi && argc == 1));
     if (!c->in_multi && !is_multi && !is_exec && !is_discard && !is_watch)
         return -1;
+    /* Inside MULTI, Redis runs QUIT and RESET at once rather than queueing
+     * them; RESET also ends the transaction. */
+    if (arg_is(a, "quit") || (arg_is(a, "reset") && argc == 1)) {
+        if (c->nparked > 0)
+            return DISPATCH_HOLD;
+        multi_reset(c);
+        return -1;
+    }
     if (c->nparked > 0)
         return DISPATCH_HOLD;
+    const char *name = is_multi     ? "multi"
+                       : is_exec    ? "exec"
+                       : is_discard ? "discard"
+                       : is_watch   ? (arg_is(a, "watch") ? "watch" : "unwatch")
+                                    : NULL;
+    if (name != NULL && !multi_arity_ok(c, argc, name))
+        return DISPATCH_DONE;
     if (is_multi) {
         if (c->in_multi)
             resp_add_error(&c->out, "MULTI calls can not be nested");

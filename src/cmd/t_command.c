@@ -85,11 +85,16 @@ static void add_info(struct cmd_ctx *c, const struct cmd_def *d)
     add_subcommand_infos(c, d);
 }
 
-/* The tenth field: the subcommands this server implements. */
+/* The tenth field: the subcommands this server implements. Redis 7.0's
+ * addReplyCommandSubCommands answers an empty set when there are none but
+ * an array when there are some, so RESP3 shows "~0" or "*N". */
 static void add_subcommand_infos(struct cmd_ctx *c, const struct cmd_def *d)
 {
     int nsubs = d->parent == NULL ? d->nsubs : 0;
-    resp_add_set(c->out, nsubs); /* a set in RESP3, as Redis */
+    if (nsubs == 0)
+        resp_add_set(c->out, 0);
+    else
+        resp_add_array(c->out, nsubs);
     for (int i = 0; i < nsubs; i++)
         add_info(c, d->subs[i]);
 }
@@ -186,13 +191,14 @@ void t_command_getkeys(struct cmd_ctx *c)
         cmd_fail(c, "Invalid command specified");
         return;
     }
+    /* Redis' getKeysSubcommandImpl asks "has keys?" before the arity. */
+    if (d->first_key == 0) {
+        cmd_fail(c, "The command has no key arguments");
+        return;
+    }
     int argc = c->argc - 2;
     if ((d->arity > 0 && d->arity != argc) || argc < -d->arity) {
         cmd_fail(c, "Invalid number of arguments specified for command");
-        return;
-    }
-    if (d->first_key == 0) {
-        cmd_fail(c, "The command has no key arguments");
         return;
     }
     int last = d->last_key < 0 ? argc + d->last_key : d->last_key;

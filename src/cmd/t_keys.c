@@ -5,6 +5,7 @@
  * already past deletes the key, as Redis' checkAlreadyExpired. */
 #include "cmd/cmd_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -121,26 +122,31 @@ static void scan_one(void *data, const struct store_entry *e)
     s->n++;
 }
 
-/* Redis parseScanCursorOrReply: an unsigned decimal, nothing else. */
+/* Redis parseScanCursorOrReply: strtoul over the argument as a C string,
+ * so "" is cursor 0, "-1" wraps to the largest cursor, the bytes after an
+ * embedded NUL are ignored, and a leading isspace() character or trailing
+ * junk is "invalid cursor". */
 static int cursor_or_reply(struct cmd_ctx *c, uint64_t *out)
 {
-    char buf[32];
-    if (c->argv[1].len == 0 || c->argv[1].len >= sizeof(buf))
-        goto bad;
-    cmd__arg_cstr(c, 1, buf, sizeof(buf));
-    /* strtoull as Redis: "-1" wraps to the largest cursor. */
-    if (buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n' || buf[0] == '\r')
-        goto bad;
+    size_t n = strnlen(c->argv[1].ptr, c->argv[1].len);
+    char small[64];
+    char *buf = n < sizeof(small) ? small : malloc(n + 1);
+    if (buf == NULL)
+        abort();
+    memcpy(buf, c->argv[1].ptr, n);
+    buf[n] = '\0';
     char *end;
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        goto bad;
+    int bad = isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE;
+    if (buf != small)
+        free(buf);
+    if (bad) {
+        cmd_fail(c, "invalid cursor");
+        return -1;
+    }
     *out = v;
     return 0;
-bad:
-    cmd_fail(c, "invalid cursor");
-    return -1;
 }
 
 static int scan_options(struct cmd_ctx *c, struct scan_ctx *s, long long *count)

@@ -318,4 +318,19 @@ start_server {tags {keys}} {
             assert_error "ERR wrong number of arguments for '$cmd' command" [list r $cmd {*}$args]
         }
     }
+
+    # Redis 7.0's addReplyCommandSubCommands: an empty set when a command
+    # has no subcommands, an array when it has some (RESP3 shows "~0", "*N").
+    # The subcommands themselves come in the order of a randomly seeded
+    # dict in Redis, so only the headers are compared.
+    test {COMMAND INFO in RESP3: subcommands are an array, none an empty set} {
+        set c [new_client]
+        $c rawcmd hello 3
+        set raw [$c rawcmd command info object get]
+        $c close
+        # OBJECT's fields 7-10: tips, key specs (empty sets), subcommands.
+        assert {[string first "+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n" $raw] > 0}
+        # GET's subcommands: the last field of the reply, an empty set.
+        assert {[string range $raw end-3 end] eq "~0\r\n"}
+    }
 }

@@ -292,6 +292,71 @@ lappend reply_cases "scan_edges" [list \
         [list "scan"] \
     ] \
     "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-ERR invalid cursor\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*0\x0d\x0a-ERR wrong number of arguments for 'scan' command\x0d\x0a"
+lappend reply_cases "scan_cursor_as_strtoul" [list \
+        [list "set" "a" "1"] \
+        [list "scan" ""] \
+        [list "scan" "" "count" "1000"] \
+        [list "scan" "0\x00junk" "count" "1000"] \
+        [list "scan" "\x0b0"] \
+        [list "scan" "\x0c0"] \
+        [list "scan" "\x090"] \
+        [list "scan" "\x0a0"] \
+        [list "scan" "\x0d0"] \
+        [list "scan" "00000000000000000000000000000000000000000000000000000000000000000000000000000000" "count" "1000"] \
+        [list "scan" "000000000000000000000000000000000000000000000000000000000000000000000000000000001x"] \
+        [list "scan" "" "bogus"] \
+        [list "scan" "" "count" "0"] \
+    ] \
+    "+OK\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR invalid cursor\x0d\x0a*2\x0d\x0a\$1\x0d\x0a0\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a-ERR invalid cursor\x0d\x0a-ERR syntax error\x0d\x0a-ERR syntax error\x0d\x0a"
+lappend reply_cases "transaction_arity" [list \
+        [list "multi" "x"] \
+        [list "exec" "x"] \
+        [list "discard" "x"] \
+        [list "unwatch" "x"] \
+        [list "watch"] \
+        [list "multi"] \
+        [list "discard" "x"] \
+        [list "set" "k" "v"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "set" "k" "v"] \
+        [list "exec" "x"] \
+        [list "exec"] \
+        [list "get" "k"] \
+        [list "multi"] \
+        [list "multi" "x"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "watch"] \
+        [list "exec"] \
+    ] \
+    "-ERR wrong number of arguments for 'multi' command\x0d\x0a-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\x0d\x0a-ERR wrong number of arguments for 'discard' command\x0d\x0a-ERR wrong number of arguments for 'unwatch' command\x0d\x0a-ERR wrong number of arguments for 'watch' command\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'discard' command\x0d\x0a+QUEUED\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\x0d\x0a-ERR EXEC without MULTI\x0d\x0a\$-1\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'multi' command\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'watch' command\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a"
+lappend reply_cases "transaction_unwatch_queued" [list \
+        [list "set" "k" "v"] \
+        [list "multi"] \
+        [list "unwatch"] \
+        [list "get" "k"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "unwatch"] \
+        [list "discard"] \
+    ] \
+    "+OK\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+QUEUED\x0d\x0a*2\x0d\x0a+OK\x0d\x0a\$1\x0d\x0av\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+OK\x0d\x0a"
+lappend reply_cases "transaction_reset_and_quit" [list \
+        [list "set" "k" "v"] \
+        [list "multi"] \
+        [list "get" "k"] \
+        [list "reset"] \
+        [list "get" "k"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "reset" "x"] \
+        [list "exec"] \
+        [list "multi"] \
+        [list "set" "k" "w"] \
+        [list "quit"] \
+    ] \
+    "+OK\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+RESET\x0d\x0a\$1\x0d\x0av\x0d\x0a-ERR EXEC without MULTI\x0d\x0a+OK\x0d\x0a-ERR wrong number of arguments for 'reset' command\x0d\x0a-EXECABORT Transaction discarded because of previous errors.\x0d\x0a+OK\x0d\x0a+QUEUED\x0d\x0a+OK\x0d\x0a"
 lappend reply_cases "randomkey_dbsize_flush" [list \
         [list "randomkey"] \
         [list "dbsize"] \
@@ -637,13 +702,18 @@ lappend reply_cases "extra_commands" [list \
         [list "command" "getkeys" "nosuchcmd" "a"] \
         [list "command" "getkeys"] \
         [list "command" "getkeys" "set" "a"] \
+        [list "command" "getkeys" "ping" "a" "b" "c"] \
+        [list "command" "getkeys" "object" "help" "extra"] \
+        [list "command" "getkeys" "dbsize" "x"] \
+        [list "command" "getkeys" "get"] \
+        [list "command" "getkeys" "mset" "a"] \
         [list "object" "refcount" "s"] \
         [list "object" "refcount" "nokey"] \
         [list "memory" "usage" "nokey"] \
         [list "memory" "usage" "s" "samples" "x"] \
         [list "memory" "nosuch"] \
     ] \
-    "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
+    "+OK\x0d\x0a\$5\x0d\x0aHello\x0d\x0a\$5\x0d\x0aWorld\x0d\x0a\$0\x0d\x0a\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a+OK\x0d\x0a-ERR DB index is out of range\x0d\x0a-ERR invalid first DB index\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*1\x0d\x0a\$1\x0d\x0aa\x0d\x0a*2\x0d\x0a\$1\x0d\x0aa\x0d\x0a\$1\x0d\x0ab\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid command specified\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a-ERR The command has no key arguments\x0d\x0a-ERR The command has no key arguments\x0d\x0a-ERR The command has no key arguments\x0d\x0a-ERR wrong number of arguments for 'command|getkeys' command\x0d\x0a-ERR Invalid number of arguments specified for command\x0d\x0a:1\x0d\x0a\$-1\x0d\x0a\$-1\x0d\x0a-ERR value is not an integer or out of range\x0d\x0a-ERR unknown subcommand 'nosuch'. Try MEMORY HELP.\x0d\x0a"
 lappend reply_cases "binary_key_names" [list \
         [list "set" "a\x00b" "1"] \
         [list "set" "\xff\xfe" "2"] \
