@@ -228,7 +228,7 @@ static struct wal_op *open_batch(struct wal *w, struct wal_seg *s)
     return op;
 }
 
-/* Creates the file of the next segment; allocate_now: fallocate it here
+/* Creates the file of the next segment; allocate_now: preallocate it here
  * (else the caller preallocates it in the background). */
 static int seg_create(struct wal *w, struct wal_seg **out, int allocate_now)
 {
@@ -259,8 +259,8 @@ static int seg_create(struct wal *w, struct wal_seg **out, int allocate_now)
  * preallocates the next segment itself. */
 void wal__spare_prepare(struct wal *w)
 {
-    /* One spare request at a time: a spare taken by rotation while its
-     * fallocate runs is replaced when that completes. */
+    /* One spare request at a time; rotation takes the spare only once it
+     * is complete (see seg_rotate). */
     if (w->spare || w->spare_busy || w->failed || w->closing ||
         !w->io->ops->allocate_async)
         return;
@@ -280,6 +280,58 @@ void wal__spare_prepare(struct wal *w)
     w->spare_busy = 1;
 }
 
+static void complete(struct wal *w, struct wal_req *req);
+
+static void defer(struct wal *w, struct wal_req *req)
+{
+    req->next = NULL;
+    struct wal_req **pp = &w->deferred;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = req;
+}
+
+/* Blocks until the spare's zeros are written: records must not go into a
+ * segment that the zero-fill may still overwrite, and segments must be
+ * used in the order of their numbers. Rotation outruns the spare only
+ * right after start-up or with tiny segments. Other completions reaped
+ * meanwhile wait in w->deferred for the next poll (no callback runs
+ * inside wal_append), which the flush timer brings soon. */
+static void wait_spare(struct wal *w)
+{
+    while (w->spare_busy) {
+        w->io->ops->wait(w->io);
+        struct wal_req *req = w->io->ops->reap(w->io);
+        while (req) {
+            struct wal_req *next = req->next;
+            if (req == &w->spare_req)
+                complete(w, req);
+            else
+                defer(w, req);
+            req = next;
+        }
+    }
+    if (w->deferred && w->flush_timer && !w->flush_armed) {
+        w->flush_armed = 1;
+        loop_timer_again(w->flush_timer, 0);
+    }
+}
+
+/* Completed requests: those deferred by wait_spare first (older). */
+static struct wal_req *reap(struct wal *w)
+{
+    struct wal_req *list = w->deferred;
+    w->deferred = NULL;
+    struct wal_req *more = w->io->ops->reap(w->io);
+    if (list == NULL)
+        return more;
+    struct wal_req *t = list;
+    while (t->next)
+        t = t->next;
+    t->next = more;
+    return list;
+}
+
 /* Starts a new segment whose first record will be first_index: the spare
  * if there is one, else a file made now. Its header goes out with its
  * first batch, whose fsync also covers the directory entry. */
@@ -291,6 +343,8 @@ static int seg_rotate(struct wal *w, uint64_t first_index)
             op_recycle(w, op);
         return ERR_NOMEM;
     }
+    if (w->spare_busy)
+        wait_spare(w);
     struct wal_seg *s = w->spare;
     int rv = s ? 0 : seg_create(w, &s, 1);
     if (rv == 0 && (rv = wal__segs_push(w, s)) != 0 && s != w->spare)
@@ -487,7 +541,7 @@ static void complete(struct wal *w, struct wal_req *req)
 int wal_poll(struct wal *w)
 {
     int n = 0;
-    struct wal_req *req = w->io->ops->reap(w->io);
+    struct wal_req *req = reap(w);
     while (req) {
         struct wal_req *next = req->next;
         complete(w, req);
@@ -507,7 +561,10 @@ static void on_flush_timer(struct loop_timer *t, void *data)
 {
     struct wal *w = data;
     w->flush_armed = 0;
-    wal_flush(w);
+    if (w->deferred)
+        wal_poll(w);
+    else
+        wal_flush(w);
 }
 
 int wal__attach_loop(struct wal *w)
@@ -642,8 +699,9 @@ int wal_truncate(struct wal *w, uint64_t from)
 void wal__drain(struct wal *w)
 {
     while (w->inflight || w->spare_busy) {
-        w->io->ops->wait(w->io);
-        struct wal_req *req = w->io->ops->reap(w->io);
+        if (w->deferred == NULL)
+            w->io->ops->wait(w->io);
+        struct wal_req *req = reap(w);
         while (req) {
             struct wal_req *next = req->next;
             complete(w, req);

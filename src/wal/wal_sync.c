@@ -124,12 +124,30 @@ static int posix_size(struct wal_io *io, int fd, uint64_t *size)
     return 0;
 }
 
+static int posix_pwrite(struct wal_io *io, int fd, const void *buf,
+                        size_t len, uint64_t off);
+
+/* Preallocates [0, len) and writes zeros over it, then fdatasync: the
+ * blocks are then allocated and initialised on disk. fallocate alone
+ * leaves unwritten extents (ext4, xfs), and every fdatasync after an
+ * append into one must also write the inode or extent block recording
+ * the conversion: one more device write and wait per group commit. The
+ * fallocate first reserves the space (ENOSPC now, not mid-segment) in
+ * large extents. */
 static int posix_allocate(struct wal_io *io, int fd, uint64_t len)
 {
+    static const uint8_t zeros[1u << 20];
     int rv = posix_fallocate(fd, 0, (off_t)len);
-    if (rv == 0)
-        return 0;
-    return (rv == ENOSPC || rv == EDQUOT) ? ERR_NOSPACE : ERR_IO;
+    if (rv != 0)
+        return (rv == ENOSPC || rv == EDQUOT) ? ERR_NOSPACE : ERR_IO;
+    for (uint64_t off = 0; off < len && rv == 0; off += sizeof(zeros)) {
+        size_t n = len - off < sizeof(zeros) ? (size_t)(len - off)
+                                             : sizeof(zeros);
+        rv = posix_pwrite(io, fd, zeros, n, off);
+    }
+    if (rv == 0 && fdatasync(fd) != 0)
+        rv = ERR_IO;
+    return rv;
 }
 
 /* FALLOC_FL_ZERO_RANGE turns the range back into unwritten extents in one
