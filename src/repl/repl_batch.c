@@ -210,9 +210,12 @@ int repl_remove_node(struct repl *r, uint64_t id)
 
 static void wake_batch(struct repl *r, uint32_t from, int status)
 {
-    for (uint32_t i = from; i < r->batch_n; i++)
-        if (r->batch_owners[i] != NULL)
-            r->cfg.wake(r->cfg.data, r->batch_owners[i], status);
+    for (uint32_t i = from; i < r->batch_n; i++) {
+        if (r->batch_owners[i] == NULL)
+            continue;
+        r->wakes++;
+        r->cfg.wake(r->cfg.data, r->batch_owners[i], status);
+    }
 }
 
 /* Closes the open batch: one PROPOSE for all of it; parks each owner at

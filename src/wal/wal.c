@@ -403,7 +403,8 @@ static int append_one(struct wal *w, const struct wal_entry *e)
 
 static void arm_flush(struct wal *w)
 {
-    if (w->flush_timer == NULL || w->flush_armed)
+    if (w->flush_timer == NULL || w->flush_armed ||
+        w->io->ops->completes_inline)
         return;
     w->flush_armed = 1;
     loop_timer_again(w->flush_timer, 0);
@@ -486,6 +487,16 @@ static int submit_write(struct wal *w, struct wal_op *op)
     return 0;
 }
 
+static void reap_all(struct wal *w)
+{
+    struct wal_req *req = reap(w);
+    while (req) {
+        struct wal_req *next = req->next;
+        complete(w, req);
+        req = next;
+    }
+}
+
 int wal_flush(struct wal *w)
 {
     while (!w->failed && w->inflight == NULL && w->head != NULL) {
@@ -502,6 +513,8 @@ int wal_flush(struct wal *w)
             op_recycle(w, op);
         if (rv != 0)
             fail(w, rv);
+        else if (w->inflight == op && w->io->ops->completes_inline)
+            reap_all(w);
     }
     return w->failed;
 }
@@ -554,7 +567,11 @@ int wal_poll(struct wal *w)
 
 static void on_event(struct loop_io *lio, int events, void *data)
 {
-    wal_poll(data);
+    struct wal *w = data;
+    if (w->io->ops->completes_inline)
+        reap_all(w); /* a spare is ready; writes wait for the owner */
+    else
+        wal_poll(w);
 }
 
 static void on_flush_timer(struct loop_timer *t, void *data)
@@ -810,6 +827,11 @@ uint64_t wal_durable_index(const struct wal *w)
 uint64_t wal_term_at(struct wal *w, uint64_t index)
 {
     return wal__term_at(w, index);
+}
+
+int wal_flush_blocks(const struct wal *w)
+{
+    return w->io->ops->completes_inline;
 }
 
 const char *wal_backend_name(const struct wal *w)
