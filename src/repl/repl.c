@@ -333,16 +333,21 @@ bool repl_before_sleep(struct repl *r)
  * copy while we write ours, §10.2.1), so one write + fdatasync covers
  * everything appended, and the acknowledgements it allows leave at once.
  * Clients woken here (a group of one commits on its own fsync) are
- * answered by the next iteration, which the kick timer starts now. */
+ * answered by the next iteration, which the kick timer starts now. A WAL
+ * that failed keeps its queue: nothing is flushed or kicked for it. */
 void repl_flush_wal(struct repl *r)
 {
     if (r->stepping)
         return;
     uint64_t wakes = r->wakes;
-    wal_flush(r->wal);
+    int rv = wal_flush(r->wal);
+    if (rv < 0)
+        fail_group(r, "wal_flush", rv);
     if (ack_durable(r))
         repl_flush_peers(r);
-    if (r->wakes != wakes)
+    /* Also run again when the step queued appends of its own. */
+    if (r->wakes != wakes ||
+        (!r->failed && wal_last_index(r->wal) > wal_durable_index(r->wal)))
         loop_timer_again(r->kick, 0);
 }
 
