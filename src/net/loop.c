@@ -14,6 +14,7 @@
 struct loop_hook {
     loop_hook_cb cb;
     void *data;
+    int last; /* added with loop_add_before_sleep_last */
 };
 
 struct loop_signal {
@@ -51,8 +52,10 @@ struct loop_timer {
 static void on_prepare(struct ev_loop *ev, ev_prepare *w, int revents)
 {
     struct loop *loop = w->data;
-    for (int i = 0; i < loop->nhooks; i++)
-        loop->hooks[i].cb(loop, loop->hooks[i].data);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < loop->nhooks; i++)
+            if (loop->hooks[i].last == pass)
+                loop->hooks[i].cb(loop, loop->hooks[i].data);
 }
 
 struct loop *loop_create(void)
@@ -231,14 +234,23 @@ void loop_timer_destroy(struct loop_timer *t)
     free(t);
 }
 
-int loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *data)
+static int add_hook(struct loop *loop, loop_hook_cb cb, void *data, int last)
 {
     if (loop->nhooks == LOOP_MAX_HOOKS)
         return -1;
-    loop->hooks[loop->nhooks].cb = cb;
-    loop->hooks[loop->nhooks].data = data;
-    loop->nhooks++;
+    loop->hooks[loop->nhooks++] = (struct loop_hook){cb, data, last};
     return 0;
+}
+
+int loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *data)
+{
+    return add_hook(loop, cb, data, 0);
+}
+
+int loop_add_before_sleep_last(struct loop *loop, loop_hook_cb cb,
+                               void *data)
+{
+    return add_hook(loop, cb, data, 1);
 }
 
 int loop_remove_before_sleep(struct loop *loop, loop_hook_cb cb, void *data)

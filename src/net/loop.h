@@ -64,6 +64,12 @@ void loop_timer_destroy(struct loop_timer *t);
 /* Hooks run at the end of every iteration, before the loop sleeps, in the
  * order they were added (server.c adds them in the documented order). */
 int loop_add_before_sleep(struct loop *loop, loop_hook_cb cb, void *data);
+/* The same for a hook that runs after every hook added with
+ * loop_add_before_sleep, whenever either was added: for work that must not
+ * delay what those hooks send (a blocking WAL write and fsync that follows
+ * the replies and the peer sends of the iteration). */
+int loop_add_before_sleep_last(struct loop *loop, loop_hook_cb cb,
+                               void *data);
 /* Removes the hook added with the same cb and data; returns 0, or -1 when
  * there is none. Objects that add a hook remove it before they are freed. */
 int loop_remove_before_sleep(struct loop *loop, loop_hook_cb cb, void *data);

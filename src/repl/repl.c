@@ -236,6 +236,7 @@ static void check_voter(struct repl *r, int64_t now)
         return;
     void *owner = r->voter_owner;
     r->voter_owner = NULL;
+    r->wakes++;
     r->cfg.wake(r->cfg.data, owner, status);
 }
 
@@ -303,7 +304,8 @@ bool repl_prepare_sleep(struct repl *r)
             repl__step_reads(r);
             any = true;
         }
-        wal_flush(r->wal);
+        if (!r->flush_last)
+            wal_flush(r->wal);
         if (!any)
             break;
         did = true;
@@ -321,7 +323,42 @@ bool repl_before_sleep(struct repl *r)
 {
     bool did = repl_prepare_sleep(r);
     repl_flush_peers(r);
+    if (r->flush_last)
+        repl_flush_wal(r);
     return did;
+}
+
+/* With a blocking WAL, the last thing an iteration does: the replies and
+ * the APPENDs of this iteration are already out (followers write their
+ * copy while we write ours, §10.2.1), so one write + fdatasync covers
+ * everything appended, and the acknowledgements it allows leave at once.
+ * Clients woken here (a group of one commits on its own fsync) are
+ * answered by the next iteration, which the kick timer starts now. A WAL
+ * that failed keeps its queue: nothing is flushed or kicked for it. */
+void repl_flush_wal(struct repl *r)
+{
+    if (r->stepping)
+        return;
+    uint64_t wakes = r->wakes;
+    int rv = wal_flush(r->wal);
+    if (rv < 0)
+        fail_group(r, "wal_flush", rv);
+    if (ack_durable(r))
+        repl_flush_peers(r);
+    /* Also run again when the step queued appends of its own. */
+    if (r->wakes != wakes ||
+        (!r->failed && wal_last_index(r->wal) > wal_durable_index(r->wal)))
+        loop_timer_again(r->kick, 0);
+}
+
+static void on_flush_hook(struct loop *loop, void *data)
+{
+    repl_flush_wal(data);
+}
+
+static void on_kick(struct loop_timer *t, void *data)
+{
+    /* Nothing to do: waking the loop runs the before-sleep hooks. */
 }
 
 /* ---- open and close ---------------------------------------------------- */
@@ -422,6 +459,12 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
     if (hb == 0)
         hb = 1;
     r->tick = loop_timer_create(r->loop, 0, hb, on_tick, r);
+    if (wal_flush_blocks(r->wal)) {
+        r->flush_last = true;
+        r->kick = loop_timer_create(r->loop, 0, 0, on_kick, r);
+        loop_timer_stop(r->kick);
+        loop_add_before_sleep_last(r->loop, on_flush_hook, r);
+    }
     *out = r;
     return 0;
 }
@@ -431,6 +474,10 @@ void repl_close(struct repl *r)
     if (r == NULL)
         return;
     loop_timer_destroy(r->tick);
+    if (r->flush_last) {
+        loop_remove_before_sleep(r->loop, on_flush_hook, r);
+        loop_timer_destroy(r->kick);
+    }
     raft_free(r->raft);
     if (r->batch != NULL)
         raft_buf_release(&r->batch->rb);

@@ -144,6 +144,10 @@ bool repl_before_sleep(struct repl *r);
  * order, only fewer syscalls). */
 bool repl_prepare_sleep(struct repl *r);
 void repl_flush_peers(struct repl *r);
+/* With a WAL whose flush blocks (wal_flush_blocks), repl_open adds this as
+ * the loop's last before-sleep hook: write + fsync what the iteration
+ * appended, then acknowledge it. repl_before_sleep calls it too. */
+void repl_flush_wal(struct repl *r);
 
 /* State for the dispatcher. */
 bool repl_is_leader(const struct repl *r);

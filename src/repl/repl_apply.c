@@ -49,8 +49,10 @@ static void wait_pop(struct repl *r)
 
 static void wake(struct repl *r, void *owner, int status)
 {
-    if (owner != NULL)
-        r->cfg.wake(r->cfg.data, owner, status);
+    if (owner == NULL)
+        return;
+    r->wakes++;
+    r->cfg.wake(r->cfg.data, owner, status);
 }
 
 /* Entries >= from are being deleted: their waits never commit. The FIFO is

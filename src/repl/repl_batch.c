@@ -208,11 +208,28 @@ int repl_remove_node(struct repl *r, uint64_t id)
     return repl__step(r, &ev);
 }
 
+/* The log keeps a batch's blob until a snapshot releases it: give back
+ * the unused tail (a batch of a few small writes fills little of it), so
+ * the log costs its entries' bytes and the heap grows by no more. */
+static void blob_shrink(struct repl_blob *b)
+{
+    if (b->cap - b->len < 1024 || b->len == 0)
+        return;
+    uint8_t *p = realloc(b->bytes, b->len);
+    if (p == NULL)
+        return;
+    b->bytes = p;
+    b->cap = b->len;
+}
+
 static void wake_batch(struct repl *r, uint32_t from, int status)
 {
-    for (uint32_t i = from; i < r->batch_n; i++)
-        if (r->batch_owners[i] != NULL)
-            r->cfg.wake(r->cfg.data, r->batch_owners[i], status);
+    for (uint32_t i = from; i < r->batch_n; i++) {
+        if (r->batch_owners[i] == NULL)
+            continue;
+        r->wakes++;
+        r->cfg.wake(r->cfg.data, r->batch_owners[i], status);
+    }
 }
 
 /* Closes the open batch: one PROPOSE for all of it; parks each owner at
@@ -238,6 +255,7 @@ void repl__propose_batch(struct repl *r)
         r->scratch_wal = w;
         r->scratch_cap = cap;
     }
+    blob_shrink(b);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t end = i + 1 < n ? r->batch_offs[i + 1] : (uint32_t)b->len;
         r->scratch_entries[i] = (struct raft_entry){

@@ -53,6 +53,11 @@ struct repl {
     struct peer_transport *bus;
     struct loop *loop;
     struct loop_timer *tick;
+    /* A WAL whose flush blocks is flushed by the last before-sleep hook;
+     * kick makes the loop run again at once when that woke clients. */
+    bool flush_last;
+    struct loop_timer *kick;
+    uint64_t wakes;           /* parked requests completed so far */
     uint64_t id;
     bool stepping;
     bool failed;              /* WAL error: the group stopped */

@@ -306,8 +306,12 @@ static int parse_frames(struct peer_link *l)
             return rv < 0 ? rv : ERR_SHUTDOWN;
         off += (size_t)r;
     }
-    memmove(l->rbuf, l->rbuf + off, l->rlen - off);
-    l->rlen -= off;
+    /* Nothing to move while a large frame accumulates (off 0): moving
+     * it onto itself would copy it once per read. */
+    if (off > 0) {
+        memmove(l->rbuf, l->rbuf + off, l->rlen - off);
+        l->rlen -= off;
+    }
     return fit_buffer(l);
 }
 

@@ -228,7 +228,7 @@ static struct wal_op *open_batch(struct wal *w, struct wal_seg *s)
     return op;
 }
 
-/* Creates the file of the next segment; allocate_now: fallocate it here
+/* Creates the file of the next segment; allocate_now: preallocate it here
  * (else the caller preallocates it in the background). */
 static int seg_create(struct wal *w, struct wal_seg **out, int allocate_now)
 {
@@ -259,8 +259,8 @@ static int seg_create(struct wal *w, struct wal_seg **out, int allocate_now)
  * preallocates the next segment itself. */
 void wal__spare_prepare(struct wal *w)
 {
-    /* One spare request at a time: a spare taken by rotation while its
-     * fallocate runs is replaced when that completes. */
+    /* One spare request at a time; rotation takes the spare only once it
+     * is complete (see seg_rotate). */
     if (w->spare || w->spare_busy || w->failed || w->closing ||
         !w->io->ops->allocate_async)
         return;
@@ -280,6 +280,58 @@ void wal__spare_prepare(struct wal *w)
     w->spare_busy = 1;
 }
 
+static void complete(struct wal *w, struct wal_req *req);
+
+static void defer(struct wal *w, struct wal_req *req)
+{
+    req->next = NULL;
+    struct wal_req **pp = &w->deferred;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = req;
+}
+
+/* Blocks until the spare's zeros are written: records must not go into a
+ * segment that the zero-fill may still overwrite, and segments must be
+ * used in the order of their numbers. Rotation outruns the spare only
+ * right after start-up or with tiny segments. Other completions reaped
+ * meanwhile wait in w->deferred for the next poll (no callback runs
+ * inside wal_append), which the flush timer brings soon. */
+static void wait_spare(struct wal *w)
+{
+    while (w->spare_busy) {
+        w->io->ops->wait(w->io);
+        struct wal_req *req = w->io->ops->reap(w->io);
+        while (req) {
+            struct wal_req *next = req->next;
+            if (req == &w->spare_req)
+                complete(w, req);
+            else
+                defer(w, req);
+            req = next;
+        }
+    }
+    if (w->deferred && w->flush_timer && !w->flush_armed) {
+        w->flush_armed = 1;
+        loop_timer_again(w->flush_timer, 0);
+    }
+}
+
+/* Completed requests: those deferred by wait_spare first (older). */
+static struct wal_req *reap(struct wal *w)
+{
+    struct wal_req *list = w->deferred;
+    w->deferred = NULL;
+    struct wal_req *more = w->io->ops->reap(w->io);
+    if (list == NULL)
+        return more;
+    struct wal_req *t = list;
+    while (t->next)
+        t = t->next;
+    t->next = more;
+    return list;
+}
+
 /* Starts a new segment whose first record will be first_index: the spare
  * if there is one, else a file made now. Its header goes out with its
  * first batch, whose fsync also covers the directory entry. */
@@ -291,6 +343,8 @@ static int seg_rotate(struct wal *w, uint64_t first_index)
             op_recycle(w, op);
         return ERR_NOMEM;
     }
+    if (w->spare_busy)
+        wait_spare(w);
     struct wal_seg *s = w->spare;
     int rv = s ? 0 : seg_create(w, &s, 1);
     if (rv == 0 && (rv = wal__segs_push(w, s)) != 0 && s != w->spare)
@@ -349,7 +403,8 @@ static int append_one(struct wal *w, const struct wal_entry *e)
 
 static void arm_flush(struct wal *w)
 {
-    if (w->flush_timer == NULL || w->flush_armed)
+    if (w->flush_timer == NULL || w->flush_armed ||
+        w->io->ops->completes_inline)
         return;
     w->flush_armed = 1;
     loop_timer_again(w->flush_timer, 0);
@@ -432,6 +487,16 @@ static int submit_write(struct wal *w, struct wal_op *op)
     return 0;
 }
 
+static void reap_all(struct wal *w)
+{
+    struct wal_req *req = reap(w);
+    while (req) {
+        struct wal_req *next = req->next;
+        complete(w, req);
+        req = next;
+    }
+}
+
 int wal_flush(struct wal *w)
 {
     while (!w->failed && w->inflight == NULL && w->head != NULL) {
@@ -448,6 +513,8 @@ int wal_flush(struct wal *w)
             op_recycle(w, op);
         if (rv != 0)
             fail(w, rv);
+        else if (w->inflight == op && w->io->ops->completes_inline)
+            reap_all(w);
     }
     return w->failed;
 }
@@ -487,7 +554,7 @@ static void complete(struct wal *w, struct wal_req *req)
 int wal_poll(struct wal *w)
 {
     int n = 0;
-    struct wal_req *req = w->io->ops->reap(w->io);
+    struct wal_req *req = reap(w);
     while (req) {
         struct wal_req *next = req->next;
         complete(w, req);
@@ -500,14 +567,21 @@ int wal_poll(struct wal *w)
 
 static void on_event(struct loop_io *lio, int events, void *data)
 {
-    wal_poll(data);
+    struct wal *w = data;
+    if (w->io->ops->completes_inline)
+        reap_all(w); /* a spare is ready; writes wait for the owner */
+    else
+        wal_poll(w);
 }
 
 static void on_flush_timer(struct loop_timer *t, void *data)
 {
     struct wal *w = data;
     w->flush_armed = 0;
-    wal_flush(w);
+    if (w->deferred)
+        wal_poll(w);
+    else
+        wal_flush(w);
 }
 
 int wal__attach_loop(struct wal *w)
@@ -642,8 +716,9 @@ int wal_truncate(struct wal *w, uint64_t from)
 void wal__drain(struct wal *w)
 {
     while (w->inflight || w->spare_busy) {
-        w->io->ops->wait(w->io);
-        struct wal_req *req = w->io->ops->reap(w->io);
+        if (w->deferred == NULL)
+            w->io->ops->wait(w->io);
+        struct wal_req *req = reap(w);
         while (req) {
             struct wal_req *next = req->next;
             complete(w, req);
@@ -752,6 +827,11 @@ uint64_t wal_durable_index(const struct wal *w)
 uint64_t wal_term_at(struct wal *w, uint64_t index)
 {
     return wal__term_at(w, index);
+}
+
+int wal_flush_blocks(const struct wal *w)
+{
+    return w->io->ops->completes_inline;
 }
 
 const char *wal_backend_name(const struct wal *w)

@@ -146,6 +146,11 @@ int wal_append(struct wal *w, const struct wal_entry *entries, size_t n);
 /* Submits the open batch unless a write is in flight (then it keeps
  * accumulating and goes out when the current one completes). */
 int wal_flush(struct wal *w);
+/* 1 when wal_flush writes and fsyncs in the caller's thread before it
+ * returns (the sync backend with wal-sync-thread no). Such a WAL arms no
+ * flush timer of its own: its owner calls wal_flush where blocking on the
+ * disk costs least (after the iteration's replies and peer sends). */
+int wal_flush_blocks(const struct wal *w);
 /* Without a loop: reaps completions (firing on_durable) and flushes.
  * Returns the number of completions processed, or <0. */
 int wal_poll(struct wal *w);

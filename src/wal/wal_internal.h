@@ -115,6 +115,9 @@ struct wal_io_ops {
      * allocate_async NULL get no WAL_REQ_ALLOCATE requests. */
     int (*submit)(struct wal_io *io, struct wal_req *req);
     int allocate_async;
+    /* Writes are done when submit returns (wal-sync-thread no): the WAL
+     * reaps them at once, and the owner, not a timer, calls wal_flush. */
+    int completes_inline;
     /* Returns the list of completed requests (oldest first) or NULL. */
     struct wal_req *(*reap)(struct wal_io *io);
     /* Blocks until at least one request completes (used at close). */
@@ -133,8 +136,10 @@ struct wal_io {
 };
 
 /* Backends. Each returns 0 and an owned *out. */
-/* threaded: requests run on a worker thread (wal-sync-thread yes). */
-int wal__sync_create(const char *dir, int threaded, struct wal_io **out);
+/* Requests run on a worker thread (wal-sync-thread yes), or with
+ * inline_writes (wal-sync-thread no) writes run in submit and only
+ * preallocations on the thread. */
+int wal__sync_create(const char *dir, int inline_writes, struct wal_io **out);
 int wal__uring_create(const char *dir, struct wal_io **out);
 int wal__mem_create(struct wal_mem_disk *d, int with_eventfd,
                     struct wal_io **out);

@@ -376,7 +376,7 @@ static int open_backend(struct wal *w)
     case WAL_IO_MEM:
         return wal__mem_create(c->disk, c->loop != NULL, &w->io);
     case WAL_IO_SYNC:
-        return wal__sync_create(c->dir, !c->sync_inline, &w->io);
+        return wal__sync_create(c->dir, c->sync_inline, &w->io);
     case WAL_IO_URING:
         return wal__uring_create(c->dir, &w->io);
     case WAL_IO_AUTO:
@@ -384,7 +384,7 @@ static int open_backend(struct wal *w)
          * io_uring_queue_init, and then plain syscalls do the job. */
         if (wal_uring_available() && wal__uring_create(c->dir, &w->io) == 0)
             return 0;
-        return wal__sync_create(c->dir, !c->sync_inline, &w->io);
+        return wal__sync_create(c->dir, c->sync_inline, &w->io);
     }
     return ERR_INVALID;
 }

@@ -2,8 +2,8 @@
  * headers and records. Pure functions over byte buffers; the I/O lives in
  * wal.c. All integers are little-endian.
  *
- * Segment file "log-<seq, 16 hex digits>", preallocated with fallocate to
- * wal-segment-size bytes (unwritten space reads as zeros):
+ * Segment file "log-<seq, 16 hex digits>", preallocated to wal-segment-size
+ * bytes of zeros (written, so that a group commit flushes data only):
  *
  *   offset  size  segment header (48 bytes)
  *        0     8  magic "RCWALSEG"

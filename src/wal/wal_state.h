@@ -80,11 +80,12 @@ struct wal {
     struct wal_op *inflight;
     struct wal_op *free_ops;
 
-    /* The next segment, created and being preallocated in the background
-     * so that rotation does not wait for fallocate in the loop. */
+    /* The next segment, created and being preallocated (zeros written) in
+     * the background so that rotation does not wait for it in the loop. */
     struct wal_seg *spare;
     struct wal_req spare_req;
     int spare_busy;
+    struct wal_req *deferred; /* reaped while waiting for the spare */
 
     struct loop_io *event_io;
     struct loop_timer *flush_timer;

@@ -1,9 +1,11 @@
 /* The plain-syscall backend (wal-io sync), and the file operations that the
  * io_uring backend shares with it. A submitted request (pwrite, then
  * fdatasync and the directory fsync) runs on a small worker thread, so the
- * loop never waits for the disk, or, with wal-sync-thread no, at once in the
- * caller's thread. Either way its completion is queued and announced on an
+ * loop never waits for the disk, and its completion is announced on an
  * eventfd, so the WAL reaps it exactly as it reaps io_uring completions.
+ * With wal-sync-thread no, writes run at once in the caller's thread and
+ * are reaped as submit returns (the owner flushes where blocking costs
+ * least); the thread then only preallocates spare segments.
  * Happy path: one pwrite and one fdatasync per batch. Failure modes: EINTR
  * and short writes are retried; any other error completes the request with
  * ERR_IO (or ERR_NOSPACE). */
@@ -124,12 +126,30 @@ static int posix_size(struct wal_io *io, int fd, uint64_t *size)
     return 0;
 }
 
+static int posix_pwrite(struct wal_io *io, int fd, const void *buf,
+                        size_t len, uint64_t off);
+
+/* Preallocates [0, len) and writes zeros over it, then fdatasync: the
+ * blocks are then allocated and initialised on disk. fallocate alone
+ * leaves unwritten extents (ext4, xfs), and every fdatasync after an
+ * append into one must also write the inode or extent block recording
+ * the conversion: one more device write and wait per group commit. The
+ * fallocate first reserves the space (ENOSPC now, not mid-segment) in
+ * large extents. */
 static int posix_allocate(struct wal_io *io, int fd, uint64_t len)
 {
+    static const uint8_t zeros[1u << 20];
     int rv = posix_fallocate(fd, 0, (off_t)len);
-    if (rv == 0)
-        return 0;
-    return (rv == ENOSPC || rv == EDQUOT) ? ERR_NOSPACE : ERR_IO;
+    if (rv != 0)
+        return (rv == ENOSPC || rv == EDQUOT) ? ERR_NOSPACE : ERR_IO;
+    for (uint64_t off = 0; off < len && rv == 0; off += sizeof(zeros)) {
+        size_t n = len - off < sizeof(zeros) ? (size_t)(len - off)
+                                             : sizeof(zeros);
+        rv = posix_pwrite(io, fd, zeros, n, off);
+    }
+    if (rv == 0 && fdatasync(fd) != 0)
+        rv = ERR_IO;
+    return rv;
 }
 
 /* FALLOC_FL_ZERO_RANGE turns the range back into unwritten extents in one
@@ -237,13 +257,15 @@ const struct wal_io_ops wal__posix_ops = {
 
 struct wal_sync_io {
     struct wal_io io;
+    struct wal_io_ops ops; /* per instance: the flags differ by mode */
     int efd;
-    int threaded;
+    int inline_writes; /* wal-sync-thread no: writes run in submit */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
     struct wal_req *qhead, *qtail; /* submitted, not started */
     struct wal_req *head, *tail;   /* completed, not reaped */
+    int announced; /* the eventfd was written since the last reap */
     int outstanding;
     int stop;
 };
@@ -276,6 +298,7 @@ static void run_req(struct wal_io *io, struct wal_req *req)
 static void announce(struct wal_sync_io *s)
 {
     uint64_t one = 1;
+    s->announced = 1;
     /* EAGAIN: the counter is saturated, a wakeup is pending anyway. */
     if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         abort();
@@ -309,10 +332,12 @@ static void *worker(void *arg)
 static int sync_submit(struct wal_io *io, struct wal_req *req)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
-    if (!s->threaded) {
+    if (s->inline_writes && !(req->flags & WAL_REQ_ALLOCATE)) {
+        /* Reaped by the WAL right after this returns: no eventfd. */
         run_req(io, req);
+        pthread_mutex_lock(&s->mu);
         push(&s->head, &s->tail, req);
-        announce(s);
+        pthread_mutex_unlock(&s->mu);
         return 0;
     }
     pthread_mutex_lock(&s->mu);
@@ -326,25 +351,23 @@ static int sync_submit(struct wal_io *io, struct wal_req *req)
 static struct wal_req *sync_reap(struct wal_io *io)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
-    /* One read resets the eventfd counter (it is not EFD_SEMAPHORE); a
-     * second read would only return EAGAIN, one wasted syscall per wake. */
+    pthread_mutex_lock(&s->mu);
+    /* One read resets the eventfd counter (it is not EFD_SEMAPHORE), and
+     * only an announced completion needs it (inline ones are not): under
+     * the lock, so that no announcement slips in between. */
     uint64_t v;
-    if (read(s->efd, &v, sizeof(v)) < 0)
+    if (s->announced && read(s->efd, &v, sizeof(v)) < 0)
         v = 0;
-    if (s->threaded)
-        pthread_mutex_lock(&s->mu);
+    s->announced = 0;
     struct wal_req *list = s->head;
     s->head = s->tail = NULL;
-    if (s->threaded)
-        pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->mu);
     return list;
 }
 
 static void sync_wait(struct wal_io *io)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
-    if (!s->threaded)
-        return; /* inline requests are done when submit returns */
     pthread_mutex_lock(&s->mu);
     while (s->head == NULL && s->outstanding > 0)
         pthread_cond_wait(&s->done_cv, &s->mu);
@@ -359,22 +382,18 @@ static int sync_event_fd(struct wal_io *io)
 static void sync_destroy(struct wal_io *io)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
-    if (s->threaded) {
-        pthread_mutex_lock(&s->mu);
-        s->stop = 1;
-        pthread_cond_signal(&s->work_cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->thread, NULL);
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->work_cv);
-        pthread_cond_destroy(&s->done_cv);
-    }
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->done_cv);
     close(s->efd);
     wal__posix_fini(io);
     wal__free(s);
 }
-
-static struct wal_io_ops sync_ops;
 
 static int start_thread(struct wal_sync_io *s)
 {
@@ -387,11 +406,10 @@ static int start_thread(struct wal_sync_io *s)
         pthread_cond_destroy(&s->done_cv);
         return ERR_IO;
     }
-    s->threaded = 1;
     return 0;
 }
 
-int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
+int wal__sync_create(const char *dir, int inline_writes, struct wal_io **out)
 {
     struct wal_sync_io *s = wal__calloc(1, sizeof(*s));
     if (s == NULL)
@@ -402,22 +420,24 @@ int wal__sync_create(const char *dir, int threaded, struct wal_io **out)
         return rv;
     }
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->efd < 0 || (threaded && start_thread(s) != 0)) {
+    if (s->efd < 0 || start_thread(s) != 0) {
         if (s->efd >= 0)
             close(s->efd);
         wal__posix_fini(&s->io);
         wal__free(s);
         return ERR_IO;
     }
-    sync_ops = wal__posix_ops;
-    sync_ops.name = "sync";
-    sync_ops.submit = sync_submit;
-    sync_ops.allocate_async = threaded;
-    sync_ops.reap = sync_reap;
-    sync_ops.wait = sync_wait;
-    sync_ops.event_fd = sync_event_fd;
-    sync_ops.destroy = sync_destroy;
-    s->io.ops = &sync_ops;
+    s->inline_writes = inline_writes;
+    s->ops = wal__posix_ops;
+    s->ops.name = "sync";
+    s->ops.submit = sync_submit;
+    s->ops.allocate_async = 1;
+    s->ops.completes_inline = inline_writes;
+    s->ops.reap = sync_reap;
+    s->ops.wait = sync_wait;
+    s->ops.event_fd = sync_event_fd;
+    s->ops.destroy = sync_destroy;
+    s->io.ops = &s->ops;
     *out = &s->io;
     return 0;
 }

@@ -1,6 +1,9 @@
 /* The io_uring backend (wal-io uring). A request is a chain of linked SQEs
  * (write, fdatasync, and a directory fsync for a new segment's first batch)
- * or one fallocate that preallocates the next segment in the background.
+ * or the preallocation of the next segment in the background: zeros
+ * written over it (one writev of a shared zero buffer) and an fdatasync,
+ * so that later group commits into it flush data only (wal_sync.c's
+ * posix_allocate says why).
  * Completions are announced on an eventfd registered with the ring and
  * watched by the loop, so the loop never waits for the disk; user_data holds
  * the request, done when all its CQEs are in. Failure modes: a failed or
@@ -19,13 +22,51 @@
 
 #define URING_DEPTH 64
 
+#define URING_ZERO_IOVS 1024
+#define URING_ZERO_MIN (1u << 20)
+
 struct wal_uring_io {
     struct wal_io io;
     struct io_uring ring;
     int efd;
     int inflight; /* requests submitted and not reaped */
     struct wal_req *head, *tail;
+    /* zero-fill of a spare segment: one at a time (the WAL keeps one) */
+    uint8_t *zeros;
+    size_t zeros_len;
+    struct iovec zero_iov[URING_ZERO_IOVS];
 };
+
+/* SQEs in req's chain: the write (or zero-fill), its fdatasync, and the
+ * directory fsync of a new segment. */
+static int req_sqes(const struct wal_req *req)
+{
+    return 1 + !!(req->flags & (WAL_REQ_SYNC | WAL_REQ_ALLOCATE)) +
+           !!(req->flags & WAL_REQ_SYNC_DIR);
+}
+
+/* Points the zero iovecs over [0, len): chunks of one calloc'ed buffer
+ * (its pages are never written, so they cost no memory). Returns the
+ * iovec count, or <0. */
+static int zero_iovs(struct wal_uring_io *u, size_t len)
+{
+    size_t chunk = (len + URING_ZERO_IOVS - 1) / URING_ZERO_IOVS;
+    chunk = chunk < URING_ZERO_MIN ? URING_ZERO_MIN
+                                   : (chunk + 4095) & ~(size_t)4095;
+    if (chunk > u->zeros_len) {
+        wal__free(u->zeros);
+        u->zeros_len = 0;
+        if ((u->zeros = wal__calloc(1, chunk)) == NULL)
+            return ERR_NOMEM;
+        u->zeros_len = chunk;
+    }
+    int n = 0;
+    for (size_t off = 0; off < len; off += chunk, n++) {
+        u->zero_iov[n].iov_base = u->zeros;
+        u->zero_iov[n].iov_len = len - off < chunk ? len - off : chunk;
+    }
+    return n;
+}
 
 static struct io_uring_sqe *get_sqe(struct wal_uring_io *u)
 {
@@ -40,8 +81,11 @@ static struct io_uring_sqe *get_sqe(struct wal_uring_io *u)
 static int uring_submit(struct wal_io *io, struct wal_req *req)
 {
     struct wal_uring_io *u = (struct wal_uring_io *)io;
-    int n = 1 + !!(req->flags & WAL_REQ_SYNC) +
-            !!(req->flags & WAL_REQ_SYNC_DIR);
+    int n = req_sqes(req);
+    int niov = 0;
+    if ((req->flags & WAL_REQ_ALLOCATE) &&
+        (niov = zero_iovs(u, req->len)) < 0)
+        return niov;
     if (io_uring_sq_space_left(&u->ring) < (unsigned)n)
         io_uring_submit(&u->ring);
     struct io_uring_sqe *sqe = get_sqe(u);
@@ -50,12 +94,12 @@ static int uring_submit(struct wal_io *io, struct wal_req *req)
     req->status = 0;
     req->pending = n;
     if (req->flags & WAL_REQ_ALLOCATE)
-        io_uring_prep_fallocate(sqe, req->fd, 0, 0, (off_t)req->len);
+        io_uring_prep_writev(sqe, req->fd, u->zero_iov, (unsigned)niov, 0);
     else
         io_uring_prep_write(sqe, req->fd, req->buf, (unsigned)req->len,
                             req->off);
     io_uring_sqe_set_data(sqe, req);
-    if (req->flags & WAL_REQ_SYNC) {
+    if (req->flags & (WAL_REQ_SYNC | WAL_REQ_ALLOCATE)) {
         sqe->flags |= IOSQE_IO_LINK;
         sqe = get_sqe(u);
         io_uring_prep_fsync(sqe, req->fd, IORING_FSYNC_DATASYNC);
@@ -79,13 +123,11 @@ static int uring_submit(struct wal_io *io, struct wal_req *req)
 static void complete_cqe(struct wal_uring_io *u, struct io_uring_cqe *cqe)
 {
     struct wal_req *req = io_uring_cqe_get_data(cqe);
-    int n = 1 + !!(req->flags & WAL_REQ_SYNC) +
-            !!(req->flags & WAL_REQ_SYNC_DIR);
-    int first = req->pending == n;
+    int first = req->pending == req_sqes(req);
     if (cqe->res < 0 && req->status == 0)
         req->status = cqe->res == -ENOSPC ? ERR_NOSPACE : ERR_IO;
     if (first && cqe->res >= 0 && (size_t)cqe->res != req->len &&
-        !(req->flags & WAL_REQ_ALLOCATE) && req->status == 0)
+        req->status == 0)
         req->status = ERR_IO;
     if (--req->pending > 0)
         return;
@@ -135,6 +177,7 @@ static void uring_destroy(struct wal_io *io)
     io_uring_queue_exit(&u->ring);
     close(u->efd);
     wal__posix_fini(io);
+    wal__free(u->zeros);
     wal__free(u);
 }
 

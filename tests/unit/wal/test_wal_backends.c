@@ -158,6 +158,35 @@ static void test_one_iteration_of_appends_is_one_write_and_one_fsync(
     rm_rf(d);
 }
 
+/* wal-sync-thread no: the owner flushes (no timer does, so the loop's
+ * next iteration does not block on the disk), and wal_flush returns with
+ * everything appended written, synced and acknowledged, in one write. */
+static void test_inline_flush_is_durable_when_it_returns(void **state)
+{
+    char d[] = "/tmp/raftcache-wal-inline-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    struct loop *loop = loop_create();
+    struct acks a = {0};
+    inline_sync = 1;
+    struct wal *w = open_real(d, WAL_IO_SYNC, loop, &a);
+    inline_sync = 0;
+    assert_true(wal_flush_blocks(w));
+    assert_int_equal(append_range(w, 1, 100, 1), 0);
+    for (int i = 0; i < 5; i++)
+        loop_run_once(loop); /* the spare's completion, nothing else */
+    assert_int_equal(a.durable, 0);
+    assert_int_equal(wal_flush(w), 0);
+    assert_int_equal(a.durable, 100);
+    assert_int_equal(wal_durable_index(w), 100);
+    struct wal_stats st;
+    wal_get_stats(w, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.fsyncs, 1);
+    wal_close(w);
+    loop_destroy(loop);
+    rm_rf(d);
+}
+
 static void test_appends_during_an_inflight_fsync_form_the_next_batch(
     void **state)
 {
@@ -336,6 +365,7 @@ int main(void)
             test_one_iteration_of_appends_is_one_write_and_one_fsync),
         cmocka_unit_test(
             test_appends_during_an_inflight_fsync_form_the_next_batch),
+        cmocka_unit_test(test_inline_flush_is_durable_when_it_returns),
         cmocka_unit_test(test_fsync_off_acknowledges_after_the_write),
         cmocka_unit_test(
             test_segments_are_preallocated_and_no_spare_is_left),
