@@ -143,7 +143,8 @@ static const struct opt opts[] = {
      fsync_modes, "always: a write is acknowledged once a majority fsynced "
      "it; off: once written (a power cut of a majority may lose it)."},
     {"wal-io", OPT_ENUM, OFF(wal_io), OPT_IMMUTABLE, "auto", 0, 0, wal_ios,
-     "WAL backend: auto (io_uring if allowed), uring or sync."},
+     "WAL backend: auto (write and fdatasync in the event loop at the "
+     "end of each iteration, as appendfsync always), uring or sync."},
     {"wal-sync-thread", OPT_BOOL, OFF(wal_sync_thread), OPT_IMMUTABLE, "yes",
      0, 0, NULL, "With the sync backend, write and fsync on a worker thread "
      "(no: in the event loop, which then waits for the disk)."},
