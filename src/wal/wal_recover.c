@@ -4,7 +4,10 @@
  * repaired silently (with a log line) is a torn tail of the LAST segment:
  * writes that were never acknowledged. Damage anywhere else refuses to
  * start, naming the file and offset, unless wal-repair is set, in which case
- * the log is cut at the damage. Also replays the log to the owner. */
+ * the log is cut at the damage. Also replays the log to the owner.
+ * Segments are read through a bounded window, never whole: recovery's
+ * memory and page faults do not grow with wal-segment-size, and zeroed
+ * preallocated space is skipped at memcmp speed. */
 #include "wal/wal_internal.h"
 #include "wal/wal_state.h"
 
