@@ -238,6 +238,33 @@ static void test_junk_far_after_the_end_of_the_last_segment(void **state)
     wal_mem_disk_destroy(d);
 }
 
+/* A damaged header of the last segment whose first record is larger than
+ * the window: that record shows the header was written, so this is
+ * damage to refuse, not a torn new segment to drop (which would lose
+ * acknowledged entries). */
+static void test_damaged_header_before_a_big_record_is_refused(void **state)
+{
+    struct wal_mem_disk *d = build_big_log();
+    char name[32];
+    uint64_t off, size;
+    find_record(d, N, name, &off, &size);
+    size_t len;
+    uint8_t *buf = wal_mem_file(d, name, &len);
+    struct wal_entry e;
+    long first = wal__rec_decode(buf + WAL_SEG_HDR, len - WAL_SEG_HDR, &e);
+    assert_true(first > WINDOW);
+    buf[3] ^= 0x40;
+    struct acks a = {0};
+    struct wal_config c = mem_config(d, SEG, &a);
+    struct wal *w;
+    char err[ERRMSG_LEN], want[64];
+    assert_int_equal(wal_open(&c, &w, NULL, err), ERR_CORRUPT);
+    snprintf(want, sizeof(want), "corrupt segment header in mem/%s", name);
+    assert_non_null(strstr(err, want));
+    assert_non_null(wal_mem_file(d, name, &len));
+    wal_mem_disk_destroy(d);
+}
+
 /* Cutting the last segment at every byte of its last records (as a torn
  * write does) keeps exactly the records that end before the cut. */
 static void test_cut_at_every_byte_of_big_last_records(void **state)
@@ -292,6 +319,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_junk_far_after_the_end_of_the_last_segment, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_damaged_header_before_a_big_record_is_refused, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             test_cut_at_every_byte_of_big_last_records, setup, teardown),
