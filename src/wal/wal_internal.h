@@ -174,6 +174,16 @@ long wal__rec_decode(const uint8_t *in, size_t avail, struct wal_entry *e);
 void wal__seg_name(char *out, size_t len, uint64_t seq);
 int wal__seg_parse_name(const char *name, uint64_t *seq);
 
+/* ---- recovery (wal_recover.c) ---- */
+
+/* Recovery reads segments through a window of this many bytes (refilled
+ * with pread), whatever the segment size. Tests lower it so that records
+ * straddle the window and exceed it; set it before wal_open. */
+#ifndef WAL_RECOVER_WINDOW
+#define WAL_RECOVER_WINDOW (1u << 20)
+#endif
+extern size_t wal__recover_window;
+
 /* ---- metadata (wal_meta.c) ---- */
 
 #define WAL_META_NAME "meta"

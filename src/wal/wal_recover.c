@@ -4,7 +4,10 @@
  * repaired silently (with a log line) is a torn tail of the LAST segment:
  * writes that were never acknowledged. Damage anywhere else refuses to
  * start, naming the file and offset, unless wal-repair is set, in which case
- * the log is cut at the damage. Also replays the log to the owner. */
+ * the log is cut at the damage. Also replays the log to the owner.
+ * Segments are read through a bounded window, never whole: recovery's
+ * memory and page faults do not grow with wal-segment-size, and zeroed
+ * preallocated space is skipped at memcmp speed. */
 #include "wal/wal_internal.h"
 #include "wal/wal_state.h"
 
@@ -13,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 #include "err.h"
 
@@ -80,43 +85,237 @@ static int refuse(struct wal *w, char *errmsg, const char *fmt, ...)
     return ERR_CORRUPT;
 }
 
-/* Reads a whole segment file into a new buffer. */
-static int seg_read(struct wal *w, int fd, uint8_t **buf, uint64_t *size)
+/* ---- the window: segments are read in bounded pieces ---- */
+
+/* The bytes of one segment file are seen through a window of at most
+ * wal__recover_window bytes, refilled with pread, so recovery needs the
+ * same memory for a 64 MiB segment as for a 4 KiB one and never faults in
+ * a segment-sized buffer. Records larger than the window are verified by
+ * hashing them in pieces (open) or read whole into a buffer of their own
+ * (replay, whose callback wants the payload in one piece). */
+size_t wal__recover_window = WAL_RECOVER_WINDOW;
+
+struct seg_reader {
+    struct wal *w;
+    int fd;
+    uint64_t size; /* bytes of the file that are looked at */
+    uint8_t *buf;
+    size_t cap;
+    uint64_t base; /* file offset of buf[0] */
+    size_t len;    /* valid bytes in buf */
+};
+
+static int reader_open(struct wal *w, int fd, uint64_t limit,
+                       struct seg_reader *r)
 {
-    int rv = w->io->ops->size(w->io, fd, size);
+    memset(r, 0, sizeof(*r));
+    r->w = w;
+    r->fd = fd;
+    int rv = w->io->ops->size(w->io, fd, &r->size);
     if (rv != 0)
         return rv;
-    *buf = wal__malloc(*size ? *size : 1);
-    if (*buf == NULL)
-        return ERR_NOMEM;
-    long n = w->io->ops->pread(w->io, fd, *buf, *size, 0);
-    if (n < 0 || (uint64_t)n != *size) {
-        wal__free(*buf);
+    if (r->size > limit)
+        r->size = limit;
+    /* At least a segment header and a record header, read in one go. */
+    size_t window = wal__recover_window > WAL_SEG_HDR + WAL_REC_HDR
+                        ? wal__recover_window
+                        : WAL_SEG_HDR + WAL_REC_HDR;
+    r->cap = r->size < window ? (size_t)r->size : window;
+    r->buf = wal__malloc(r->cap ? r->cap : 1);
+    return r->buf ? 0 : ERR_NOMEM;
+}
+
+static void reader_close(struct seg_reader *r)
+{
+    wal__free(r->buf);
+    r->buf = NULL;
+}
+
+/* Refills the window to start at off, keeping the bytes it already holds
+ * from there on (a record straddling the old window's end). */
+static int reader_fill(struct seg_reader *r, uint64_t off)
+{
+    size_t keep = 0;
+    if (off >= r->base && off < r->base + r->len) {
+        keep = (size_t)(r->base + r->len - off);
+        memmove(r->buf, r->buf + (off - r->base), keep);
+    }
+    uint64_t left = r->size - off;
+    size_t want = left < r->cap ? (size_t)left : r->cap;
+    r->base = off;
+    r->len = keep;
+    if (want == keep)
+        return 0;
+    long n = r->w->io->ops->pread(r->w->io, r->fd, r->buf + keep,
+                                  want - keep, off + keep);
+    if (n < 0 || (size_t)n != want - keep)
         return ERR_IO;
+    r->len = want;
+    return 0;
+}
+
+/* Makes [off, off + need) readable at *p, need being cut at the end of the
+ * file and at most the window's size. Returns the bytes readable at *p
+ * (at least the cut need; 0 at the end of the file) or <0. *p is valid
+ * until the next call. */
+static long reader_at(struct seg_reader *r, uint64_t off, size_t need,
+                      const uint8_t **p)
+{
+    *p = r->buf;
+    if (off >= r->size)
+        return 0;
+    if (need > r->size - off)
+        need = (size_t)(r->size - off);
+    if (off < r->base || off + need > r->base + r->len) {
+        int rv = reader_fill(r, off);
+        if (rv != 0)
+            return rv;
+    }
+    *p = r->buf + (off - r->base);
+    return (long)(r->base + r->len - off);
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    static const uint8_t zeros[4096];
+    for (; n > sizeof(zeros); p += sizeof(zeros), n -= sizeof(zeros))
+        if (memcmp(p, zeros, sizeof(zeros)) != 0)
+            return 0;
+    return memcmp(p, zeros, n) == 0;
+}
+
+/* End of the last non-zero byte of p[0..n), 0 when all are zero: blocks
+ * first (memcmp is vectorised), bytes only in the last non-zero block. */
+static size_t nonzero_end(const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        size_t blk = n % 4096 ? n % 4096 : 4096;
+        if (!all_zero(p + n - blk, blk))
+            break;
+        n -= blk;
+    }
+    while (n > 0 && p[n - 1] == 0)
+        n--;
+    return n;
+}
+
+/* The end of the last non-zero byte at or after from (from itself when
+ * the rest of the file is zeros: the clean end of a preallocated
+ * segment), in *end. Reads the rest of the file through the window. */
+static int tail_end(struct seg_reader *r, uint64_t from, uint64_t *end)
+{
+    *end = from;
+    for (uint64_t off = from; off < r->size;) {
+        const uint8_t *p;
+        long n = reader_at(r, off, r->cap, &p);
+        if (n <= 0)
+            return n < 0 ? (int)n : ERR_IO;
+        size_t nz = nonzero_end(p, (size_t)n);
+        if (nz > 0)
+            *end = off + nz;
+        off += (uint64_t)n;
     }
     return 0;
 }
 
-static uint64_t last_nonzero_end(const uint8_t *buf, uint64_t size)
+/* A record larger than the window: the checks of wal__rec_decode, with
+ * the checksum (format at the top of wal_segment.c: XXH3-64 of the padded
+ * payload seeded with the XXH3-64 of header bytes 0..23) computed over
+ * the window's refills. e->buf is NULL: only scanning needs this. */
+static long rec_verify_streamed(struct seg_reader *r, uint64_t off,
+                                const uint8_t *in, struct wal_entry *e)
 {
-    while (size > 0 && buf[size - 1] == 0)
-        size--;
-    return size;
+    uint8_t hdr[WAL_REC_HDR];
+    memcpy(hdr, in, sizeof(hdr));
+    uint32_t len = wal__get32(hdr);
+    if (len > WAL_ENTRY_MAX || hdr[5] || hdr[6] || hdr[7])
+        return ERR_CORRUPT;
+    uint64_t size = wal__rec_size(len);
+    if (size > r->size - off)
+        return ERR_CORRUPT;
+    XXH3_state_t st;
+    if (XXH3_64bits_reset_withSeed(&st, XXH3_64bits(hdr, 24)) != XXH_OK)
+        return ERR_CORRUPT;
+    for (uint64_t pos = off + WAL_REC_HDR; pos < off + size;) {
+        const uint8_t *p;
+        long n = reader_at(r, pos, r->cap, &p);
+        if (n <= 0)
+            return n < 0 ? n : ERR_IO;
+        uint64_t take = off + size - pos < (uint64_t)n ? off + size - pos
+                                                        : (uint64_t)n;
+        XXH3_64bits_update(&st, p, (size_t)take);
+        pos += take;
+    }
+    if (XXH3_64bits_digest(&st) != wal__get64(hdr + 24))
+        return ERR_CORRUPT;
+    e->len = len;
+    e->type = hdr[4];
+    e->term = wal__get64(hdr + 8);
+    e->index = wal__get64(hdr + 16);
+    e->buf = NULL;
+    return (long)size;
+}
+
+/* The record at off, as wal__rec_decode reads it with the rest of the
+ * file after it: its size (>0), 0 at the clean end, ERR_CORRUPT, or an
+ * I/O error. e->buf points into the window, or is NULL for a record
+ * larger than the window (see rec_verify_streamed). */
+static long rec_at(struct seg_reader *r, uint64_t off, struct wal_entry *e)
+{
+    const uint8_t *p;
+    long n = reader_at(r, off, WAL_REC_HDR, &p);
+    if (n < 0)
+        return n;
+    if ((size_t)n < WAL_REC_HDR)
+        return wal__rec_decode(p, (size_t)n, e);
+    uint32_t len = wal__get32(p);
+    size_t size = len <= WAL_ENTRY_MAX ? wal__rec_size(len) : WAL_REC_HDR;
+    if (size > r->cap)
+        return rec_verify_streamed(r, off, p, e);
+    if (size > (size_t)n && (n = reader_at(r, off, size, &p)) < 0)
+        return n;
+    return wal__rec_decode(p, (size_t)n, e);
 }
 
 /* A trailing segment whose header never made it to the disk (it goes out
- * with the segment's first batch) holds nothing that was acknowledged. */
-static int header_is_torn(const uint8_t *buf, uint64_t size)
+ * with the segment's first batch) holds nothing that was acknowledged.
+ * Returns 1 (torn), 0, or <0 (I/O). */
+static int header_is_torn(struct seg_reader *r)
 {
+    const uint8_t *p;
+    long n = reader_at(r, 0, WAL_SEG_HDR, &p);
+    if (n < 0)
+        return (int)n;
     uint64_t seq, first;
-    if (size >= WAL_SEG_HDR &&
-        wal__seg_header_decode(buf, &seq, &first) == 0)
+    if (n >= WAL_SEG_HDR && wal__seg_header_decode(p, &seq, &first) == 0)
         return 0;
+    if (r->size < WAL_SEG_HDR + WAL_REC_HDR)
+        return 1;
     struct wal_entry e;
-    if (size >= WAL_SEG_HDR + WAL_REC_HDR &&
-        wal__rec_decode(buf + WAL_SEG_HDR, size - WAL_SEG_HDR, &e) > 0)
+    long rv = rec_at(r, WAL_SEG_HDR, &e);
+    if (rv > 0)
         return 0; /* records follow: the header itself was damaged */
-    return 1;
+    return rv == 0 || rv == ERR_CORRUPT ? 1 : (int)rv;
+}
+
+/* Opens a segment of the listing and tells whether its header is torn;
+ * when it is, *junk is where its last non-zero byte ends. */
+static int seg_probe_torn(struct wal *w, const char *name, int *torn,
+                          uint64_t *junk)
+{
+    int fd;
+    int rv = w->io->ops->open(w->io, name, 0, &fd);
+    if (rv != 0)
+        return rv;
+    struct seg_reader r;
+    rv = reader_open(w, fd, UINT64_MAX, &r);
+    if (rv == 0 && (rv = header_is_torn(&r)) >= 0) {
+        *torn = rv;
+        rv = *torn ? tail_end(&r, 0, junk) : 0;
+    }
+    reader_close(&r);
+    w->io->ops->close(w->io, fd);
+    return rv;
 }
 
 static int drop_torn_segments(struct wal *w, struct listing *l)
@@ -124,21 +323,11 @@ static int drop_torn_segments(struct wal *w, struct listing *l)
     while (l->nseqs > 0) {
         char name[32];
         wal__seg_name(name, sizeof(name), l->seqs[l->nseqs - 1]);
-        int fd;
-        int rv = w->io->ops->open(w->io, name, 0, &fd);
-        if (rv != 0)
+        int torn = 0;
+        uint64_t junk = 0;
+        int rv = seg_probe_torn(w, name, &torn, &junk);
+        if (rv != 0 || !torn)
             return rv;
-        uint8_t *buf;
-        uint64_t size;
-        rv = seg_read(w, fd, &buf, &size);
-        w->io->ops->close(w->io, fd);
-        if (rv != 0)
-            return rv;
-        int torn = header_is_torn(buf, size);
-        uint64_t junk = last_nonzero_end(buf, size);
-        wal__free(buf);
-        if (!torn)
-            return 0;
         /* An empty one is the spare segment of a process that stopped
          * without closing: nothing to report. */
         if (junk > 0)
@@ -152,20 +341,24 @@ static int drop_torn_segments(struct wal *w, struct listing *l)
     return 0;
 }
 
-/* Walks the records of one segment; returns the end offset of the last
- * good record in *end and whether damage follows it. */
-static int seg_scan(struct wal *w, struct wal_seg *s, const uint8_t *buf,
-                    uint64_t size, uint64_t *end)
+/* Walks the records of one segment, indexing each (offset, term). Sets
+ * *end to the end of the last good record and *junk to where the last
+ * non-zero byte after it ends; returns 1 when damage follows *end (a bad
+ * record, or non-zero bytes after the zeroed end), 0, or <0. */
+static int seg_scan(struct wal *w, struct wal_seg *s, struct seg_reader *r,
+                    uint64_t *end, uint64_t *junk)
 {
     uint64_t off = WAL_SEG_HDR;
     uint64_t expected = s->first_index;
     int bad = 0;
     for (;;) {
         struct wal_entry e;
-        long r = wal__rec_decode(buf + off, size - off, &e);
-        if (r == 0)
+        long n = rec_at(r, off, &e);
+        if (n == 0)
             break;
-        if (r < 0 || e.index != expected || e.term < w->last_term) {
+        if (n < 0 && n != ERR_CORRUPT)
+            return (int)n;
+        if (n < 0 || e.index != expected || e.term < w->last_term) {
             bad = 1;
             break;
         }
@@ -174,12 +367,15 @@ static int seg_scan(struct wal *w, struct wal_seg *s, const uint8_t *buf,
             return ERR_NOMEM;
         w->last_term = e.term;
         expected++;
-        off += (uint64_t)r;
+        off += (uint64_t)n;
     }
     s->last_index = expected - 1;
     s->end = s->written = off;
     *end = off;
-    return bad || last_nonzero_end(buf, size) > off;
+    int rv = tail_end(r, off, junk);
+    if (rv != 0)
+        return rv;
+    return bad || *junk > off;
 }
 
 /* Zeroes a damaged tail and makes that durable. */
@@ -201,12 +397,16 @@ static int cut_tail(struct wal *w, struct wal_seg *s, const char *name,
 
 /* The header must name this segment and continue the previous one. */
 static int seg_check_header(struct wal *w, struct wal_seg *s,
-                            const char *name, const uint8_t *buf,
-                            uint64_t size, char *errmsg)
+                            const char *name, struct seg_reader *r,
+                            char *errmsg)
 {
+    const uint8_t *p;
+    long n = reader_at(r, 0, WAL_SEG_HDR, &p);
+    if (n < 0)
+        return (int)n;
     uint64_t hseq;
-    if (size < WAL_SEG_HDR ||
-        wal__seg_header_decode(buf, &hseq, &s->first_index) != 0 ||
+    if (n < WAL_SEG_HDR ||
+        wal__seg_header_decode(p, &hseq, &s->first_index) != 0 ||
         hseq != s->seq)
         return refuse(w, errmsg, "corrupt segment header in %s/%s at "
                       "offset 0", w->dir, name);
@@ -221,13 +421,12 @@ static int seg_check_header(struct wal *w, struct wal_seg *s,
 /* Verifies the records; damage is cut off in the last segment (a torn
  * tail), refused elsewhere unless wal-repair is set (*cut says so). */
 static int seg_check_records(struct wal *w, struct wal_seg *s,
-                             const char *name, const uint8_t *buf,
-                             uint64_t size, int is_last,
-                             struct wal_recovered *rec, char *errmsg,
-                             int *cut)
+                             const char *name, struct seg_reader *r,
+                             int is_last, struct wal_recovered *rec,
+                             char *errmsg, int *cut)
 {
-    uint64_t end;
-    int damaged = seg_scan(w, s, buf, size, &end);
+    uint64_t end = WAL_SEG_HDR, junk = 0;
+    int damaged = seg_scan(w, s, r, &end, &junk);
     if (damaged <= 0)
         return damaged;
     if (!is_last && !w->cfg.repair)
@@ -235,9 +434,9 @@ static int seg_check_records(struct wal *w, struct wal_seg *s,
                       PRIu64 " (index %" PRIu64 "); start with wal-repair "
                       "yes to cut the log there", w->dir, name, end,
                       s->last_index + 1);
-    uint64_t junk = last_nonzero_end(buf, size);
     *cut = !is_last;
-    return cut_tail(w, s, name, end, junk > end ? junk : end + 1, size, rec);
+    return cut_tail(w, s, name, end, junk > end ? junk : end + 1, r->size,
+                    rec);
 }
 
 static int seg_load(struct wal *w, uint64_t seq, int is_last,
@@ -249,20 +448,18 @@ static int seg_load(struct wal *w, uint64_t seq, int is_last,
     if (s == NULL)
         return ERR_NOMEM;
     s->seq = seq;
-    uint8_t *buf = NULL;
-    uint64_t size = 0;
     int rv = w->io->ops->open(w->io, name, 0, &s->fd);
     if (rv != 0) {
         wal__free(s);
         return rv;
     }
-    rv = seg_read(w, s->fd, &buf, &size);
+    struct seg_reader r;
+    rv = reader_open(w, s->fd, UINT64_MAX, &r);
     if (rv == 0)
-        rv = seg_check_header(w, s, name, buf, size, errmsg);
+        rv = seg_check_header(w, s, name, &r, errmsg);
     if (rv == 0)
-        rv = seg_check_records(w, s, name, buf, size, is_last, rec, errmsg,
-                               cut);
-    wal__free(buf);
+        rv = seg_check_records(w, s, name, &r, is_last, rec, errmsg, cut);
+    reader_close(&r);
     if (rv == 0)
         rv = wal__segs_push(w, s);
     if (rv != 0) {
@@ -483,28 +680,49 @@ int wal_open(const struct wal_config *cfg, struct wal **out,
 
 /* ---- replay ---- */
 
+/* A record larger than the window, read whole into a buffer of its own
+ * (*whole, freed by the caller) so that the callback sees one payload. */
+static long rec_read_whole(struct seg_reader *r, uint64_t off, long size,
+                           uint8_t **whole, struct wal_entry *e)
+{
+    *whole = wal__malloc((size_t)size);
+    if (*whole == NULL)
+        return ERR_NOMEM;
+    long n = r->w->io->ops->pread(r->w->io, r->fd, *whole, (size_t)size,
+                                  off);
+    if (n != size)
+        return n < 0 ? n : ERR_IO;
+    return wal__rec_decode(*whole, (size_t)size, e);
+}
+
+/* Hands the records of s with index >= from to cb, starting at the first
+ * of them (the offsets indexed at open), through the window. */
 static int seg_replay(struct wal *w, struct wal_seg *s, uint64_t from,
                       wal_entry_cb cb, void *data)
 {
+    struct seg_reader r;
     uint64_t len = s->written < s->end ? s->written : s->end;
-    uint8_t *buf = wal__malloc(len ? len : 1);
-    if (buf == NULL)
-        return ERR_NOMEM;
-    long n = w->io->ops->pread(w->io, s->fd, buf, len, 0);
-    int rv = (n < 0 || (uint64_t)n != len) ? ERR_IO : 0;
+    int rv = reader_open(w, s->fd, len, &r);
     uint64_t off = WAL_SEG_HDR;
-    while (rv == 0 && off < len) {
+    if (from > s->first_index && from - s->first_index < s->noffs)
+        off = s->offs[from - s->first_index];
+    while (rv == 0 && off < r.size) {
         struct wal_entry e;
-        long r = wal__rec_decode(buf + off, len - off, &e);
-        if (r <= 0) {
-            rv = r < 0 ? ERR_CORRUPT : 0;
+        uint8_t *whole = NULL;
+        long n = rec_at(&r, off, &e);
+        if (n > 0 && e.buf == NULL)
+            n = rec_read_whole(&r, off, n, &whole, &e);
+        if (n <= 0) {
+            rv = n < 0 ? (int)n : 0;
+            wal__free(whole);
             break;
         }
-        off += (uint64_t)r;
+        off += (uint64_t)n;
         if (e.index >= from && e.index < w->next_index)
             rv = cb(data, &e);
+        wal__free(whole);
     }
-    wal__free(buf);
+    reader_close(&r);
     return rv;
 }
 

@@ -12,3 +12,7 @@ TEST_BINS += $(BUILD)/tests/wal/crash_writer $(BUILD)/tests/wal/crash_test
 .PHONY: bench-wal
 bench-wal: $(BUILD)/tests/wal/bench_wal
 	$(BUILD)/tests/wal/bench_wal $(BENCH_WAL_ARGS)
+
+.PHONY: bench-recover
+bench-recover: $(BUILD)/tests/wal/bench_recover
+	$(BUILD)/tests/wal/bench_recover $(BENCH_RECOVER_ARGS)
