@@ -56,6 +56,7 @@ struct sim_params {
     uint64_t snapshot_threshold;
     uint64_t snapshot_trailing;
     uint32_t chunk_bytes;
+    uint32_t chunk_window; /* snapshot chunks in flight per follower */
     bool auto_promote;
     bool pre_vote;
     bool check_quorum;

@@ -549,13 +549,14 @@ static void trace_params(struct sim_world *w)
 {
     const struct sim_params *p = &w->p;
     sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
-                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks), "
+                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks x %u), "
                  "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
                  "drift %u ppm, %d clients, churn %u/1000, storage %s",
               (unsigned long long)p->seed, p->nodes, p->election_ms,
               p->max_append_entries, p->max_inflight,
               (unsigned long long)p->snapshot_threshold,
               (unsigned long long)p->snapshot_trailing, p->chunk_bytes,
+              p->chunk_window,
               p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
               p->drift_ppm, p->clients, p->churn_permille,
               p->storage == SIM_STORAGE_WAL ? "wal" : "model");
