@@ -438,7 +438,9 @@ struct raft_event {
  *    supply the chunk bytes (see struct raft_msg_snapshot); if the snapshot
  *    is gone, drop the message (the core will resend from its newest).
  * 3. Store snapshot chunks received (`chunks`, in order, at their offsets
- *    into a temporary file for chunks_meta.index). When install_snapshot is
+ *    into a temporary file for chunks_meta.index; each chunk comes once,
+ *    right after the one before it, and a chunk at offset 0 starts the
+ *    file over: a new transfer). When install_snapshot is
  *    set, install the snapshot described by install_meta (all its chunks
  *    are in), then step RAFT_EVENT_SNAPSHOT_INSTALLED.
  * 4. Apply `committed` (indexes committed_index ..) in order. They are

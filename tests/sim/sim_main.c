@@ -22,6 +22,7 @@ struct sim_cli {
     uint64_t chaos_ms, settle_ms;
     bool verbose, stop_on_fail, consequences_only, quiet, no_fork;
     bool no_membership;
+    bool heavy_loss;
     bool no_pre_vote, no_check_quorum; /* force off; else from the seed */
     uint32_t chunk_window;  /* 0: from the seed */
     int storage;            /* -1: from the seed, else enum sim_storage */
@@ -98,6 +99,7 @@ static void params_derive(const struct sim_cli *cli, uint64_t seed,
     p->verbose = cli->verbose;
     p->consequences_only = cli->consequences_only;
     p->no_membership = cli->no_membership;
+    p->heavy_loss = cli->heavy_loss;
     /* Drawn last so the other parameters stay what they were. Two thirds
      * of the seeds keep their log in the real WAL, a third in the model. */
     p->storage = sim_rng_below(&r, 3) ? SIM_STORAGE_WAL : SIM_STORAGE_MODEL;
@@ -129,6 +131,8 @@ static void print_replay(const struct sim_cli *cli, const struct sim_params *p)
         printf(" --consequences-only");
     if (cli->no_membership)
         printf(" --no-membership");
+    if (cli->heavy_loss)
+        printf(" --heavy-loss");
     if (cli->no_pre_vote)
         printf(" --no-pre-vote");
     if (cli->no_check_quorum)
@@ -143,7 +147,7 @@ static void usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--seed S] [--seeds N] [--nodes 3|5|7] [--lease|--no-lease]\n"
             "          [--chaos-ms T] [--settle-ms T] [--stop-on-fail]\n"
-            "          [--consequences-only] [--no-membership]\n"
+            "          [--consequences-only] [--no-membership] [--heavy-loss]\n"
             "          [--no-pre-vote] [--no-check-quorum] [--chunk-window N]\n"
             "          (default: per seed)\n"
             "          [--storage wal|model]  (default: per seed, 2/3 wal)\n"
@@ -198,6 +202,8 @@ static int parse_args(int argc, char **argv, struct sim_cli *cli)
             cli->quiet = true;
         } else if (!strcmp(a, "--no-membership")) {
             cli->no_membership = true;
+        } else if (!strcmp(a, "--heavy-loss")) {
+            cli->heavy_loss = true;
         } else if (!strcmp(a, "--chunk-window") && has &&
                    parse_u64(argv[i + 1], &v) && v >= 1 && v <= 1024) {
             cli->chunk_window = (uint32_t)v;

@@ -375,6 +375,12 @@ static void chaos_links(struct sim_world *w)
     w->dup_permille = (uint32_t)sim_rng_below(&w->rng, 60);
     w->delay_min = (uint32_t)sim_rng_range(&w->rng, 0, 3);
     w->delay_max = w->delay_min + (uint32_t)sim_rng_range(&w->rng, 1, 30);
+    if (w->p.heavy_loss) {
+        /* the same draws, mapped to a worse network */
+        w->loss_permille = 150 + w->loss_permille;
+        w->dup_permille += 40;
+        w->delay_max += 20;
+    }
     sim_trace(w, "chaos: links loss %u dup %u delay %u..%u ms",
               w->loss_permille, w->dup_permille, w->delay_min, w->delay_max);
 }
