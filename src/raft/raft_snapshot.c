@@ -124,11 +124,24 @@ void raft__tick_snapshots(struct raft *r)
     }
 }
 
+/* The follower holds snapshot `index` (installed, or it had it): resume
+ * appending after it. Only an answer to the transfer under way does that;
+ * every chunk of a window can draw such an answer (and the network copies
+ * them), so a later one must not restart anything. An older snapshot than
+ * the one being sent counts as a match, but the transfer goes on while the
+ * log still lacks what comes after it. */
 static void snapshot_done(struct raft *r, struct raft__progress *pr,
                           uint64_t index)
 {
+    if (pr->state != RAFT__SNAPSHOT) {
+        return; /* a late copy: replication has resumed already */
+    }
     if (index > pr->match) {
         pr->match = index;
+    }
+    if (pr->match < pr->snap_index && pr->match + 1 < r->start) {
+        raft__maybe_commit(r);
+        return;
     }
     pr->state = RAFT__PROBE;
     pr->probe_sent = false;

@@ -500,6 +500,60 @@ static void test_leader_restarts_the_transfer_when_the_follower_lost_it(void **s
     fx_destroy(&fx);
 }
 
+/* Every chunk of a window may draw a "done" once the follower holds the
+ * snapshot, and the network copies answers: only the first one counts. */
+static void test_late_copies_of_a_done_answer_restart_nothing(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 4);
+    take_snapshot(&fx, l, 2500);
+    start_transfer(&fx, l, lag);
+    fx_deliver_all(&fx);
+    struct fx_node *f = fx_node(&fx, lag);
+    assert_int_equal(raft_snapshot_index(f->r), raft_snapshot_index(l->r));
+    struct raft_msg done = fx_msg(RAFT_MSG_SNAPSHOT_RESP, lag, l->id,
+                                  raft_term(l->r));
+    done.snapshot_resp.index = raft_snapshot_index(l->r);
+    done.snapshot_resp.done = true;
+    for (int i = 0; i < 5; i++) {
+        fx_recv(&fx, &done);
+    }
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT), 0);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_APPEND), 0);
+    fx_destroy(&fx);
+}
+
+/* A "done" for an older snapshot than the one under way moves the match
+ * on but, while the log still lacks what follows it, the transfer goes on
+ * where it is (no restart from offset 0). */
+static void test_done_for_an_older_snapshot_keeps_the_transfer_going(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 2);
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    struct raft_msg m;
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &m));
+    fx_recv(&fx, &m);
+    assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &m));
+    fx_recv(&fx, &m); /* 1000 acknowledged, chunk 2000 goes out */
+    uint32_t queued = fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT);
+    struct raft_msg done = fx_msg(RAFT_MSG_SNAPSHOT_RESP, lag, l->id,
+                                  raft_term(l->r));
+    done.snapshot_resp.index = 2;
+    done.snapshot_resp.done = true;
+    fx_recv(&fx, &done);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT), queued);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 0), 0);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_APPEND), 0);
+    fx_run(&fx, 300);
+    assert_int_equal(raft_snapshot_index(fx_node(&fx, lag)->r),
+                     raft_snapshot_index(l->r));
+    fx_destroy(&fx);
+}
+
 static uint32_t lcg(uint32_t *s)
 {
     *s = *s * 1103515245u + 12345u;
@@ -622,6 +676,8 @@ int main(void)
         cmocka_unit_test(test_leader_keeps_a_window_of_snapshot_chunks_in_flight),
         cmocka_unit_test(test_leader_resends_from_the_offset_a_gap_answer_names_once),
         cmocka_unit_test(test_leader_restarts_the_transfer_when_the_follower_lost_it),
+        cmocka_unit_test(test_late_copies_of_a_done_answer_restart_nothing),
+        cmocka_unit_test(test_done_for_an_older_snapshot_keeps_the_transfer_going),
         cmocka_unit_test(test_snapshot_transfer_completes_over_a_lossy_reordering_link),
         cmocka_unit_test(test_snapshot_window_ships_several_chunks_per_round_trip),
     };
