@@ -488,9 +488,7 @@ static void finish_step(struct raft *r, struct raft_update *out,
     out->config = &r->config;
     out->proposed_index = r->proposed_index;
     out->proposed_term = r->proposed_term;
-    out->snapshot_suggested =
-        r->opts.snapshot_threshold != 0 &&
-        r->applied - r->snap.index >= r->opts.snapshot_threshold;
+    out->snapshot_suggested = raft__snapshot_due(r);
 }
 
 /* ---- receive --------------------------------------------------------- */

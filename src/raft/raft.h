@@ -330,7 +330,9 @@ struct raft_options {
      * max_inflight_msgs for APPENDs) [4] */
     uint32_t snapshot_inflight_chunks;
     /* The update sets snapshot_suggested once this many entries are in the
-     * log after the last snapshot [0: never]. */
+     * log after the last snapshot [0: never]; on a leader shipping a
+     * snapshot to a follower, only at 4 times this many (a new snapshot
+     * replaces the one being read, and the transfer starts over). */
     uint64_t snapshot_threshold;
     /* Entries kept behind a snapshot for slow followers [0]. */
     uint64_t snapshot_trailing;

@@ -266,5 +266,6 @@ void raft__send_snapshot(struct raft *r, struct raft__progress *pr);
 void raft__recv_snapshot(struct raft *r, const struct raft_msg *m);
 void raft__recv_snapshot_resp(struct raft *r, const struct raft_msg *m);
 void raft__tick_snapshots(struct raft *r);
+bool raft__snapshot_due(const struct raft *r);
 
 #endif

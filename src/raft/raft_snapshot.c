@@ -205,6 +205,30 @@ void raft__recv_snapshot_resp(struct raft *r, const struct raft_msg *m)
     chunk_answered(r, pr, s);
 }
 
+/* Whether to suggest a snapshot: `snapshot_threshold` entries applied
+ * since the last one. Not while this leader ships one, up to 4 times the
+ * threshold: the caller keeps its newest snapshot only, so a new one ends
+ * every transfer under way, and one that takes longer than the snapshot
+ * interval (a big state over a slow link, under write load) would start
+ * over for ever. */
+bool raft__snapshot_due(const struct raft *r)
+{
+    uint64_t t = r->opts.snapshot_threshold;
+    uint64_t n = r->applied - r->snap.index;
+    if (t == 0 || n < t) {
+        return false;
+    }
+    if (r->role != RAFT_LEADER || n / 4 >= t) {
+        return true;
+    }
+    for (uint32_t i = 0; i < r->n_prs; i++) {
+        if (r->prs[i].state == RAFT__SNAPSHOT) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- the receiving side ---------------------------------------------- */
 
 static void reply(struct raft *r, uint64_t to, uint64_t index,

@@ -554,6 +554,40 @@ static void test_done_for_an_older_snapshot_keeps_the_transfer_going(void **stat
     fx_destroy(&fx);
 }
 
+/* The caller keeps its newest snapshot only: while a transfer is under way
+ * a new one is suggested only at 4 times the threshold. */
+static void test_no_snapshot_is_suggested_while_one_is_shipped(void **state)
+{
+    struct raft_options o = {.election_timeout_ms = 100, .heartbeat_ms = 20,
+                             .snapshot_chunk_bytes = 1000,
+                             .snapshot_threshold = 5, .seed = 3};
+    struct fx fx;
+    fx_init_opts(&fx, 3, 3, &o);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t lag = l->id == 3 ? 2 : 3;
+    fx_isolate(&fx, lag, true);
+    for (int i = 0; i < 5; i++) {
+        fx_propose(&fx, l, "x");
+        fx_run(&fx, 20);
+    }
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    assert_true(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT) > 0);
+    fx.cut[l->id][lag] = true; /* the transfer stays under way */
+    l->n_suggested = 0;
+    for (int i = 0; i < 19; i++) {
+        fx_propose(&fx, l, "x");
+        fx_run(&fx, 20);
+    }
+    assert_int_equal(raft_role(l->r), RAFT_LEADER);
+    assert_int_equal(l->applied - raft_snapshot_index(l->r), 19);
+    assert_int_equal(l->n_suggested, 0);
+    fx_propose(&fx, l, "x");
+    fx_run(&fx, 20);
+    assert_true(l->n_suggested > 0);
+    fx_destroy(&fx);
+}
+
 static uint32_t lcg(uint32_t *s)
 {
     *s = *s * 1103515245u + 12345u;
@@ -678,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_leader_restarts_the_transfer_when_the_follower_lost_it),
         cmocka_unit_test(test_late_copies_of_a_done_answer_restart_nothing),
         cmocka_unit_test(test_done_for_an_older_snapshot_keeps_the_transfer_going),
+        cmocka_unit_test(test_no_snapshot_is_suggested_while_one_is_shipped),
         cmocka_unit_test(test_snapshot_transfer_completes_over_a_lossy_reordering_link),
         cmocka_unit_test(test_snapshot_window_ships_several_chunks_per_round_trip),
     };
