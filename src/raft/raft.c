@@ -169,13 +169,20 @@ void raft__become_follower(struct raft *r, uint64_t term, uint64_t leader)
     raft__reset_election_timer(r);
 }
 
-/* §4.2.3: within the minimum election timeout of hearing from a leader, a
- * server neither updates its term nor grants votes (so removed servers and
- * partitioned ones coming back cannot disrupt; it also backs leases). */
-bool raft__in_lease(const struct raft *r)
+/* §4.2.3 (Raft paper §6): a server that believes a current leader exists
+ * neither updates its term nor grants its vote on a RequestVote, so a
+ * removed server, or a partitioned one coming back, cannot disrupt the
+ * cluster with ever higher terms. A follower believes so within the
+ * minimum election timeout of hearing from its leader (and, with leases,
+ * for an election timeout after a restart, see first_event). A leader
+ * believes it of itself: with CheckQuorum it steps down once a majority
+ * goes quiet; without it, it learns of a newer leader from any message of
+ * a newer term other than a vote. Votes of a leadership transfer carry
+ * their flag and are exempt (§3.10). */
+bool raft__hears_leader(const struct raft *r)
 {
     if (r->role == RAFT_LEADER) {
-        return !r->opts.no_check_quorum;
+        return true;
     }
     if (r->now < r->vote_hold_until) {
         return true;
@@ -211,6 +218,9 @@ static void options_defaults(struct raft_options *o)
     }
     if (o->snapshot_chunk_bytes == 0) {
         o->snapshot_chunk_bytes = 1u << 20;
+    }
+    if (o->snapshot_inflight_chunks == 0) {
+        o->snapshot_inflight_chunks = 4;
     }
 }
 
@@ -478,9 +488,7 @@ static void finish_step(struct raft *r, struct raft_update *out,
     out->config = &r->config;
     out->proposed_index = r->proposed_index;
     out->proposed_term = r->proposed_term;
-    out->snapshot_suggested =
-        r->opts.snapshot_threshold != 0 &&
-        r->applied - r->snap.index >= r->opts.snapshot_threshold;
+    out->snapshot_suggested = raft__snapshot_due(r);
 }
 
 /* ---- receive --------------------------------------------------------- */
@@ -521,7 +529,7 @@ static bool check_term(struct raft *r, const struct raft_msg *m)
         return true;
     }
     if (m->type == RAFT_MSG_VOTE) {
-        if (!m->vote.transfer && raft__in_lease(r)) {
+        if (!m->vote.transfer && raft__hears_leader(r)) {
             return false;
         }
         if (m->vote.pre) {

@@ -156,13 +156,18 @@ struct raft_snapshot_meta {
  * HEARTBEAT / HEARTBEAT_RESP: the leader's periodic assertion of leadership
  *   with its commit index (capped at the follower's match); seq is echoed
  *   and confirms every ReadIndex request queued before it (§6.4).
- * SNAPSHOT / SNAPSHOT_RESP: InstallSnapshot (§5), one chunk per message.
- *   On the leader the core emits SNAPSHOT with data == NULL: the caller
- *   fills data/len with bytes [offset, offset + len) of its snapshot file
- *   for meta.index before encoding (see RAFT_UPDATE rules). The follower
- *   answers each chunk with next_offset (the offset it wants next), or with
+ * SNAPSHOT / SNAPSHOT_RESP: InstallSnapshot (§5), one chunk per message,
+ *   several in flight (snapshot_inflight_chunks). On the leader the core
+ *   emits SNAPSHOT with data == NULL: the caller fills data/len with bytes
+ *   [offset, offset + len) of its snapshot file for meta.index before
+ *   encoding (see RAFT_UPDATE rules). The follower takes chunks in order
+ *   only and answers each with next_offset (the offset it wants next: the
+ *   leader resends from there when a chunk went missing), or with
  *   done=true once the whole snapshot is installed, or reject=true when it
- *   cannot use the chunk (the leader restarts from offset 0).
+ *   has no transfer of that snapshot from that leader in that term under
+ *   way (the leader restarts from offset 0). A transfer is bound to its
+ *   leader and term: another leader's file of the same index may differ
+ *   byte for byte, so a new leader starts over.
  * TIMEOUT_NOW: leadership transfer: the target campaigns at once (§3.10).
  * READ_INDEX / READ_INDEX_RESP: a follower asks the leader for a read index
  *   on behalf of its clients (§6.4.1); ok=false when the leader cannot
@@ -321,8 +326,13 @@ struct raft_options {
     uint32_t max_append_entries; /* entries per APPEND [1024] */
     uint64_t max_append_bytes; /* entry bytes per APPEND [1M] */
     uint32_t snapshot_chunk_bytes; /* InstallSnapshot chunk size [1M] */
+    /* InstallSnapshot chunks in flight per follower (a window, like
+     * max_inflight_msgs for APPENDs) [4] */
+    uint32_t snapshot_inflight_chunks;
     /* The update sets snapshot_suggested once this many entries are in the
-     * log after the last snapshot [0: never]. */
+     * log after the last snapshot [0: never]; on a leader shipping a
+     * snapshot to a follower, only at 4 times this many (a new snapshot
+     * replaces the one being read, and the transfer starts over). */
     uint64_t snapshot_threshold;
     /* Entries kept behind a snapshot for slow followers [0]. */
     uint64_t snapshot_trailing;
@@ -430,7 +440,9 @@ struct raft_event {
  *    supply the chunk bytes (see struct raft_msg_snapshot); if the snapshot
  *    is gone, drop the message (the core will resend from its newest).
  * 3. Store snapshot chunks received (`chunks`, in order, at their offsets
- *    into a temporary file for chunks_meta.index). When install_snapshot is
+ *    into a temporary file for chunks_meta.index; each chunk comes once,
+ *    right after the one before it, and a chunk at offset 0 starts the
+ *    file over: a new transfer). When install_snapshot is
  *    set, install the snapshot described by install_meta (all its chunks
  *    are in), then step RAFT_EVENT_SNAPSHOT_INSTALLED.
  * 4. Apply `committed` (indexes committed_index ..) in order. They are

@@ -43,9 +43,16 @@ struct raft__progress {
     uint32_t infl_n;
     uint64_t infl_bytes;
     uint64_t acked_seq; /* highest heartbeat seq answered */
+    /* InstallSnapshot transfer (raft_snapshot.c): chunks from snap_acked
+     * (the follower has every byte before it) up to snap_next are in
+     * flight, at most snapshot_inflight_chunks of them. */
     uint64_t snap_index; /* snapshot being sent */
-    uint64_t snap_offset; /* offset of the chunk in flight */
-    uint64_t snap_sent_at;
+    uint64_t snap_next; /* offset of the next chunk to send */
+    uint64_t snap_acked; /* highest next_offset the follower reported */
+    uint64_t snap_rewound; /* last offset a gap answer rewound to */
+    uint64_t snap_at; /* start, last progress or last timeout resend */
+    uint32_t snap_stalls; /* timeouts in a row without progress */
+    bool snap_last_sent; /* the chunk ending the snapshot is in flight */
 };
 
 /* A read waiting for its heartbeat round (leader) or for the leader's
@@ -143,6 +150,8 @@ struct raft {
     /* follower side of InstallSnapshot */
     struct raft_snapshot_meta recv_meta;
     uint64_t recv_offset;
+    uint64_t recv_from; /* the leader sending it ... */
+    uint64_t recv_term; /* ... and its term: one transfer, one source */
     bool recv_active;
     bool installing;
     uint64_t install_from;
@@ -175,7 +184,7 @@ uint64_t raft__random(struct raft *r);
 void raft__reset_election_timer(struct raft *r);
 void raft__become_follower(struct raft *r, uint64_t term, uint64_t leader);
 void raft__set_term(struct raft *r, uint64_t term);
-bool raft__in_lease(const struct raft *r);
+bool raft__hears_leader(const struct raft *r);
 uint32_t raft__n_voters(const struct raft *r);
 bool raft__is_voter(const struct raft *r, uint64_t id);
 
@@ -257,5 +266,6 @@ void raft__send_snapshot(struct raft *r, struct raft__progress *pr);
 void raft__recv_snapshot(struct raft *r, const struct raft_msg *m);
 void raft__recv_snapshot_resp(struct raft *r, const struct raft_msg *m);
 void raft__tick_snapshots(struct raft *r);
+bool raft__snapshot_due(const struct raft *r);
 
 #endif

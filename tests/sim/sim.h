@@ -48,6 +48,7 @@ struct sim_params {
     bool verbose;           /* trace every event to stderr */
     bool consequences_only; /* skip the direct contract/rule checks */
     bool no_membership;     /* no membership changes (to narrow a failure) */
+    bool heavy_loss;        /* link chaos: 15-45% loss, more duplicates, delay */
     enum sim_storage storage; /* where each node keeps its log */
     /* Derived from the seed (printed in the trace, not on the command). */
     uint32_t election_ms;
@@ -56,6 +57,7 @@ struct sim_params {
     uint64_t snapshot_threshold;
     uint64_t snapshot_trailing;
     uint32_t chunk_bytes;
+    uint32_t chunk_window; /* snapshot chunks in flight per follower */
     bool auto_promote;
     bool pre_vote;
     bool check_quorum;

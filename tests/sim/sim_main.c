@@ -22,6 +22,9 @@ struct sim_cli {
     uint64_t chaos_ms, settle_ms;
     bool verbose, stop_on_fail, consequences_only, quiet, no_fork;
     bool no_membership;
+    bool heavy_loss;
+    bool no_pre_vote, no_check_quorum; /* force off; else from the seed */
+    uint32_t chunk_window;  /* 0: from the seed */
     int storage;            /* -1: from the seed, else enum sim_storage */
     const char *argv0;
 };
@@ -82,6 +85,10 @@ static void params_derive(const struct sim_cli *cli, uint64_t seed,
     /* Lease reads need CheckQuorum; the core falls back to ReadIndex
      * without it, and the runs without it show that it does. */
     p->check_quorum = sim_rng_chance(&r, 750);
+    if (cli->no_check_quorum)
+        p->check_quorum = false;
+    if (cli->no_pre_vote)
+        p->pre_vote = false;
     /* Lease drift is 30% of the election timeout (sim_node.c); clock rates
      * differ by at most 2 * 5% over a timeout, well inside it. */
     p->drift_ppm = (uint32_t)sim_rng_below(&r, 50001);
@@ -92,11 +99,17 @@ static void params_derive(const struct sim_cli *cli, uint64_t seed,
     p->verbose = cli->verbose;
     p->consequences_only = cli->consequences_only;
     p->no_membership = cli->no_membership;
+    p->heavy_loss = cli->heavy_loss;
     /* Drawn last so the other parameters stay what they were. Two thirds
      * of the seeds keep their log in the real WAL, a third in the model. */
     p->storage = sim_rng_below(&r, 3) ? SIM_STORAGE_WAL : SIM_STORAGE_MODEL;
     if (cli->storage >= 0)
         p->storage = (enum sim_storage)cli->storage;
+    /* Snapshot chunks in flight: one (stop and wait) to a deep window. */
+    static const uint64_t chunk_window[] = {1, 2, 4, 16};
+    p->chunk_window = (uint32_t)pick(&r, chunk_window, 4);
+    if (cli->chunk_window)
+        p->chunk_window = cli->chunk_window;
 }
 
 static const char *storage_name(enum sim_storage s)
@@ -118,6 +131,14 @@ static void print_replay(const struct sim_cli *cli, const struct sim_params *p)
         printf(" --consequences-only");
     if (cli->no_membership)
         printf(" --no-membership");
+    if (cli->heavy_loss)
+        printf(" --heavy-loss");
+    if (cli->no_pre_vote)
+        printf(" --no-pre-vote");
+    if (cli->no_check_quorum)
+        printf(" --no-check-quorum");
+    if (cli->chunk_window)
+        printf(" --chunk-window %u", cli->chunk_window);
     printf(" --verbose\n");
 }
 
@@ -126,7 +147,9 @@ static void usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--seed S] [--seeds N] [--nodes 3|5|7] [--lease|--no-lease]\n"
             "          [--chaos-ms T] [--settle-ms T] [--stop-on-fail]\n"
-            "          [--consequences-only] [--no-membership]\n"
+            "          [--consequences-only] [--no-membership] [--heavy-loss]\n"
+            "          [--no-pre-vote] [--no-check-quorum] [--chunk-window N]\n"
+            "          (default: per seed)\n"
             "          [--storage wal|model]  (default: per seed, 2/3 wal)\n"
             "          [--verbose] [--quiet] [--no-fork]\n"
             "Runs seeds S..S+N-1 (default 1 seed) and reports failures with the\n"
@@ -179,6 +202,16 @@ static int parse_args(int argc, char **argv, struct sim_cli *cli)
             cli->quiet = true;
         } else if (!strcmp(a, "--no-membership")) {
             cli->no_membership = true;
+        } else if (!strcmp(a, "--heavy-loss")) {
+            cli->heavy_loss = true;
+        } else if (!strcmp(a, "--chunk-window") && has &&
+                   parse_u64(argv[i + 1], &v) && v >= 1 && v <= 1024) {
+            cli->chunk_window = (uint32_t)v;
+            i++;
+        } else if (!strcmp(a, "--no-pre-vote")) {
+            cli->no_pre_vote = true;
+        } else if (!strcmp(a, "--no-check-quorum")) {
+            cli->no_check_quorum = true;
         } else if (!strcmp(a, "--storage") && has &&
                    (!strcmp(argv[i + 1], "wal") ||
                     !strcmp(argv[i + 1], "model"))) {

@@ -109,6 +109,13 @@ static void trace_msg(struct sim_world *w, const struct raft_msg *m)
                  (unsigned long long)m->snapshot.offset, m->snapshot.len,
                  m->snapshot.last ? " last" : "");
         break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        snprintf(detail, sizeof(detail), " %llu next %llu%s%s",
+                 (unsigned long long)m->snapshot_resp.index,
+                 (unsigned long long)m->snapshot_resp.next_offset,
+                 m->snapshot_resp.done ? " DONE" : "",
+                 m->snapshot_resp.reject ? " REJECT" : "");
+        break;
     default:
         break;
     }

@@ -256,6 +256,7 @@ void sim_node_options(struct sim_world *w, struct sim_node *n,
     o->max_inflight_msgs = p->max_inflight;
     o->max_append_entries = p->max_append_entries;
     o->snapshot_chunk_bytes = p->chunk_bytes;
+    o->snapshot_inflight_chunks = p->chunk_window;
     o->snapshot_threshold = p->snapshot_threshold;
     o->snapshot_trailing = p->snapshot_trailing;
     o->no_auto_promote = !p->auto_promote;

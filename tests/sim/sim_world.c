@@ -375,6 +375,12 @@ static void chaos_links(struct sim_world *w)
     w->dup_permille = (uint32_t)sim_rng_below(&w->rng, 60);
     w->delay_min = (uint32_t)sim_rng_range(&w->rng, 0, 3);
     w->delay_max = w->delay_min + (uint32_t)sim_rng_range(&w->rng, 1, 30);
+    if (w->p.heavy_loss) {
+        /* the same draws, mapped to a worse network */
+        w->loss_permille = 150 + w->loss_permille;
+        w->dup_permille += 40;
+        w->delay_max += 20;
+    }
     sim_trace(w, "chaos: links loss %u dup %u delay %u..%u ms",
               w->loss_permille, w->dup_permille, w->delay_min, w->delay_max);
 }
@@ -549,13 +555,14 @@ static void trace_params(struct sim_world *w)
 {
     const struct sim_params *p = &w->p;
     sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
-                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks), "
+                 "window %u, snapshot every %llu (+%llu trailing, %u B chunks x %u), "
                  "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
                  "drift %u ppm, %d clients, churn %u/1000, storage %s",
               (unsigned long long)p->seed, p->nodes, p->election_ms,
               p->max_append_entries, p->max_inflight,
               (unsigned long long)p->snapshot_threshold,
               (unsigned long long)p->snapshot_trailing, p->chunk_bytes,
+              p->chunk_window,
               p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
               p->drift_ppm, p->clients, p->churn_permille,
               p->storage == SIM_STORAGE_WAL ? "wal" : "model");

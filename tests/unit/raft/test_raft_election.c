@@ -177,6 +177,49 @@ static void test_transfer_vote_is_granted_despite_hearing_from_leader(void **sta
     fx_destroy(&fx);
 }
 
+/* §4.2.3: the leader believes a current leader exists (itself), also
+ * without CheckQuorum: a RequestVote of a higher term changes nothing. */
+static void test_leader_without_check_quorum_ignores_vote_requests_of_higher_terms(void **state)
+{
+    struct fx fx;
+    fx.opts = (struct raft_options){.election_timeout_ms = 100,
+                                    .no_check_quorum = true,
+                                    .no_pre_vote = true, .seed = 7};
+    fx_init_opts(&fx, 3, 3, &fx.opts);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t c = l->id == 1 ? 2 : 1;
+    uint64_t term = raft_term(l->r);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, c, l->id, term + 5);
+    v.vote.last_index = raft_last_index(l->r) + 10;
+    v.vote.last_term = term;
+    fx_recv(&fx, &v);
+    assert_int_equal(raft_role(l->r), RAFT_LEADER);
+    assert_int_equal(raft_term(l->r), term);
+    assert_int_equal(fx_count(&fx, l->id, c, RAFT_MSG_VOTE_RESP), 0);
+    fx_destroy(&fx);
+}
+
+/* §3.10: the transfer flag overrides it; the leader adopts the term. */
+static void test_leader_grants_transfer_vote_of_higher_term(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t c = l->id == 1 ? 2 : 1;
+    uint64_t term = raft_term(l->r);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, c, l->id, term + 1);
+    v.vote.last_index = raft_last_index(l->r);
+    v.vote.last_term = term;
+    v.vote.transfer = true;
+    fx_recv(&fx, &v);
+    assert_int_equal(raft_role(l->r), RAFT_FOLLOWER);
+    assert_int_equal(raft_term(l->r), term + 1);
+    struct raft_msg r;
+    assert_true(fx_take(&fx, l->id, c, RAFT_MSG_VOTE_RESP, &r));
+    assert_true(r.vote_resp.granted);
+    fx_destroy(&fx);
+}
+
 static void test_new_leader_appends_a_noop_entry_of_its_term(void **state)
 {
     struct fx fx;
@@ -351,6 +394,8 @@ int main(void)
         cmocka_unit_test(test_prevote_is_answered_without_changing_term_or_vote),
         cmocka_unit_test(test_follower_ignores_vote_requests_while_hearing_from_leader),
         cmocka_unit_test(test_transfer_vote_is_granted_despite_hearing_from_leader),
+        cmocka_unit_test(test_leader_without_check_quorum_ignores_vote_requests_of_higher_terms),
+        cmocka_unit_test(test_leader_grants_transfer_vote_of_higher_term),
         cmocka_unit_test(test_new_leader_appends_a_noop_entry_of_its_term),
         cmocka_unit_test(test_leader_steps_down_without_quorum),
         cmocka_unit_test(test_leader_without_check_quorum_stays_leader_when_isolated),

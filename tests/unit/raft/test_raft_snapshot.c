@@ -19,10 +19,15 @@ static void take_snapshot(struct fx *fx, struct fx_node *nd, uint64_t size)
     assert_int_equal(fx_step(fx, nd, &ev), 0);
 }
 
-static struct fx_node *lagging_cluster(struct fx *fx, uint64_t *lag)
+/* A leader and a follower `lag` that missed 20 entries while isolated
+ * (still isolated on return); chunks of 1000 bytes, `window` of them in
+ * flight (0: the default). */
+static struct fx_node *lagging_cluster_window(struct fx *fx, uint64_t *lag,
+                                              uint32_t window)
 {
     struct raft_options o = {.election_timeout_ms = 100, .heartbeat_ms = 20,
-                             .snapshot_chunk_bytes = 1000, .seed = 3};
+                             .snapshot_chunk_bytes = 1000,
+                             .snapshot_inflight_chunks = window, .seed = 3};
     fx_init_opts(fx, 3, 3, &o);
     struct fx_node *l = fx_elect(fx);
     *lag = l->id == 3 ? 2 : 3;
@@ -33,6 +38,11 @@ static struct fx_node *lagging_cluster(struct fx *fx, uint64_t *lag)
     }
     fx_run(fx, 100);
     return fx_leader(fx);
+}
+
+static struct fx_node *lagging_cluster(struct fx *fx, uint64_t *lag)
+{
+    return lagging_cluster_window(fx, lag, 0);
 }
 
 static void test_snapshot_taken_releases_the_log_prefix(void **state)
@@ -288,6 +298,398 @@ static void test_snapshot_is_suggested_after_threshold_entries(void **state)
     fx_destroy(&fx);
 }
 
+/* ---- the chunk window ------------------------------------------------ */
+
+/* A chunk of snapshot 50/2 (size bytes) from `from` in `term` to node 2. */
+static struct raft_msg chunk_msg(struct fx *fx, uint64_t from, uint64_t term,
+                                 uint64_t off, uint64_t size)
+{
+    struct raft_msg m = fx_msg(RAFT_MSG_SNAPSHOT, from, 2, term);
+    m.snapshot.meta.index = 50;
+    m.snapshot.meta.term = 2;
+    m.snapshot.meta.size = size;
+    m.snapshot.meta.config = *raft_config(fx_node(fx, 2)->r);
+    m.snapshot.offset = off;
+    m.snapshot.len = (uint32_t)(size - off < 1000 ? size - off : 1000);
+    m.snapshot.last = off + m.snapshot.len == size;
+    m.snapshot.data = fx->snapshot_bytes;
+    return m;
+}
+
+/* Steps the chunk into node 2 and returns its answer to the sender. */
+static struct raft_msg_snapshot_resp chunk_answer(struct fx *fx,
+                                                  struct raft_msg m)
+{
+    fx_recv(fx, &m);
+    struct raft_msg r;
+    assert_true(fx_take(fx, 2, m.from, RAFT_MSG_SNAPSHOT_RESP, &r));
+    return r.snapshot_resp;
+}
+
+static void test_follower_takes_snapshot_chunks_in_order_only(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *f = fx_node(&fx, 2);
+    struct raft_msg_snapshot_resp a = chunk_answer(&fx, chunk_msg(&fx, 1, 2, 0, 3000));
+    assert_int_equal(f->last.n_chunks, 1);
+    assert_int_equal(a.next_offset, 1000);
+    /* chunk 1000 went missing: 2000 is not stored, 1000 is asked for */
+    a = chunk_answer(&fx, chunk_msg(&fx, 1, 2, 2000, 3000));
+    assert_int_equal(f->last.n_chunks, 0);
+    assert_false(a.reject);
+    assert_int_equal(a.next_offset, 1000);
+    fx_destroy(&fx);
+}
+
+static void test_follower_answers_a_duplicate_chunk_with_the_offset_it_wants(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *f = fx_node(&fx, 2);
+    chunk_answer(&fx, chunk_msg(&fx, 1, 2, 0, 3000));
+    chunk_answer(&fx, chunk_msg(&fx, 1, 2, 1000, 3000));
+    /* a late copy of the first chunk neither restarts nor stores */
+    struct raft_msg_snapshot_resp a = chunk_answer(&fx, chunk_msg(&fx, 1, 2, 0, 3000));
+    assert_int_equal(f->last.n_chunks, 0);
+    assert_int_equal(a.next_offset, 2000);
+    struct raft_msg m = chunk_msg(&fx, 1, 2, 2000, 3000);
+    fx_recv(&fx, &m);
+    assert_int_equal(f->last.n_chunks, 1);
+    assert_int_equal(f->last.chunks[0].offset, 2000);
+    assert_true(f->install_pending);
+    fx_destroy(&fx);
+}
+
+static void test_follower_rejects_a_chunk_of_a_transfer_it_has_not_begun(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct raft_msg_snapshot_resp a = chunk_answer(&fx, chunk_msg(&fx, 1, 2, 1000, 3000));
+    assert_true(a.reject);
+    assert_int_equal(fx_node(&fx, 2)->last.n_chunks, 0);
+    fx_destroy(&fx);
+}
+
+/* Another leader's file of the same snapshot may differ byte for byte:
+ * its transfer starts over, and the old leader's chunks are stale. */
+static void test_new_leader_restarts_the_snapshot_transfer_from_offset_zero(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *f = fx_node(&fx, 2);
+    chunk_answer(&fx, chunk_msg(&fx, 1, 2, 0, 3000));
+    chunk_answer(&fx, chunk_msg(&fx, 1, 2, 1000, 3000));
+    struct raft_msg_snapshot_resp a = chunk_answer(&fx, chunk_msg(&fx, 3, 3, 2000, 3000));
+    assert_true(a.reject);
+    assert_int_equal(f->last.n_chunks, 0);
+    a = chunk_answer(&fx, chunk_msg(&fx, 3, 3, 0, 3000));
+    assert_int_equal(f->last.n_chunks, 1);
+    assert_int_equal(f->last.chunks[0].offset, 0);
+    assert_int_equal(a.next_offset, 1000);
+    struct raft_msg old = chunk_msg(&fx, 1, 2, 2000, 3000);
+    fx_recv(&fx, &old);
+    assert_int_equal(f->last.n_chunks, 0);
+    assert_false(f->install_pending);
+    fx_destroy(&fx);
+}
+
+/* Queued SNAPSHOT messages from `from` to `to` at offset off. */
+static uint32_t queued_chunks_at(struct fx *fx, uint64_t from, uint64_t to,
+                                 uint64_t off)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < fx->q_n; i++) {
+        const struct raft_msg *m = &fx->q[(fx->q_head + i) % FX_QUEUE].m;
+        n += m->type == RAFT_MSG_SNAPSHOT && m->from == from && m->to == to &&
+             m->snapshot.offset == off;
+    }
+    return n;
+}
+
+/* Lifts the isolation of lag and delivers until the leader's first
+ * chunks to it are queued. */
+static void start_transfer(struct fx *fx, struct fx_node *l, uint64_t lag)
+{
+    fx_isolate(fx, lag, false);
+    fx_drop_all(fx);
+    fx_wait(fx, 20); /* heartbeat -> reject -> probe -> snapshot */
+    for (int i = 0; i < 50 && !fx_count(fx, l->id, lag, RAFT_MSG_SNAPSHOT); i++) {
+        fx_deliver_one(fx);
+    }
+}
+
+static void test_leader_keeps_a_window_of_snapshot_chunks_in_flight(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 3);
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT), 3);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 0), 1);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 1000), 1);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 2000), 1);
+    /* each answer that moves the window on sends one more chunk */
+    struct raft_msg m, r;
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &m));
+    fx_recv(&fx, &m);
+    assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &r));
+    fx_recv(&fx, &r);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT), 3);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 3000), 1);
+    fx_destroy(&fx);
+}
+
+static void test_leader_resends_from_the_offset_a_gap_answer_names_once(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 3);
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    struct raft_msg c0, c1, c2, a0, gap;
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &c0));
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &c1)); /* lost */
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &c2));
+    assert_int_equal(c1.snapshot.offset, 1000);
+    fx_recv(&fx, &c0);
+    fx_recv(&fx, &c2);
+    assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &a0));
+    assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &gap));
+    assert_int_equal(gap.snapshot_resp.next_offset, 1000);
+    fx_recv(&fx, &a0); /* progress to 1000: chunk 3000 goes out */
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 1000), 0);
+    fx_recv(&fx, &gap); /* the same offset again: a gap, go back */
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 1000), 1);
+    fx_recv(&fx, &gap); /* a duplicate answer does not go back again */
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 1000), 1);
+    fx_run(&fx, 300);
+    assert_int_equal(raft_snapshot_index(fx_node(&fx, lag)->r),
+                     raft_snapshot_index(l->r));
+    fx_destroy(&fx);
+}
+
+static void test_leader_restarts_the_transfer_when_the_follower_lost_it(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 3);
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    struct raft_msg m;
+    for (int i = 0; i < 2; i++) { /* two chunks in and acknowledged */
+        assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &m));
+        fx_recv(&fx, &m);
+        assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &m));
+        fx_recv(&fx, &m);
+    }
+    fx_crash(&fx, lag);
+    fx_start(&fx, lag, 3); /* what it had received is gone */
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &m));
+    assert_int_equal(m.snapshot.offset, 2000);
+    fx_recv(&fx, &m);
+    assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &m));
+    assert_true(m.snapshot_resp.reject);
+    fx_recv(&fx, &m);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 0), 1);
+    fx_run(&fx, 300);
+    struct fx_node *f = fx_node(&fx, lag);
+    assert_int_equal(raft_snapshot_index(f->r), raft_snapshot_index(l->r));
+    assert_int_equal(f->applied, l->applied);
+    fx_destroy(&fx);
+}
+
+/* Every chunk of a window may draw a "done" once the follower holds the
+ * snapshot, and the network copies answers: only the first one counts. */
+static void test_late_copies_of_a_done_answer_restart_nothing(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 4);
+    take_snapshot(&fx, l, 2500);
+    start_transfer(&fx, l, lag);
+    fx_deliver_all(&fx);
+    struct fx_node *f = fx_node(&fx, lag);
+    assert_int_equal(raft_snapshot_index(f->r), raft_snapshot_index(l->r));
+    struct raft_msg done = fx_msg(RAFT_MSG_SNAPSHOT_RESP, lag, l->id,
+                                  raft_term(l->r));
+    done.snapshot_resp.index = raft_snapshot_index(l->r);
+    done.snapshot_resp.done = true;
+    for (int i = 0; i < 5; i++) {
+        fx_recv(&fx, &done);
+    }
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT), 0);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_APPEND), 0);
+    fx_destroy(&fx);
+}
+
+/* A "done" for an older snapshot than the one under way moves the match
+ * on but, while the log still lacks what follows it, the transfer goes on
+ * where it is (no restart from offset 0). */
+static void test_done_for_an_older_snapshot_keeps_the_transfer_going(void **state)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 2);
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    struct raft_msg m;
+    assert_true(fx_take(&fx, l->id, lag, RAFT_MSG_SNAPSHOT, &m));
+    fx_recv(&fx, &m);
+    assert_true(fx_take(&fx, lag, l->id, RAFT_MSG_SNAPSHOT_RESP, &m));
+    fx_recv(&fx, &m); /* 1000 acknowledged, chunk 2000 goes out */
+    uint32_t queued = fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT);
+    struct raft_msg done = fx_msg(RAFT_MSG_SNAPSHOT_RESP, lag, l->id,
+                                  raft_term(l->r));
+    done.snapshot_resp.index = 2;
+    done.snapshot_resp.done = true;
+    fx_recv(&fx, &done);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT), queued);
+    assert_int_equal(queued_chunks_at(&fx, l->id, lag, 0), 0);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_APPEND), 0);
+    fx_run(&fx, 300);
+    assert_int_equal(raft_snapshot_index(fx_node(&fx, lag)->r),
+                     raft_snapshot_index(l->r));
+    fx_destroy(&fx);
+}
+
+/* The caller keeps its newest snapshot only: while a transfer is under way
+ * a new one is suggested only at 4 times the threshold. */
+static void test_no_snapshot_is_suggested_while_one_is_shipped(void **state)
+{
+    struct raft_options o = {.election_timeout_ms = 100, .heartbeat_ms = 20,
+                             .snapshot_chunk_bytes = 1000,
+                             .snapshot_threshold = 5, .seed = 3};
+    struct fx fx;
+    fx_init_opts(&fx, 3, 3, &o);
+    struct fx_node *l = fx_elect(&fx);
+    uint64_t lag = l->id == 3 ? 2 : 3;
+    fx_isolate(&fx, lag, true);
+    for (int i = 0; i < 5; i++) {
+        fx_propose(&fx, l, "x");
+        fx_run(&fx, 20);
+    }
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    assert_true(fx_count(&fx, l->id, lag, RAFT_MSG_SNAPSHOT) > 0);
+    fx.cut[l->id][lag] = true; /* the transfer stays under way */
+    l->n_suggested = 0;
+    for (int i = 0; i < 19; i++) {
+        fx_propose(&fx, l, "x");
+        fx_run(&fx, 20);
+    }
+    assert_int_equal(raft_role(l->r), RAFT_LEADER);
+    assert_int_equal(l->applied - raft_snapshot_index(l->r), 19);
+    assert_int_equal(l->n_suggested, 0);
+    fx_propose(&fx, l, "x");
+    fx_run(&fx, 20);
+    assert_true(l->n_suggested > 0);
+    fx_destroy(&fx);
+}
+
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 16) & 0x7fff;
+}
+
+/* Delivers what is queued now: one network hop. With rng, snapshot
+ * chunks and their answers are lost (1/4), reordered behind the rest
+ * (1/4) or duplicated (1/6). */
+static void deliver_hop(struct fx *fx, uint32_t *rng)
+{
+    uint32_t n = fx->q_n;
+    for (uint32_t i = 0; i < n && fx->q_n > 0; i++) {
+        struct fx_msg *q = &fx->q[fx->q_head];
+        bool snap = q->m.type == RAFT_MSG_SNAPSHOT ||
+                    q->m.type == RAFT_MSG_SNAPSHOT_RESP;
+        uint32_t x = rng != NULL && snap ? lcg(rng) % 12 : 12;
+        if (x < 6) {
+            if (x >= 3) {
+                fx_enqueue(fx, &q->m); /* to the back: after the others */
+            }
+            fx_free_msg(q);
+            fx->q_head = (fx->q_head + 1) % FX_QUEUE;
+            fx->q_n--;
+            continue;
+        }
+        if (x < 8) {
+            fx_enqueue(fx, &q->m);
+        }
+        fx_deliver_one(fx);
+    }
+}
+
+/* Ticks of 10 ms, one hop each, until lag has installed the leader's
+ * snapshot and applied all; -1 if not within max ticks. */
+static int hops_to_catch_up(struct fx *fx, struct fx_node *l, uint64_t lag,
+                            uint32_t *rng, int max)
+{
+    struct fx_node *f = fx_node(fx, lag);
+    for (int t = 1; t <= max; t++) {
+        fx->now += 10;
+        for (uint32_t i = 0; i < fx->n; i++) {
+            if (fx->nodes[i].up) {
+                fx_tick(fx, &fx->nodes[i]);
+            }
+        }
+        deliver_hop(fx, rng);
+        if (raft_snapshot_index(f->r) == raft_snapshot_index(l->r) &&
+            f->applied == l->applied) {
+            return t;
+        }
+    }
+    return -1;
+}
+
+static void test_snapshot_transfer_completes_over_a_lossy_reordering_link(void **state)
+{
+    int worst = 0;
+    for (uint32_t seed = 1; seed <= 20; seed++) {
+        struct fx fx;
+        uint64_t lag;
+        struct fx_node *l = lagging_cluster_window(&fx, &lag, 4);
+        take_snapshot(&fx, l, 20000);
+        fx_isolate(&fx, lag, false);
+        uint32_t rng = seed;
+        int t = hops_to_catch_up(&fx, l, lag, &rng, 2000);
+        if (t < 0) {
+            fail_msg("seed %u: no catch-up in 20 s", seed);
+        }
+        worst = t > worst ? t : worst;
+        assert_int_equal(raft_role(l->r), RAFT_LEADER);
+        fx_destroy(&fx);
+    }
+    print_message("20 chunks over a lossy link: caught up within %d hops\n",
+                  worst);
+}
+
+static int catch_up_hops(uint32_t window)
+{
+    struct fx fx;
+    uint64_t lag;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, window);
+    take_snapshot(&fx, l, 32000);
+    fx_isolate(&fx, lag, false);
+    int t = hops_to_catch_up(&fx, l, lag, NULL, 1000);
+    fx_destroy(&fx);
+    return t;
+}
+
+/* Over a link with latency the window ships several chunks per round
+ * trip: 32 chunks take about 64 hops one at a time, a few with 8. */
+static void test_snapshot_window_ships_several_chunks_per_round_trip(void **state)
+{
+    int one = catch_up_hops(1);
+    int eight = catch_up_hops(8);
+    print_message("catch-up of 32 chunks: %d hops with window 1, %d with 8\n",
+                  one, eight);
+    assert_true(one > 0 && eight > 0);
+    assert_true(one >= 64);
+    assert_true(eight * 3 <= one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +703,18 @@ int main(void)
         cmocka_unit_test(test_follower_holding_the_snapshot_index_keeps_its_later_entries),
         cmocka_unit_test(test_node_restarts_from_snapshot_and_later_entries),
         cmocka_unit_test(test_snapshot_is_suggested_after_threshold_entries),
+        cmocka_unit_test(test_follower_takes_snapshot_chunks_in_order_only),
+        cmocka_unit_test(test_follower_answers_a_duplicate_chunk_with_the_offset_it_wants),
+        cmocka_unit_test(test_follower_rejects_a_chunk_of_a_transfer_it_has_not_begun),
+        cmocka_unit_test(test_new_leader_restarts_the_snapshot_transfer_from_offset_zero),
+        cmocka_unit_test(test_leader_keeps_a_window_of_snapshot_chunks_in_flight),
+        cmocka_unit_test(test_leader_resends_from_the_offset_a_gap_answer_names_once),
+        cmocka_unit_test(test_leader_restarts_the_transfer_when_the_follower_lost_it),
+        cmocka_unit_test(test_late_copies_of_a_done_answer_restart_nothing),
+        cmocka_unit_test(test_done_for_an_older_snapshot_keeps_the_transfer_going),
+        cmocka_unit_test(test_no_snapshot_is_suggested_while_one_is_shipped),
+        cmocka_unit_test(test_snapshot_transfer_completes_over_a_lossy_reordering_link),
+        cmocka_unit_test(test_snapshot_window_ships_several_chunks_per_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
