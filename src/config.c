@@ -817,8 +817,10 @@ static void rewrite_option_line(const struct config *cfg, const struct opt *o,
                       sizeof(value));
     append_word(buf, len, cap, o->name, 0);
     append_word(buf, len, cap, " ", 0);
+    /* Redis writes string options quoted (sdscatrepr); save stays bare
+     * unless empty. */
     int quote = o->type == OPT_STRING &&
-                (value[0] == '\0' || strpbrk(value, " \t\"'\\") != NULL);
+                (value[0] == '\0' || strcmp(o->name, "save") != 0);
     append_word(buf, len, cap, value, quote);
     append_word(buf, len, cap, "\n", 0);
 }
@@ -858,6 +860,9 @@ static char *rewrite_text(const struct config *cfg, const char *old)
         } else if (!done[o - opts]) {
             done[o - opts] = 1;
             rewrite_option_line(cfg, o, &buf, &len, &cap);
+        } else {
+            /* Redis rewriteConfigRemoveOrphaned: repeats become blank. */
+            append_word(&buf, &len, &cap, "\n", 0);
         }
         p += n + (nl ? 1 : 0);
     }
