@@ -868,7 +868,10 @@ static char *rewrite_text(const struct config *cfg, const char *old)
     }
     int header = 0;
     for (size_t i = 0; i < NOPTS; i++) {
-        if (done[i] || !differs_from_default(cfg, &def, &opts[i]))
+        /* Redis rewriteConfigDirOption always writes dir (the server
+         * runs inside it, and its default is "wherever it was started"). */
+        if (done[i] || (opts[i].offset != OFF(dir) &&
+                        !differs_from_default(cfg, &def, &opts[i])))
             continue;
         if (!header++)
             append_word(&buf, &len, &cap,
