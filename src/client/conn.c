@@ -3,7 +3,9 @@
  * the write path (one write() per connection in the before-sleep hook, a
  * write watcher only when the socket is full), limits (query buffer,
  * output buffer hard/soft, idle timeout) and closing. Buffers go back to
- * the pool as soon as they are empty, so 10,000 idle clients hold none. */
+ * the pool as soon as they are empty, so 10,000 idle clients hold none.
+ * A large value a command stores is read straight into its entry
+ * (memcached conn_nread), never through the query buffer. */
 #include "client/client.h"
 
 #include <errno.h>
@@ -169,10 +171,10 @@ static int prepare_qbuf(struct conn *c)
     return 0;
 }
 
-/* One read: into the query buffer (qlen grows), or while a large value streams
- * (dispatch.c take_big) its remaining bytes straight into the entry and
- * what follows them (its CRLF, the next commands) into the query buffer,
- * in the same readv. Returns read's result. */
+/* One read: into the query buffer (qlen grows), or while a large value
+ * streams (dispatch.c take_big) its remaining bytes straight into its
+ * entry and what follows them (its CRLF, the next commands) into the
+ * query buffer, in the same readv. Returns read's result. */
 static ssize_t read_some(struct conn *c)
 {
     size_t want = resp_big_want(&c->parser);

@@ -4,7 +4,9 @@
  * rescanned: each call resumes where the last one stopped. Multibulk and
  * inline requests, limits and error texts follow Redis 7 networking.c
  * (processMultibulkBuffer, processInlineBuffer); unlike Redis, "need more"
- * and "error" are different return values. Knows nothing of sockets. */
+ * and "error" are different return values. A large last value can be
+ * handed to the caller in pieces instead (resp_big_*), for it to read
+ * straight into place. Knows nothing of sockets. */
 #include "resp/resp.h"
 
 #include <limits.h>
