@@ -111,6 +111,11 @@ void config_get_matching(const struct config *cfg, const char *pattern,
                                     void *data),
                          void *data);
 
+/* CONFIG REWRITE: rewrites the config file at path with the current
+ * values, keeping comments and other lines as Redis does. Returns 0, or
+ * ERR_INVALID with strerror's text in err. */
+int config_rewrite(const struct config *cfg, const char *path, char *err,
+                   size_t errlen);
 /* Writes redis.conf.sample-style text of every option and its default. */
 void config_print_defaults(FILE *out);
 

@@ -31,6 +31,10 @@ struct conn {
     size_t qlen;
     size_t qpos;
     struct resp_parser parser;
+    /* The entry a large value is being read straight into (the parser's
+     * big bulk; .e NULL when none): conn.c reads into big.value, the
+     * command publishes it, dispatch.c cancels what is left. */
+    struct store_reservation big;
     /* reply buffer: [sent, out.len) not yet written */
     struct resp_out out;
     size_t sent;
@@ -77,6 +81,14 @@ struct conn {
     uint16_t *wslots;         /* their slots, FIFO (-MOVED if overwritten) */
     unsigned wshead, wslen, wscap;
 };
+
+/* A last argument at least this long is read straight into its entry
+ * (store reservation) when the command stores it as it is (SET and
+ * friends) and the node is not replicated. The size of one pool buffer:
+ * a shorter value arrives with its command in an ordinary buffer, where
+ * one copy costs less than reserving ahead; a longer one would need a
+ * grown buffer and a second copy of every byte. */
+#define CLIENT_BIG_VALUE_MIN (16 * 1024)
 
 #define CLIENT_MAX_LISTENERS (CONFIG_MAX_BIND + 1)
 
@@ -179,6 +191,8 @@ void conn__close(struct conn *c);
 void conn__queue_write(struct conn *c);
 /* Parses and runs every complete command in the query buffer. */
 void dispatch__process(struct conn *c);
+/* Gives back the entry of a large value that no command published. */
+void dispatch__cancel_big(struct conn *c);
 void conn__describe(const struct conn *c, struct metrics_buf *out,
                     int64_t now_ms);
 /* CLUSTER ... and ASKING (cluster_cmd.c); 0 for a wrong arity. */

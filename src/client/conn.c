@@ -3,12 +3,15 @@
  * the write path (one write() per connection in the before-sleep hook, a
  * write watcher only when the socket is full), limits (query buffer,
  * output buffer hard/soft, idle timeout) and closing. Buffers go back to
- * the pool as soon as they are empty, so 10,000 idle clients hold none. */
+ * the pool as soon as they are empty, so 10,000 idle clients hold none.
+ * A large value a command stores is read straight into its entry
+ * (memcached conn_nread), never through the query buffer. */
 #include "client/client.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -55,6 +58,7 @@ struct conn *conn__create(struct client_server *cs, int fd, int is_unix)
         return NULL;
     }
     resp_parser_init(&c->parser, cs->cfg->proto_max_bulk_len, NULL);
+    c->parser.big_min = cs->repl == NULL ? CLIENT_BIG_VALUE_MIN : 0;
     c->out.proto = 2;
     c->out.grow = out_grow;
     c->out.owner = c;
@@ -133,6 +137,7 @@ void conn__close(struct conn *c)
     close(c->fd);
     release_qbuf(c);
     release_out(c);
+    dispatch__cancel_big(c);
     resp_parser_free(&c->parser);
     cmd_session_free(&c->sess);
     free(c);
@@ -166,6 +171,32 @@ static int prepare_qbuf(struct conn *c)
     return 0;
 }
 
+/* One read: into the query buffer (qlen grows), or while a large value
+ * streams (dispatch.c take_big) its remaining bytes straight into its
+ * entry and what follows them (its CRLF, the next commands) into the
+ * query buffer, in the same readv. Returns read's result. */
+static ssize_t read_some(struct conn *c)
+{
+    size_t want = resp_big_want(&c->parser);
+    if (want == 0) {
+        ssize_t n = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+        if (n > 0)
+            c->qlen += (size_t)n;
+        return n;
+    }
+    struct iovec iov[2] = {
+        {c->big.value + c->parser.big_got, want},
+        {c->qbuf + c->qlen, c->qcap - c->qlen},
+    };
+    ssize_t n = readv(c->fd, iov, 2);
+    if (n <= 0)
+        return n;
+    size_t into_value = (size_t)n < want ? (size_t)n : want;
+    resp_big_put(&c->parser, into_value);
+    c->qlen += (size_t)n - into_value;
+    return n;
+}
+
 static void on_readable(struct conn *c)
 {
     struct client_server *cs = c->srv;
@@ -173,20 +204,20 @@ static void on_readable(struct conn *c)
         conn__close(c);
         return;
     }
-    ssize_t n = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+    ssize_t n = read_some(c);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         conn__close(c);
         return;
     }
     if (n < 0)
         return;
-    c->qlen += (size_t)n;
     cs->metrics->net_input_bytes += (unsigned long long)n;
     cs->metrics->total_reads_processed++;
     c->last_ms = loop_now_ms(cs->loop);
     /* Checked before running anything, as Redis readQueryFromClient: a
      * bulk bigger than the limit is refused even if it arrived whole. */
-    if (c->qlen - c->qpos > (size_t)cs->cfg->client_query_buffer_limit) {
+    if (c->qlen - c->qpos + c->parser.big_got >
+        (size_t)cs->cfg->client_query_buffer_limit) {
         log_msg(LOG_LEVEL_WARNING, "Closing client that reached max query "
                 "buffer length: id=%llu addr=%s (qbuf initial bytes omitted)",
                 (unsigned long long)c->sess.id, c->addr);
@@ -194,7 +225,8 @@ static void on_readable(struct conn *c)
         conn__close(c);
         return;
     }
-    dispatch__process(c);
+    if (resp_big_want(&c->parser) == 0)
+        dispatch__process(c);
     if (c->qpos == c->qlen)
         release_qbuf(c);
     if (c->out.failed) {

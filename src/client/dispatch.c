@@ -39,6 +39,7 @@ int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
     struct cmd_ctx ctx = {
         .env = cs->env, .sess = &c->sess, .out = &c->out, .argc = argc,
         .argv = argv, .now = loop_now_ms(cs->loop),
+        .reserved = c->big.e != NULL ? &c->big : NULL,
     };
     unsigned long errors = c->out.errors;
     const struct cmd_def *d;
@@ -82,6 +83,43 @@ static void protocol_error(struct conn *c)
     c->close_after_reply = 1;
 }
 
+void dispatch__cancel_big(struct conn *c)
+{
+    if (c->big.e != NULL)
+        cmd_cancel_value(c->srv->env, &c->big);
+}
+
+/* The parser offers a large last value (resp.h): it is read straight into
+ * its entry when the command stores it as it is, the client may run it,
+ * and the node is not replicated (there the command's bytes are proposed
+ * to the log as they came off the wire, so the value has to stay in the
+ * query buffer with them). The bytes of it already read move into the
+ * entry and leave the query buffer. */
+static void take_big(struct conn *c, char *src, size_t avail)
+{
+    struct resp_parser *p = &c->parser;
+    if (c->srv->repl != NULL || !c->sess.authenticated ||
+        c->srv->env->pause_end_ms != 0 ||
+        cmd_reserve_value(c->srv->env, p->argc, p->argv,
+                          (size_t)p->bulk_len, &c->big) < 0) {
+        resp_big_decline(p);
+        return;
+    }
+    struct resp_arg piece;
+    resp_big_accept(p, src, avail, &piece);
+    memcpy(c->big.value, piece.ptr, piece.len);
+    c->qlen -= piece.len;
+}
+
+/* Points the streamed argument (NULL in argv) at the entry it was read
+ * into. */
+static void fix_big_arg(struct conn *c)
+{
+    struct resp_parser *p = &c->parser;
+    if (p->big_arg >= 0 && p->big_arg < p->argc && c->big.e != NULL)
+        p->argv[p->big_arg].ptr = c->big.value;
+}
+
 /* Runs the command a pause held, with argv rebuilt from the parser's
  * offsets (the buffer may have moved). Returns 1 while still paused. */
 static int resume_held(struct conn *c)
@@ -91,8 +129,10 @@ static int resume_held(struct conn *c)
         p->argv[i].ptr = c->qbuf + c->qpos + p->slots[i].off;
         p->argv[i].len = p->slots[i].len;
     }
+    fix_big_arg(c);
     if (dispatch__run(c, p->argc, p->argv))
         return 1;
+    dispatch__cancel_big(c);
     c->qpos += c->parsed_len;
     c->parsed_len = 0;
     c->srv->npaused--;
@@ -144,6 +184,8 @@ void dispatch__process(struct conn *c)
             free(copy);
             if (rv < 0)
                 protocol_error(c);
+            else if (c->parser.big == RESP_BIG_OFFERED)
+                take_big(c, src, avail);
             break;
         }
         if (c->parser.argc == 0) {
@@ -151,8 +193,11 @@ void dispatch__process(struct conn *c)
             c->qpos += (size_t)rv;
             continue;
         }
+        fix_big_arg(c);
         int held = route_parsed(c, rv);
         free(copy);
+        if (held == 0)
+            dispatch__cancel_big(c);
         if (held < 0)
             break; /* dispatch_repl.c holds it until parked requests end */
         if (held) {

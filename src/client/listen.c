@@ -248,8 +248,8 @@ void client_close_listeners(struct client_server *cs)
         unlink(cs->cfg->unixsocket);
 }
 
-/* One CLIENT LIST line with Redis 7.0's fields in its order (7.2's
- * lib-name/lib-ver are kept by CLIENT SETINFO but not listed). */
+/* One CLIENT LIST line with Redis 7.2's fields in its order, ending with
+ * the lib-name/lib-ver that CLIENT SETINFO set (empty when unset). */
 void conn__describe(const struct conn *c, struct metrics_buf *out,
                     int64_t now_ms)
 {
@@ -260,14 +260,17 @@ void conn__describe(const struct conn *c, struct metrics_buf *out,
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld "
         "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu "
         "argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu "
-        "tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d\n",
+        "tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d "
+        "lib-name=%s lib-ver=%s\n",
         (unsigned long long)c->sess.id, c->addr, c->laddr, c->fd,
         c->sess.name ? c->sess.name : "",
         (long long)((now_ms - c->ctime_ms) / 1000),
         (long long)((now_ms - c->last_ms) / 1000), qbuf, c->qcap - c->qlen,
         c->out.cap, c->out.len, c->out.len - c->sent, omem,
         sizeof(*c) + c->qcap + c->out.cap,
-        c->out.len > c->sent ? "w" : "", cmd, c->sess.resp);
+        c->out.len > c->sent ? "w" : "", cmd, c->sess.resp,
+        c->sess.lib_name ? c->sess.lib_name : "",
+        c->sess.lib_ver ? c->sess.lib_ver : "");
 }
 
 void client_list_hook(void *data, struct metrics_buf *out, uint64_t id)

@@ -14,6 +14,7 @@
 
 #include "metrics/metrics.h"
 #include "resp/resp.h"
+#include "store/store.h"
 
 struct config;
 struct store;
@@ -158,7 +159,24 @@ struct cmd_ctx {
     int64_t now;              /* Unix ms, from the loop */
     const struct cmd_def *cmd;
     int failed;               /* set by cmd_fail: counts failed_calls */
+    /* The entry reserved for a large last argument that was read straight
+     * into it (cmd_reserve_value; its argv ptr is the reserved value).
+     * SET and friends publish it; whatever is left the caller cancels. */
+    struct store_reservation *reserved;
 };
+
+/* Large values (memcached conn_nread, Redis' big-arg path): argv holds
+ * the arguments before a command's last one, vlen bytes long. When the
+ * command stores that last argument as a string value as it is (SET key
+ * v, SETNX, GETSET, SETEX, PSETEX), reserves the entry for it so that the
+ * value can be read straight into r->value. Returns 0, or <0 when the
+ * command is another one or there is no memory: the value then comes
+ * through the query buffer as any other. */
+int cmd_reserve_value(struct cmd_env *env, int argc,
+                      const struct resp_arg *argv, size_t vlen,
+                      struct store_reservation *r);
+/* Gives back a reservation the command did not publish (no-op if it did). */
+void cmd_cancel_value(struct cmd_env *env, struct store_reservation *r);
 
 /* Builds the lookup tables and allocates env->stats. Returns 0 or
  * ERR_NOMEM. */

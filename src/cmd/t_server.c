@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 
 /* ---- CONFIG ---- */
 
@@ -174,7 +175,15 @@ void t_config_rewrite(struct cmd_ctx *c)
         cmd_fail(c, "The server is running without a config file");
         return;
     }
-    cmd_fail(c, "CONFIG REWRITE is not supported; edit the config file");
+    char err[256];
+    if (config_rewrite(c->env->cfg, c->env->config_file, err,
+                       sizeof(err)) < 0) {
+        log_msg(LOG_LEVEL_WARNING, "CONFIG REWRITE failed: %s", err);
+        cmd_failf(c, "Rewriting config file: %s", err);
+        return;
+    }
+    log_msg(LOG_LEVEL_NOTICE, "CONFIG REWRITE executed with success.");
+    resp_add_ok(c->out);
 }
 
 void t_config_help(struct cmd_ctx *c)

@@ -120,6 +120,48 @@ void t_get(struct cmd_ctx *c)
     reply_get(c, 1, &k);
 }
 
+/* Commands whose last argument is stored as it is, and how many
+ * arguments come before it. */
+static const struct { const char *name; int before; } value_last[] = {
+    {"set", 2}, {"setnx", 2}, {"getset", 2}, {"setex", 3}, {"psetex", 3}};
+
+int cmd_reserve_value(struct cmd_env *env, int argc,
+                      const struct resp_arg *argv, size_t vlen,
+                      struct store_reservation *r)
+{
+    for (size_t i = 0; i < sizeof(value_last) / sizeof(value_last[0]); i++) {
+        size_t n = strlen(value_last[i].name);
+        if (argc != value_last[i].before || argv[0].len != n ||
+            strncasecmp(argv[0].ptr, value_last[i].name, n) != 0)
+            continue;
+        struct store_key k;
+        store_key_init(env->store, &k, argv[1].ptr, argv[1].len);
+        /* SETEX and PSETEX: room for the expire, so publish moves nothing. */
+        return store_reserve(env->store, &k, vlen, value_last[i].before == 3,
+                             r);
+    }
+    return ERR_NOTFOUND;
+}
+
+void cmd_cancel_value(struct cmd_env *env, struct store_reservation *r)
+{
+    store_cancel(env->store, r);
+}
+
+/* Stores argv[val_i] under k: publishes the entry the value was read
+ * into when there is one (cmd_reserve_value), else copies it. */
+static int store_value(struct cmd_ctx *c, const struct store_key *k,
+                       int val_i, int64_t expire, unsigned sflags)
+{
+    struct store_reservation *r = c->reserved;
+    if (r != NULL && r->e != NULL && c->argv[val_i].ptr == r->value)
+        return store_publish(c->env->store, r, expire, sflags,
+                             (uint64_t)c->now, NULL);
+    return store_set(c->env->store, k, c->argv[val_i].ptr,
+                     c->argv[val_i].len, expire, sflags, (uint64_t)c->now,
+                     NULL);
+}
+
 /* The common tail of SET, SETNX, SETEX, PSETEX (Redis setGenericCommand). */
 static void set_generic(struct cmd_ctx *c, int flags, int key_i, int val_i,
                         int expire_i, const char *ok, const char *abort)
@@ -145,8 +187,7 @@ static void set_generic(struct cmd_ctx *c, int flags, int key_i, int val_i,
         }
     }
     unsigned sflags = (flags & OPT_KEEPTTL) ? STORE_SET_KEEPTTL : 0;
-    if (store_set(c->env->store, &k, c->argv[val_i].ptr, c->argv[val_i].len,
-                  expire, sflags, (uint64_t)c->now, NULL) < 0) {
+    if (store_value(c, &k, val_i, expire, sflags) < 0) {
         reply_oom(c);
         return;
     }
@@ -183,8 +224,7 @@ void t_getset(struct cmd_ctx *c)
     struct store_key k;
     if (reply_get(c, 1, &k) < 0)
         return;
-    if (store_set(c->env->store, &k, c->argv[2].ptr, c->argv[2].len,
-                  STORE_NO_EXPIRE, 0, (uint64_t)c->now, NULL) < 0) {
+    if (store_value(c, &k, 2, STORE_NO_EXPIRE, 0) < 0) {
         /* The old value was already replied: as Redis, keep going. */
         return;
     }

@@ -49,6 +49,15 @@ struct resp_parser {
     int cap;
     struct resp_slot *slots;
     struct resp_arg *argv;
+    /* A large final bulk read straight into its final place (see
+     * resp_big_accept): offered when at least big_min bytes long (0: never
+     * offered); big is RESP_BIG_*, big_got the value bytes put in place,
+     * big_arg the index of the argument whose bytes are not in the buffer
+     * (its argv ptr is NULL), -1 when none. */
+    size_t big_min;
+    int big;
+    size_t big_got;
+    int big_arg;
     /* sticky error */
     int err;
     char errmsg[RESP_ERRMSG_LEN];
@@ -71,6 +80,29 @@ void resp_parser_free(struct resp_parser *p);
  * protocol error, sticky, with Redis' reply text in p->errmsg (without
  * the "-ERR " prefix). */
 long resp_parse(struct resp_parser *p, char *buf, size_t len);
+
+/* Large values (Redis' big-arg path, memcached conn_nread). When the
+ * header of the last bulk of a multibulk command announces at least
+ * big_min bytes and fewer than that many have arrived, resp_parse returns
+ * 0 with p->big == RESP_BIG_OFFERED: p->argv[0..argc) hold the arguments
+ * before the value, p->bulk_len its length and p->pos where it starts in
+ * buf. The caller then either declines (parsing goes on as usual, the
+ * value in the buffer) or accepts and takes the value bytes itself: those
+ * already in buf[pos, len) are handed out as the first piece, and the
+ * caller removes them from its buffer, puts them and the rest in place
+ * and reports each piece with resp_big_put. From then on the buffer holds
+ * the command's header followed by what comes after the value (its CRLF
+ * first). Once all bytes are put and the CRLF is there, resp_parse
+ * returns the whole command with argv[big_arg].ptr NULL and .len the
+ * value's length, for the caller to point at where it put the value. */
+enum { RESP_BIG_NONE, RESP_BIG_OFFERED, RESP_BIG_STREAMING };
+void resp_big_decline(struct resp_parser *p);
+/* buf and len as given to the resp_parse call that offered. */
+void resp_big_accept(struct resp_parser *p, const char *buf, size_t len,
+                     struct resp_arg *first_piece);
+/* Value bytes still to be put in place (0 when not streaming). */
+size_t resp_big_want(const struct resp_parser *p);
+void resp_big_put(struct resp_parser *p, size_t n);
 
 /* Splits a line as Redis sdssplitargs does (spaces, "double quotes" with
  * \n \r \t \b \a \xHH escapes, 'single quotes' with \'), unescaping in

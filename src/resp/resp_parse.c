@@ -4,7 +4,9 @@
  * rescanned: each call resumes where the last one stopped. Multibulk and
  * inline requests, limits and error texts follow Redis 7 networking.c
  * (processMultibulkBuffer, processInlineBuffer); unlike Redis, "need more"
- * and "error" are different return values. Knows nothing of sockets. */
+ * and "error" are different return values. A large last value can be
+ * handed to the caller in pieces instead (resp_big_*), for it to read
+ * straight into place. Knows nothing of sockets. */
 #include "resp/resp.h"
 
 #include <limits.h>
@@ -27,6 +29,7 @@ int resp_parser_init(struct resp_parser *p, long long max_bulk_len,
     memset(p, 0, sizeof(*p));
     p->max_bulk_len = max_bulk_len;
     p->bulk_len = -1;
+    p->big_arg = -1;
     p->realloc_fn = realloc_fn ? realloc_fn : realloc;
     return 0;
 }
@@ -77,7 +80,7 @@ static long fail(struct resp_parser *p, int code, const char *fmt, ...)
 static long finish(struct resp_parser *p, char *buf, size_t consumed)
 {
     for (int i = 0; i < p->argc; i++) {
-        p->argv[i].ptr = buf + p->slots[i].off;
+        p->argv[i].ptr = i == p->big_arg ? NULL : buf + p->slots[i].off;
         p->argv[i].len = p->slots[i].len;
     }
     p->kind = KIND_NONE;
@@ -342,9 +345,74 @@ static long parse_bulk_header(struct resp_parser *p, char *buf, size_t len)
     return 1;
 }
 
+/* After a header: offers the value to the caller when it is the command's
+ * last, large, and not all here yet (see resp.h). Returns 1 if offered. */
+static int offer_big(struct resp_parser *p, char *buf, size_t len)
+{
+    if (p->big_min == 0 || p->mb_left != 1 ||
+        (size_t)p->bulk_len < p->big_min ||
+        len - p->pos >= (size_t)p->bulk_len)
+        return 0;
+    for (int i = 0; i < p->argc; i++) {
+        p->argv[i].ptr = buf + p->slots[i].off;
+        p->argv[i].len = p->slots[i].len;
+    }
+    p->big = RESP_BIG_OFFERED;
+    return 1;
+}
+
+void resp_big_decline(struct resp_parser *p)
+{
+    p->big = RESP_BIG_NONE;
+}
+
+void resp_big_accept(struct resp_parser *p, const char *buf, size_t len,
+                     struct resp_arg *first_piece)
+{
+    first_piece->ptr = buf + p->pos;
+    first_piece->len = len - p->pos;
+    p->big = RESP_BIG_STREAMING;
+    p->big_got = len - p->pos;
+    /* The buffer no longer has to hold the value: just its CRLF. */
+    p->need = p->pos + 2;
+}
+
+size_t resp_big_want(const struct resp_parser *p)
+{
+    if (p->big != RESP_BIG_STREAMING)
+        return 0;
+    return (size_t)p->bulk_len - p->big_got;
+}
+
+void resp_big_put(struct resp_parser *p, size_t n)
+{
+    p->big_got += n;
+}
+
+/* The end of a streamed value: the command is complete once every value
+ * byte is in place and the CRLF after it has arrived (skipped unread, as
+ * Redis does). */
+static long parse_big_tail(struct resp_parser *p, char *buf, size_t len)
+{
+    if (p->big_got < (size_t)p->bulk_len || len - p->pos < 2)
+        return 0;
+    if (p->argc == p->cap && reserve(p, (long long)p->cap + 1) < 0)
+        return fail(p, ERR_NOMEM, "out of memory");
+    p->slots[p->argc].off = p->pos;
+    p->slots[p->argc].len = (size_t)p->bulk_len;
+    p->big_arg = p->argc++;
+    p->pos += 2;
+    p->big = RESP_BIG_NONE;
+    p->big_got = 0;
+    p->mb_left = 0;
+    return finish(p, buf, p->pos);
+}
+
 static long parse_multibulk(struct resp_parser *p, char *buf, size_t len)
 {
     long rv;
+    if (p->big == RESP_BIG_STREAMING)
+        return parse_big_tail(p, buf, len);
     if (p->kind == KIND_MB_COUNT) {
         rv = parse_count(p, buf, len);
         if (rv <= 0 || p->kind == KIND_NONE)
@@ -355,6 +423,8 @@ static long parse_multibulk(struct resp_parser *p, char *buf, size_t len)
             rv = parse_bulk_header(p, buf, len);
             if (rv <= 0)
                 return rv;
+            if (offer_big(p, buf, len))
+                return 0;
         }
         if (len - p->pos < (size_t)p->bulk_len + 2)
             return 0;
@@ -377,7 +447,10 @@ long resp_parse(struct resp_parser *p, char *buf, size_t len)
         return p->err;
     if (len == 0)
         return 0;
+    if (p->big == RESP_BIG_OFFERED)
+        resp_big_decline(p);
     if (p->kind == KIND_NONE) {
+        p->big_arg = -1;
         p->argc = 0;
         p->pos = 0;
         p->need = 0;

@@ -185,6 +185,21 @@ start_server {tags {connection}} {
         assert_match "id=[r client id] addr=127.0.0.1:* *cmd=client|info *resp=2*" $info
     }
 
+    # Redis 7.2: CLIENT SETINFO values end every CLIENT LIST/INFO line.
+    test {CLIENT SETINFO lib-name and lib-ver show in CLIENT INFO and LIST} {
+        # The installed redis-server 7.0 predates CLIENT SETINFO.
+        if {[server_is_redis]} return
+        set c [new_client]
+        assert_match "* resp=2 lib-name= lib-ver=" [string trim [$c client info]]
+        assert_equal [$c client setinfo lib-name redis-py] OK
+        assert_equal [$c client setinfo LIB-VER 5.0.1] OK
+        assert_match "* resp=2 lib-name=redis-py lib-ver=5.0.1" [string trim [$c client info]]
+        set id [$c client id]
+        assert_match "id=$id * lib-name=redis-py lib-ver=5.0.1" [string trim [r client list id $id]]
+        assert_error {*lib-name cannot contain spaces*} {$c client setinfo lib-name "a b"}
+        $c close
+    }
+
     test {CLIENT KILL ID closes that connection} {
         set c [new_client]
         set id [$c client id]

@@ -490,3 +490,49 @@ start_server {tags {strings}} {
         }
     }
 }
+
+# Large values (a non-replicated node reads them straight into their
+# entry; a replicated one proposes them with their command): whole, split
+# across many small writes with pauses, pipelined with the next command,
+# and at 100 MiB (slow tier). A Raft log entry must fit in one WAL
+# segment, so this server's segments are 256 MiB.
+start_server [list tags {string large} overrides [expr {[::srv::is_redis] ? {} : {wal-segment-size 256mb}}]] {
+    test {A 1 MiB value round-trips through SET, SETEX, GETSET and SETNX} {
+        set v [string repeat "0123456789abcdef" 65536]
+        assert_equal [r set big $v] OK
+        assert_equal [r get big] $v
+        assert_equal [r setex bigex 100 $v] OK
+        assert_equal [r strlen bigex] 1048576
+        assert_range [r ttl bigex] 90 100
+        assert_equal [r getset big "x$v"] $v
+        assert_equal [r strlen big] 1048577
+        assert_equal [r setnx big $v] 0
+        r del big bigex
+    }
+
+    test {A 1 MiB value sent in small pieces with pauses, then a pipelined GET} {
+        set v [string repeat "abcdefghijklmnop" 65536]
+        set c [new_client]
+        set fd [$c channel]
+        set req "*3\r\n\$3\r\nSET\r\n\$5\r\nsplit\r\n\$[string length $v]\r\n$v\r\n*2\r\n\$3\r\nGET\r\n\$5\r\nsplit\r\n"
+        set len [string length $req]
+        for {set i 0} {$i < $len} {incr i $step} {
+            set step [expr {$i < 64 ? 3 : 65521}]
+            puts -nonewline $fd [string range $req $i [expr {$i + $step - 1}]]
+            flush $fd
+            if {$i % 7 == 0} { after 1 }
+        }
+        assert_equal [$c read] OK
+        assert_equal [$c read] $v
+        $c close
+    }
+
+    test {A 100 MiB value is stored and read back} {
+        set v [string repeat "x" [expr {100 * 1024 * 1024}]]
+        assert_equal [r set huge $v] OK
+        assert_equal [r strlen huge] [string length $v]
+        assert_equal [r getrange huge -3 -1] xxx
+        assert_equal [r get huge] $v
+        r del huge
+    } {slow}
+}

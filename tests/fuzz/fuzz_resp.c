@@ -3,7 +3,10 @@
  * The stream is parsed whole and again in those pieces (compacting the
  * buffer between reads, as conn.c does); both runs must yield the same
  * commands and the same error, and every argv slice must lie inside the
- * buffer. AddressSanitizer catches any read outside it. */
+ * buffer. The split run also takes every large last value the parser
+ * offers (big_min 8) into a buffer of its own, as the connection reads one
+ * into its entry, so that path must yield the same commands too.
+ * AddressSanitizer catches any read outside a buffer. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +15,36 @@
 #include "resp/resp.h"
 
 #define FUZZ_MAX_BULK (1024 * 1024)
+#define FUZZ_BIG_MIN 8
+
+/* A value taken out of the buffer (resp_big_accept) and where it goes. */
+struct big {
+    char *val;
+    size_t put;
+};
+
+/* Puts up to n bytes of data into the streaming value; returns how many. */
+static size_t big_feed(struct resp_parser *p, struct big *b,
+                       const uint8_t *data, size_t n)
+{
+    size_t want = resp_big_want(p);
+    size_t k = n < want ? n : want;
+    memcpy(b->val + b->put, data, k);
+    b->put += k;
+    resp_big_put(p, k);
+    return k;
+}
+
+static void big_take(struct resp_parser *p, struct big *b, char *q,
+                     size_t qpos, size_t *qlen)
+{
+    struct resp_arg first;
+    resp_big_accept(p, q + qpos, *qlen - qpos, &first);
+    b->val = realloc(b->val, (size_t)p->bulk_len + 1);
+    memcpy(b->val, first.ptr, first.len);
+    b->put = first.len;
+    *qlen -= first.len;
+}
 
 struct digest {
     uint64_t h;
@@ -32,6 +65,9 @@ static void parse(const uint8_t *data, size_t len, uint8_t seed,
 {
     struct resp_parser p;
     resp_parser_init(&p, FUZZ_MAX_BULK, NULL);
+    struct big b = {NULL, 0};
+    if (seed)
+        p.big_min = FUZZ_BIG_MIN;
     char *q = malloc(len + 1);
     size_t qlen = 0, qpos = 0, fed = 0;
     uint32_t x = seed ? seed : 1;
@@ -45,11 +81,16 @@ static void parse(const uint8_t *data, size_t len, uint8_t seed,
         memmove(q, q + qpos, qlen - qpos);
         qlen -= qpos;
         qpos = 0;
-        memcpy(q + qlen, data + fed, n);
-        qlen += n;
+        size_t k = big_feed(&p, &b, data + fed, n);
+        memcpy(q + qlen, data + fed + k, n - k);
+        qlen += n - k;
         fed += n;
         while (qpos < qlen) {
             long rv = resp_parse(&p, q + qpos, qlen - qpos);
+            if (rv == 0 && p.big == RESP_BIG_OFFERED) {
+                big_take(&p, &b, q, qpos, &qlen);
+                continue;
+            }
             if (rv == 0)
                 break;
             if (rv < 0) {
@@ -60,6 +101,12 @@ static void parse(const uint8_t *data, size_t len, uint8_t seed,
             if ((size_t)rv > qlen - qpos)
                 abort();
             for (int i = 0; i < p.argc; i++) {
+                if (i == p.big_arg) {
+                    if (p.argv[i].ptr != NULL || b.put != p.argv[i].len)
+                        abort();
+                    mix(d, b.val, b.put);
+                    continue;
+                }
                 if (p.argv[i].ptr < q + qpos ||
                     p.argv[i].ptr + p.argv[i].len > q + qpos + (size_t)rv)
                     abort();
@@ -71,6 +118,7 @@ static void parse(const uint8_t *data, size_t len, uint8_t seed,
         }
     }
     resp_parser_free(&p);
+    free(b.val);
     free(q);
 }
 

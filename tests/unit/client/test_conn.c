@@ -250,6 +250,93 @@ static void test_output_buffer_hard_limit_closes_a_client_that_does_not_read(voi
     close(fd);
 }
 
+
+/* The connection of the one whose value is streaming (the newest). */
+static struct conn *newest_conn(void)
+{
+    return w.cs.all;
+}
+
+/* A large SET value is read straight into its entry: while it streams the
+ * query buffer never grows past one pool buffer, the value comes back
+ * whole, and the command pipelined behind it runs. */
+static void test_large_value_is_read_straight_into_its_entry(void **state)
+{
+    int fd = connect_client();
+    struct conn *c = newest_conn();
+    const size_t vlen = 1 << 20;
+    char *value = malloc(vlen);
+    for (size_t i = 0; i < vlen; i++)
+        value[i] = (char)(i * 31 + 7);
+    char hdr[64];
+    int hl = sprintf(hdr, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%zu\r\n", vlen);
+    send_all(fd, hdr, (size_t)hl);
+    size_t maxcap = 0;
+    srand(3);
+    for (size_t off = 0; off < vlen;) {
+        size_t n = 1 + (size_t)rand() % 50000;
+        if (n > vlen - off)
+            n = vlen - off;
+        send_all(fd, value + off, n);
+        off += n;
+        pump(2);
+        if (c->qcap > maxcap)
+            maxcap = c->qcap;
+    }
+    assert_non_null(c->big.e);
+    send_all(fd, "\r\nGET big\r\n", 11);
+    size_t want = 5 + 10 + vlen + 2;
+    char *got = malloc(want + 16);
+    int eof;
+    size_t n = collect(fd, got, want + 16, want, &eof);
+    assert_int_equal(n, want);
+    assert_memory_equal(got, "+OK\r\n$1048576\r\n", 15);
+    assert_memory_equal(got + 15, value, vlen);
+    assert_true(maxcap <= pool_buf_size(w.pool));
+    assert_null(c->big.e);
+    free(got);
+    free(value);
+    close(fd);
+    pump(3);
+}
+
+/* A client that goes away in the middle of a large value gives its
+ * reserved entry back; a value whose command fails (SETEX with a bad
+ * time) is not stored and gives it back too. */
+static void test_unpublished_large_values_are_given_back(void **state)
+{
+    struct store_memory before, after;
+    store_memory(w.env.store, &before);
+    int fd = connect_client();
+    static char part[100000];
+    memset(part, 'p', sizeof(part));
+    const char *hdr = "*3\r\n$3\r\nSET\r\n$4\r\ngone\r\n$300000\r\n";
+    send_all(fd, hdr, strlen(hdr));
+    send_all(fd, part, sizeof(part));
+    pump(3);
+    assert_non_null(newest_conn()->big.e);
+    close(fd);
+    pump(3);
+    store_memory(w.env.store, &after);
+    assert_int_equal(after.slab_used, before.slab_used);
+
+    fd = connect_client();
+    const char *bad = "*4\r\n$5\r\nSETEX\r\n$3\r\nbad\r\n$2\r\nxx\r\n$100000\r\n";
+    send_all(fd, bad, strlen(bad));
+    send_all(fd, part, sizeof(part));
+    send_all(fd, "\r\nEXISTS bad\r\n", 14);
+    char got[128];
+    int eof;
+    const char *want = "-ERR value is not an integer or out of range\r\n:0\r\n";
+    size_t n = collect(fd, got, sizeof(got), strlen(want), &eof);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(got, want, n);
+    store_memory(w.env.store, &after);
+    assert_int_equal(after.slab_used, before.slab_used);
+    close(fd);
+    pump(3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +347,8 @@ int main(void)
         cmocka_unit_test(test_client_reply_off_and_skip),
         cmocka_unit_test(test_query_buffer_limit_closes_without_reply),
         cmocka_unit_test(test_output_buffer_hard_limit_closes_a_client_that_does_not_read),
+        cmocka_unit_test(test_large_value_is_read_straight_into_its_entry),
+        cmocka_unit_test(test_unpublished_large_values_are_given_back),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -351,6 +351,127 @@ static void test_split_args_matches_sdssplitargs(void **state)
     assert_int_equal(resp_split_args(l3, strlen(l3), argv, 2), -1);
 }
 
+
+/* A large last value is handed out in pieces (the connection puts them
+ * straight into the value's entry): the bytes already in the buffer at
+ * the offer, then every later piece, and the command comes out once its
+ * CRLF has arrived, with the value's argv ptr NULL. Fed in seeded random
+ * splits, with the next command pipelined behind it. */
+static void test_large_last_value_is_handed_out_in_pieces(void **state)
+{
+    (void)state;
+    const size_t vlen = 200000;
+    char *value = malloc(vlen), *placed = malloc(vlen);
+    for (size_t i = 0; i < vlen; i++)
+        value[i] = (char)('a' + (i * 7) % 26);
+    char head[64];
+    int hl = snprintf(head, sizeof(head), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n", vlen);
+    const char *tail = "\r\n*1\r\n$4\r\nPING\r\n";
+    size_t total = (size_t)hl + vlen + strlen(tail);
+    char *wire = malloc(total);
+    memcpy(wire, head, (size_t)hl);
+    memcpy(wire + hl, value, vlen);
+    memcpy(wire + hl + vlen, tail, strlen(tail));
+    for (unsigned seed = 1; seed <= 20; seed++) {
+        srand(seed);
+        struct resp_parser p;
+        resp_parser_init(&p, MAX_BULK, NULL);
+        p.big_min = 16384;
+        char *qbuf = malloc(total);
+        size_t qlen = 0, fed = 0, put = 0;
+        int pieces = 0, commands = 0;
+        while (fed < total) {
+            size_t n = 1 + (size_t)rand() % (seed % 2 ? 70000 : 300);
+            if (n > total - fed)
+                n = total - fed;
+            size_t want = resp_big_want(&p);
+            size_t into_value = n < want ? n : want;
+            if (into_value) { /* the connection's readv: value, then qbuf */
+                memcpy(placed + put, wire + fed, into_value);
+                put += into_value;
+                resp_big_put(&p, into_value);
+                pieces++;
+            }
+            memcpy(qbuf + qlen, wire + fed + into_value, n - into_value);
+            qlen += n - into_value;
+            fed += n;
+            size_t qpos = 0;
+            for (;;) {
+                long rv = resp_parse(&p, qbuf + qpos, qlen - qpos);
+                assert_true(rv >= 0);
+                if (rv == 0 && p.big == RESP_BIG_OFFERED) {
+                    assert_int_equal(p.argc, 2);
+                    assert_int_equal(p.bulk_len, (long long)vlen);
+                    struct resp_arg first;
+                    resp_big_accept(&p, qbuf + qpos, qlen - qpos, &first);
+                    memcpy(placed + put, first.ptr, first.len);
+                    put += first.len;
+                    qlen -= first.len;
+                    pieces++;
+                    continue;
+                }
+                if (rv == 0)
+                    break;
+                commands++;
+                if (commands == 1) {
+                    assert_int_equal(p.argc, 3);
+                    assert_int_equal(p.big_arg, 2);
+                    assert_null(p.argv[2].ptr);
+                    assert_int_equal(p.argv[2].len, vlen);
+                    assert_memory_equal(p.argv[1].ptr, "k", 1);
+                } else {
+                    assert_int_equal(p.argc, 1);
+                    assert_memory_equal(p.argv[0].ptr, "PING", 4);
+                }
+                qpos += (size_t)rv;
+            }
+            memmove(qbuf, qbuf + qpos, qlen - qpos);
+            qlen -= qpos;
+        }
+        assert_int_equal(commands, 2);
+        assert_int_equal(put, vlen);
+        assert_true(pieces > 1);
+        assert_memory_equal(placed, value, vlen);
+        free(qbuf);
+        resp_parser_free(&p);
+    }
+    free(wire);
+    free(value);
+    free(placed);
+}
+
+/* Declining the offer (or ignoring it) parses the value from the buffer
+ * as usual; a value below big_min, or not the last argument, or all here
+ * already, is never offered. */
+static void test_declined_or_small_values_stay_in_the_buffer(void **state)
+{
+    (void)state;
+    struct resp_parser p;
+    resp_parser_init(&p, MAX_BULK, NULL);
+    p.big_min = 16;
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$20\r\n0123");
+    assert_int_equal(resp_parse(&p, buf, (size_t)n), 0);
+    assert_int_equal(p.big, RESP_BIG_OFFERED);
+    resp_big_decline(&p);
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "4567890123456789\r\n");
+    assert_int_equal(resp_parse(&p, buf, (size_t)n), n);
+    assert_int_equal(p.big_arg, -1);
+    assert_memory_equal(p.argv[2].ptr, "01234567890123456789", 20);
+    /* not the last argument */
+    n = snprintf(buf, sizeof(buf), "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$20\r\n0123");
+    assert_int_equal(resp_parse(&p, buf, (size_t)n), 0);
+    assert_int_equal(p.big, RESP_BIG_NONE);
+    resp_parser_free(&p);
+    /* all here already */
+    resp_parser_init(&p, MAX_BULK, NULL);
+    p.big_min = 16;
+    n = snprintf(buf, sizeof(buf), "*2\r\n$3\r\nSET\r\n$20\r\n01234567890123456789\r");
+    assert_int_equal(resp_parse(&p, buf, (size_t)n), 0);
+    assert_int_equal(p.big, RESP_BIG_NONE);
+    resp_parser_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +491,8 @@ int main(void)
         cmocka_unit_test(test_argv_allocation_failure_is_an_error_not_a_crash),
         cmocka_unit_test(test_string_to_ll_is_strict_like_redis),
         cmocka_unit_test(test_split_args_matches_sdssplitargs),
+        cmocka_unit_test(test_large_last_value_is_handed_out_in_pieces),
+        cmocka_unit_test(test_declined_or_small_values_stay_in_the_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
