@@ -370,12 +370,19 @@ static int seg_rotate(struct wal *w, uint64_t first_index)
 }
 
 /* Everything that can fail (memory) happens before the first change, so a
- * failed append leaves the WAL as it was. */
+ * failed append leaves the WAL as it was. A record larger than a whole
+ * segment (a value of more than wal-segment-size, which Redis accepts up
+ * to proto-max-bulk-len) gets a segment of its own that grows past the
+ * preallocated size as it is written; recovery reads a segment to its
+ * end, whatever its size. Refusing it instead would stop the group: raft
+ * has already accepted the entry, so the WAL is the wrong place to say
+ * no. */
 static int append_one(struct wal *w, const struct wal_entry *e)
 {
     size_t size = wal__rec_size(e->len);
     struct wal_seg *s = w->nsegs ? w->segs[w->nsegs - 1] : NULL;
-    if (s == NULL || s->end + size > w->segment_size) {
+    int empty = s != NULL && s->noffs == 0; /* holds no record yet */
+    if (s == NULL || (s->end + size > w->segment_size && !empty)) {
         int rv = seg_rotate(w, e->index);
         if (rv != 0)
             return rv;
@@ -418,8 +425,7 @@ int wal_append(struct wal *w, const struct wal_entry *entries, size_t n)
         const struct wal_entry *e = &entries[i];
         if (e->index != w->next_index || e->term < w->last_term)
             return ERR_INVALID;
-        if (e->len > WAL_ENTRY_MAX ||
-            WAL_SEG_HDR + wal__rec_size(e->len) > w->segment_size)
+        if (e->len > WAL_ENTRY_MAX)
             return ERR_TOOBIG;
         int rv = append_one(w, e);
         if (rv != 0)

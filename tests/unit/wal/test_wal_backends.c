@@ -278,6 +278,69 @@ static void test_segments_are_preallocated_and_no_spare_is_left(
     }
 }
 
+struct big_check {
+    uint64_t next, big_index;
+    uint32_t big_len;
+    int bad;
+};
+
+static int big_check_cb(void *data, const struct wal_entry *e)
+{
+    struct big_check *c = data;
+    int ok = e->index == c->next;
+    if (e->index != c->big_index)
+        ok = ok && entry_ok(e);
+    else if (e->len != c->big_len)
+        ok = 0;
+    else
+        for (uint32_t i = 0; i < e->len && ok; i++)
+            ok = ((const uint8_t *)e->buf)[i] == entry_byte(e->index, 1, i);
+    c->bad += !ok;
+    c->next = e->index + 1;
+    return 0;
+}
+
+/* An entry larger than a whole segment (a value above wal-segment-size)
+ * is written into a segment of its own, which grows past its preallocated
+ * size, and comes back after a restart with the entries around it. It
+ * used to be refused with ERR_TOOBIG after raft had accepted it, which
+ * stopped the node's group for good. */
+static void test_entry_larger_than_a_segment_gets_a_segment_of_its_own(
+    void **state)
+{
+    const uint32_t big_len = 3 * SEG + 100;
+    uint8_t *big = malloc(big_len);
+    assert_non_null(big);
+    for (uint32_t i = 0; i < big_len; i++)
+        big[i] = entry_byte(6, 1, i);
+    for (int io = 0; io < 2; io++) {
+        char d[] = "/tmp/raftcache-wal-bigentry-XXXXXX";
+        assert_non_null(mkdtemp(d));
+        struct acks a = {0};
+        struct wal *w = open_real(d, io ? WAL_IO_SYNC : uring(), NULL, &a);
+        assert_int_equal(append_range(w, 1, 5, 1), 0);
+        struct wal_entry e = {.term = 1, .index = 6, .type = 0, .buf = big,
+                              .len = big_len};
+        assert_int_equal(wal_append(w, &e, 1), 0);
+        assert_int_equal(append_range(w, 7, 300, 1), 0);
+        settle(w);
+        assert_int_equal(a.status, 0);
+        assert_int_equal(a.durable, 300);
+        wal_close(w);
+        w = open_real(d, io ? WAL_IO_SYNC : uring(), NULL, &a);
+        struct big_check c = {1, 6, big_len, 0};
+        assert_int_equal(wal_replay(w, 1, big_check_cb, &c), 0);
+        assert_int_equal(c.bad, 0);
+        assert_int_equal(c.next, 301);
+        assert_int_equal(append_range(w, 301, 310, 1), 0);
+        settle(w);
+        assert_int_equal(wal_durable_index(w), 310);
+        wal_close(w);
+        rm_rf(d);
+    }
+    free(big);
+}
+
 /* A real write error (the file size limit: EFBIG) reaches the owner as a
  * failed WAL, from either backend, and what was acknowledged before it
  * survives. */
@@ -369,6 +432,8 @@ int main(void)
         cmocka_unit_test(test_fsync_off_acknowledges_after_the_write),
         cmocka_unit_test(
             test_segments_are_preallocated_and_no_spare_is_left),
+        cmocka_unit_test(
+            test_entry_larger_than_a_segment_gets_a_segment_of_its_own),
         cmocka_unit_test(
             test_real_write_error_stops_the_wal_and_keeps_acked),
         cmocka_unit_test(test_auto_falls_back_to_sync_without_io_uring),

@@ -395,6 +395,7 @@ static void test_append_with_gap_or_lower_term_is_refused(void **state)
     assert_int_equal(wal_append(w, &e, 1), ERR_INVALID);
     e.term = 5;
     e.index = 4;
+    e.len = WAL_ENTRY_MAX + 1; /* refused before its bytes are read */
     assert_int_equal(wal_append(w, &e, 1), ERR_TOOBIG);
     wal_close(w);
     wal_mem_disk_destroy(d);
