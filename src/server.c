@@ -336,6 +336,15 @@ static int create_rooms(struct server *s)
     return 0;
 }
 
+static void log_standalone(const struct config *cfg)
+{
+    log_msg(LOG_LEVEL_NOTICE, "Running standalone (cluster-enabled no): no "
+            "Raft group, nothing is written to disk");
+    if (cfg->cluster_peers != NULL && cfg->cluster_peers[0] != '\0')
+        log_msg(LOG_LEVEL_WARNING, "cluster-peers is ignored: "
+                "cluster-enabled is no");
+}
+
 static void shutdown_server(struct server *s)
 {
     log_msg(LOG_LEVEL_WARNING, "raftcache is now ready to exit, bye bye...");
@@ -384,8 +393,7 @@ int main(int argc, char **argv)
         .metrics = &s.metrics};
     char rerr[ERRMSG_LEN];
     if (!s.cfg.cluster_enabled)
-        log_msg(LOG_LEVEL_NOTICE, "Running standalone (cluster-enabled no): "
-                "no Raft group, nothing is written to disk");
+        log_standalone(&s.cfg);
     else if (server_raft_open(&s.raft, rerr) < 0) {
         log_msg(LOG_LEVEL_WARNING, "Raft start-up failed: %s", rerr);
         return 1;
