@@ -119,6 +119,11 @@ static const struct opt opts[] = {
     {"daemonize", OPT_BOOL, OFF(daemonize), OPT_IMMUTABLE, "no", 0, 0, NULL,
      "Accepted for compatibility; raftcache runs in the foreground."},
     /* ---- replication: the Raft group and its cluster bus ---- */
+    {"cluster-enabled", OPT_BOOL, OFF(cluster_enabled), OPT_IMMUTABLE, "yes",
+     0, 0, NULL, "yes: the node is a Raft group (durable WAL in dir, "
+     "cluster bus, CLUSTER commands); no: a standalone in-memory cache, "
+     "no Raft, nothing written to dir (like redis-server --save \"\" "
+     "--appendonly no)."},
     {"cluster-port", OPT_INT, OFF(cluster_port), OPT_IMMUTABLE, "0", 0,
      65535, NULL, "Cluster bus port for Raft traffic (0: port + 10000)."},
     {"cluster-secret", OPT_STRING, OFF(cluster_secret), OPT_IMMUTABLE, "", 0,

@@ -57,6 +57,7 @@ struct config {
     int latency_tracking;
     /* Replication (Raft group, cluster bus): see the raft options block of
      * config.c. */
+    int cluster_enabled;      /* no: standalone, no Raft group */
     long long cluster_port;
     char *cluster_secret;
     char *cluster_peers;

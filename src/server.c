@@ -4,7 +4,9 @@
  * the listeners, and hooks the rooms together: the before-sleep hook
  * flushes replies (Redis beforeSleep), a cron at `hz` does bounded
  * expiry, rehash and client housekeeping (Redis serverCron), and
- * SIGTERM/SIGINT/SHUTDOWN stop cleanly (pidfile and unix socket removed). */
+ * SIGTERM/SIGINT/SHUTDOWN stop cleanly (pidfile and unix socket removed).
+ * With cluster-enabled no the Raft group is never opened: commands run
+ * here at once and expiry and eviction stay the store's own (local). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -334,6 +336,15 @@ static int create_rooms(struct server *s)
     return 0;
 }
 
+static void log_standalone(const struct config *cfg)
+{
+    log_msg(LOG_LEVEL_NOTICE, "Running standalone (cluster-enabled no): no "
+            "Raft group, nothing is written to disk");
+    if (cfg->cluster_peers != NULL && cfg->cluster_peers[0] != '\0')
+        log_msg(LOG_LEVEL_WARNING, "cluster-peers is ignored: "
+                "cluster-enabled is no");
+}
+
 static void shutdown_server(struct server *s)
 {
     log_msg(LOG_LEVEL_WARNING, "raftcache is now ready to exit, bye bye...");
@@ -381,7 +392,9 @@ int main(int argc, char **argv)
         .store = s.store, .env = &s.env, .clients = &s.clients,
         .metrics = &s.metrics};
     char rerr[ERRMSG_LEN];
-    if (server_raft_open(&s.raft, rerr) < 0) {
+    if (!s.cfg.cluster_enabled)
+        log_standalone(&s.cfg);
+    else if (server_raft_open(&s.raft, rerr) < 0) {
         log_msg(LOG_LEVEL_WARNING, "Raft start-up failed: %s", rerr);
         return 1;
     }

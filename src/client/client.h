@@ -183,6 +183,13 @@ void client_proxy_forget(struct conn *c);
 /* What dispatch__route did with a command. */
 enum { DISPATCH_DONE = 0, DISPATCH_HOLD = 1, DISPATCH_PAUSED = 2 };
 int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv);
+/* A command queued by a standalone MULTI, run by its EXEC (no pause). */
+void dispatch__run_queued(struct conn *c, int argc,
+                          const struct resp_arg *argv);
+/* The standalone node's route (cluster-enabled no): MULTI/EXEC/WATCH run
+ * here at once, RAFT.* are refused, the rest goes to dispatch__run. */
+int dispatch__route_local(struct conn *c, int argc,
+                          const struct resp_arg *argv);
 int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,
                     size_t nbytes);
 void dispatch__forget(struct conn *c);

@@ -5,7 +5,9 @@
  * and closes the connection once that reply is written. With replication,
  * dispatch_repl.c routes each command (writes to repl, reads through the
  * consistency gate) and may hold it, unconsumed, until the connection's
- * parked requests end. */
+ * parked requests end. A standalone node (cluster-enabled no) runs every
+ * command here, with MULTI/EXEC and WATCH answered by dispatch_repl.c's
+ * local route. */
 #include "client/client.h"
 
 #include <stdlib.h>
@@ -31,9 +33,8 @@ static void mute_after(struct conn *c)
     c->out.muted = c->sess.reply_mode == CMD_REPLY_OFF;
 }
 
-/* Runs one parsed command. Returns 0, or 1 when CLIENT PAUSE holds it
- * (nothing was replied; it runs again after the pause). */
-int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
+static int run_command(struct conn *c, int argc, const struct resp_arg *argv,
+                       int may_pause)
 {
     struct client_server *cs = c->srv;
     struct cmd_ctx ctx = {
@@ -51,7 +52,7 @@ int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
         mute_after(c);
         return 0;
     }
-    if (cmd_paused(cs->env, d, ctx.now))
+    if (may_pause && cmd_paused(cs->env, d, ctx.now))
         return 1;
     int64_t t0 = loop_mono_us_fresh();
     cmd_execute(&ctx);
@@ -71,6 +72,21 @@ int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
     if (c->sess.close_after_reply)
         c->close_after_reply = 1;
     return 0;
+}
+
+/* Runs one parsed command. Returns 0, or 1 when CLIENT PAUSE holds it
+ * (nothing was replied; it runs again after the pause). */
+int dispatch__run(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    return run_command(c, argc, argv, 1);
+}
+
+/* A command of a standalone EXEC: the pause was decided for the EXEC as a
+ * whole (Redis pauses a transaction, never half of it). */
+void dispatch__run_queued(struct conn *c, int argc,
+                          const struct resp_arg *argv)
+{
+    run_command(c, argc, argv, 0);
 }
 
 static void protocol_error(struct conn *c)
@@ -120,6 +136,17 @@ static void fix_big_arg(struct conn *c)
         p->argv[p->big_arg].ptr = c->big.value;
 }
 
+/* Without replication: a standalone node routes MULTI/EXEC/WATCH and the
+ * replication commands (dispatch_repl.c), a bare server (unit tests) runs
+ * everything through cmd. Returns 1 when CLIENT PAUSE holds the command. */
+static int run_parsed(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    if (c->srv->cfg->cluster_enabled)
+        return dispatch__run(c, argc, argv);
+    int r = dispatch__route_local(c, argc, argv);
+    return r == DISPATCH_PAUSED ? 1 : 0;
+}
+
 /* Runs the command a pause held, with argv rebuilt from the parser's
  * offsets (the buffer may have moved). Returns 1 while still paused. */
 static int resume_held(struct conn *c)
@@ -130,7 +157,7 @@ static int resume_held(struct conn *c)
         p->argv[i].len = p->slots[i].len;
     }
     fix_big_arg(c);
-    if (dispatch__run(c, p->argc, p->argv))
+    if (run_parsed(c, p->argc, p->argv))
         return 1;
     dispatch__cancel_big(c);
     c->qpos += c->parsed_len;
@@ -145,7 +172,7 @@ static int resume_held(struct conn *c)
 static int route_parsed(struct conn *c, long rv)
 {
     if (c->srv->repl == NULL)
-        return dispatch__run(c, c->parser.argc, c->parser.argv);
+        return run_parsed(c, c->parser.argc, c->parser.argv);
     int r = dispatch__route(c, c->parser.argc, c->parser.argv, (size_t)rv);
     return r == DISPATCH_PAUSED ? 1 : r == DISPATCH_HOLD ? -1 : 0;
 }

@@ -14,7 +14,9 @@
  * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION, CLUSTER and ASKING
  * (cluster_cmd.c), and MULTI/EXEC/DISCARD/WATCH/UNWATCH (the watches
  * themselves are watch.c's). A write whose entry is overwritten gets
- * -MOVED with its own key's slot, remembered per connection in order. */
+ * -MOVED with its own key's slot, remembered per connection in order.
+ * A standalone node (cluster-enabled no) uses the same MULTI/WATCH code
+ * through dispatch__route_local, its EXEC running the queue at once. */
 #include "client/client.h"
 
 #include <stdio.h>
@@ -514,6 +516,78 @@ static void multi_queue(struct conn *c, const struct cmd_def *d, int argc,
     resp_add_status(&c->out, "QUEUED");
 }
 
+/* Calls fn for each command queued in mbuf (RESP, back to back); stops
+ * when fn returns nonzero and returns that. */
+static int each_queued(char *mbuf, size_t mlen,
+                       int (*fn)(struct conn *, int, const struct resp_arg *),
+                       struct conn *c)
+{
+    struct resp_parser p;
+    if (resp_parser_init(&p, 1LL << 40, NULL) < 0)
+        return 0;
+    int stop = 0;
+    long rv;
+    while (!stop && mlen > 0 && (rv = resp_parse(&p, mbuf, mlen)) > 0) {
+        if (p.argc > 0)
+            stop = fn(c, p.argc, p.argv);
+        mbuf += rv;
+        mlen -= (size_t)rv;
+    }
+    resp_parser_free(&p);
+    return stop;
+}
+
+static int queued_is_paused(struct conn *c, int argc,
+                            const struct resp_arg *argv)
+{
+    int unknown = 0;
+    const struct cmd_def *d = cmd_lookup(argc, argv, &unknown);
+    return d != NULL && cmd_paused(c->srv->env, d, loop_now_ms(c->srv->loop));
+}
+
+static int run_queued(struct conn *c, int argc, const struct resp_arg *argv)
+{
+    dispatch__run_queued(c, argc, argv);
+    return 0;
+}
+
+/* A standalone EXEC (cluster-enabled no): the queued commands run here at
+ * once, in order, so nothing interleaves with them. As Redis execCommand:
+ * CLIENT PAUSE holds the whole transaction when it holds any of its
+ * commands; a watched key touched (by any client, this one included) or
+ * expired since WATCH aborts it with a null array; the watches go before
+ * the commands run. The queue is taken from the connection while it runs
+ * (a queued command may not free it under us). */
+static int multi_exec_local(struct conn *c)
+{
+    struct client_server *cs = c->srv;
+    if (cs->env->pause_end_ms != 0 &&
+        each_queued(c->mbuf, c->mlen, queued_is_paused, c))
+        return DISPATCH_PAUSED;
+    int w = watch__exec_state(c, loop_now_ms(cs->loop));
+    watch__unwatch(c);
+    int count = c->mcount;
+    size_t len = c->mlen;
+    multi_reset(c);
+    if (w != WATCH_EXEC_GO) {
+        resp_add_null_array(&c->out);
+        return DISPATCH_DONE;
+    }
+    resp_add_array(&c->out, count);
+    char *mbuf = c->mbuf;
+    size_t cap = c->mcap;
+    c->mbuf = NULL;
+    c->mcap = 0;
+    each_queued(mbuf, len, run_queued, c);
+    if (c->mbuf == NULL) {
+        c->mbuf = mbuf;
+        c->mcap = cap;
+    } else {
+        free(mbuf);
+    }
+    return DISPATCH_DONE;
+}
+
 /* EXEC: the whole transaction is proposed as RAFT.MULTI <count> <commands>
  * and applied at once on every node (server.c's apply), so no other entry
  * interleaves with it; the reply is the array of the commands' replies.
@@ -529,6 +603,8 @@ static int multi_exec(struct conn *c)
                        "previous errors.");
         return DISPATCH_DONE;
     }
+    if (cs->repl == NULL)
+        return multi_exec_local(c);
     if (!repl_is_leader(cs->repl)) {
         /* follower-proxy forwards a transaction without WATCH (a watch
          * lives on the leader: that one is redirected) */
@@ -589,7 +665,7 @@ static void multi_watch(struct conn *c, int argc, const struct resp_arg *argv)
         resp_add_error(&c->out, "WATCH inside MULTI is not allowed");
         return;
     }
-    if (!repl_is_leader(c->srv->repl)) {
+    if (c->srv->repl != NULL && !repl_is_leader(c->srv->repl)) {
         reply_redirect(c, cluster_keyslot(argv[1].ptr, argv[1].len),
                        ERR_NOTLEADER);
         return;
@@ -722,6 +798,38 @@ static int needs_auth(const struct conn *c)
 {
     const char *pass = c->srv->cfg->requirepass;
     return pass != NULL && pass[0] != '\0' && !c->sess.authenticated;
+}
+
+/* RAFT.*, CLIENT CONSISTENCY and DEBUG RAFT-PARTITION need a Raft group;
+ * CLUSTER, ASKING, READONLY and READWRITE are cmd's (Redis' "cluster
+ * support disabled"). */
+static int needs_raft(int argc, const struct resp_arg *argv)
+{
+    const struct resp_arg *a = &argv[0];
+    return is_replication_command(argc, argv) && !arg_is(a, "cluster") &&
+           !arg_is(a, "asking") && !arg_is(a, "readonly") &&
+           !arg_is(a, "readwrite");
+}
+
+int dispatch__route_local(struct conn *c, int argc,
+                          const struct resp_arg *argv)
+{
+    if (argc == 1 && arg_is(&argv[0], "reset")) {
+        multi_reset(c); /* Redis resetCommand: transaction, watches */
+        watch__unwatch(c);
+    }
+    int m = multi_route(c, argc, argv);
+    if (m >= 0)
+        return m;
+    if (!needs_raft(argc, argv))
+        return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED : DISPATCH_DONE;
+    if (needs_auth(c))
+        resp_add_error(&c->out, "-NOAUTH Authentication required.");
+    else
+        resp_add_errorf(&c->out, "'%.*s' needs a Raft group: this node runs "
+                        "standalone (cluster-enabled no)", (int)argv[0].len,
+                        argv[0].ptr);
+    return DISPATCH_DONE;
 }
 
 int dispatch__route(struct conn *c, int argc, const struct resp_arg *argv,

@@ -212,9 +212,12 @@ static void section_empty(struct metrics_buf *o, void *data)
 
 static void section_cluster(struct metrics_buf *o, void *data)
 {
-    /* Every server is a Raft group answering CLUSTER SLOTS/SHARDS/NODES
-     * (one group owns all slots), so Redis Cluster clients may use it. */
-    metrics_buf_printf(o, "cluster_enabled:1\r\n");
+    /* A server is a Raft group answering CLUSTER SLOTS/SHARDS/NODES (one
+     * group owns all slots), so Redis Cluster clients may use it; unless
+     * it runs standalone (cluster-enabled no). */
+    struct cmd_env *env = data;
+    metrics_buf_printf(o, "cluster_enabled:%d\r\n",
+                       env->cfg == NULL || env->cfg->cluster_enabled ? 1 : 0);
 }
 
 static void section_keyspace(struct metrics_buf *o, void *data)

@@ -3,6 +3,12 @@
 # persistence), both on free loopback ports, measured by redis-benchmark in
 # the same run, interleaved. Not a test: nothing is asserted, and `make test`
 # does not run it.
+# Two raftcache servers run: "raftcache", standalone (cluster-enabled no: a
+# pure in-memory cache, the apples-to-apples peer of redis-server --save ""
+# --appendonly no), and "raftcache-raft", the default durable one-member
+# Raft group (every write is appended to the WAL and fsynced before its
+# reply); the table has a row for each against redis-server. RAFT_ROWS=0
+# leaves the durable group out.
 #
 # For SET and GET with -c 50 -d 64 -r 100000 at -P 1 and -P 16 it prints the
 # median over RUNS runs of requests per second, p50 and p99 latency
@@ -27,6 +33,7 @@ N1="${N1:-200000}"
 N16="${N16:-1000000}"
 KEYS="${KEYS:-1000000}"
 SKIP_MEMORY="${SKIP_MEMORY:-0}"
+RAFT_ROWS="${RAFT_ROWS:-1}"
 PIN="${PIN:-0}"
 SERVER_CPU=()
 CLIENT_CPU=()
@@ -49,10 +56,12 @@ free_port() {
 # start NAME: starts raftcache or redis, records PID[NAME] and PORT[NAME].
 start() {
     local name="$1" bin extra=() port i
-    if [ "$name" = raftcache ]; then bin="$RAFTCACHE_BIN"; else bin="$REDIS_BIN"; fi
+    if [ "$name" = redis ]; then bin="$REDIS_BIN"; else bin="$RAFTCACHE_BIN"; fi
     case "$(basename "$bin")" in
         redis-server*) extra=(--save '' --appendonly no) ;;
     esac
+    # raftcache: standalone in memory; raftcache-raft: the default group
+    [ "$name" = raftcache ] && extra=(--cluster-enabled no)
     port=$(free_port)
     mkdir -p "$work/$name"
     "${SERVER_CPU[@]}" "$bin" --port "$port" --bind 127.0.0.1 --dir "$work/$name" "${extra[@]}" \
@@ -104,17 +113,24 @@ bench() {
         -v n="$n" -v dt=$((after - before)) -v hz="$TICKS" \
         '{ printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\n", name, t, p, run, $4, $10, $14, dt * 1e6 / hz / n }' \
         >>"$results"
-    tail -n 1 "$results" | awk -F'\t' '{ printf "  %-9s %-3s -P %-2s run %s: %10s rps  p50 %s ms  p99 %s ms  cpu %s us/req\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+    tail -n 1 "$results" | awk -F'\t' '{ printf "  %-14s %-3s -P %-2s run %s: %10s rps  p50 %s ms  p99 %s ms  cpu %s us/req\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 }
 
 throughput_cases() {
     local run p n test order
-    start raftcache || return 1
-    start redis || return 1
-    echo "raftcache pid ${PID[raftcache]} port ${PORT[raftcache]}; redis pid ${PID[redis]} port ${PORT[redis]}"
+    local names="raftcache redis" rev="redis raftcache"
+    [ "$RAFT_ROWS" = 1 ] && names="raftcache raftcache-raft redis" &&
+        rev="redis raftcache-raft raftcache"
+    for name in $names; do
+        start "$name" || return 1
+        echo "$name pid ${PID[$name]} port ${PORT[$name]}"
+    done
+    echo "raftcache: standalone (cluster-enabled no, in memory only);" \
+        "raftcache-raft: default one-member Raft group (WAL, fsync per write);" \
+        "redis: redis-server --save '' --appendonly no"
     for run in $(seq 1 "$RUNS"); do
-        # Alternate which server goes first so neither always runs warm.
-        if [ $((run % 2)) -eq 1 ]; then order="raftcache redis"; else order="redis raftcache"; fi
+        # Alternate which server goes first so none always runs warm.
+        if [ $((run % 2)) -eq 1 ]; then order="$names"; else order="$rev"; fi
         for p in 1 16; do
             if [ "$p" = 1 ]; then n=$N1; else n=$N16; fi
             for test in set get; do
@@ -122,8 +138,7 @@ throughput_cases() {
             done
         done
     done
-    stop raftcache
-    stop redis
+    for name in $names; do stop "$name"; done
 }
 
 # The load: KEYS SETs of key:%012d with a 64-byte value, as RESP.
@@ -173,20 +188,25 @@ def ratio(a, b):
 print()
 print("| case | raftcache rps | redis rps | rps ratio | p50 ms (rc / redis) | p99 ms (rc / redis) | p99 ratio | CPU us/req (rc / redis) | CPU ratio |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for p in ("1", "16"):
+kinds = [("raftcache", "standalone")]
+if any(k[2] == "raftcache-raft" for k in med):
+    kinds.append(("raftcache-raft", "durable 1-node Raft group"))
+for name, kind in kinds:
+  for p in ("1", "16"):
     for test in ("set", "get"):
-        rc, rd = (test, p, "raftcache"), (test, p, "redis")
-        print("| %s -P %s | %.0f | %.0f | %.2f | %.3f / %.3f | %.3f / %.3f | %.2f | %.2f / %.2f | %.2f |" % (
-            test.upper(), p, m(rc, 0), m(rd, 0), ratio(m(rc, 0), m(rd, 0)),
+        rc, rd = (test, p, name), (test, p, "redis")
+        print("| %s -P %s, %s | %.0f | %.0f | %.2f | %.3f / %.3f | %.3f / %.3f | %.2f | %.2f / %.2f | %.2f |" % (
+            test.upper(), p, kind, m(rc, 0), m(rd, 0), ratio(m(rc, 0), m(rd, 0)),
             m(rc, 1), m(rd, 1), m(rc, 2), m(rd, 2), ratio(m(rc, 2), m(rd, 2)),
             m(rc, 3), m(rd, 3), ratio(m(rc, 3), m(rd, 3))))
 try:
     mem = {l.split("\t")[0]: int(l.split("\t")[4]) for l in open(sys.argv[2]) if l.strip()}
     if "raftcache" in mem and "redis" in mem:
-        print("| RSS growth, %s keys x 64 B | %.1f MiB | %.1f MiB | %.2f | | | | | |" % (
+        print("| RSS growth, %s keys x 64 B, standalone | %.1f MiB | %.1f MiB | %.2f | | | | | |" % (
             format(int(sys.argv[4]), ","), mem["raftcache"] / 1024, mem["redis"] / 1024, ratio(mem["raftcache"], mem["redis"])))
 except FileNotFoundError:
     pass
 print()
+print("raftcache rows: standalone = cluster-enabled no (in memory, like redis-server without persistence); durable 1-node Raft group = the default (WAL fsynced per write).")
 print("Medians of %s runs; ratios are raftcache / redis-server (rps: higher is better; latency, CPU and memory: lower is better)." % sys.argv[3])
 PY
