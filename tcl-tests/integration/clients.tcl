@@ -97,6 +97,7 @@ test "CLUSTER SLOTS/SHARDS/NODES: the leader masters 0-16383, the followers are 
 test "redis-py RedisCluster: topology, SET/GET, pipeline, and a kill -9 of the leader" {
     need_cluster
     set l [wait_leader]
+    wait_slots_complete
     set f [expr {$l % 3 + 1}]
     set script [file join $::clients_dir redis_py_rediscluster.py]
     set out [exec /usr/bin/python3 $script 127.0.0.1 [node_port $f] [node_port $l] [node_pid $l] 2>@1]
@@ -117,6 +118,7 @@ test "ioredis Cluster: topology, SET/GET, MULTI, and a kill -9 of the leader" {
         return
     }
     set l [wait_leader]
+    wait_slots_complete
     set f [expr {$l % 3 + 1}]
     set out [exec node $node_js 127.0.0.1 [node_port $f] [node_port $l] [node_pid $l] 2>@1]
     puts [string trimright $out]

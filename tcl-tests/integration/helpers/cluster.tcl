@@ -303,6 +303,27 @@ proc wait_converged {{ms 20000} {which {}}} {
     error "nodes did not converge in $ms ms ([cluster_roles $which])"
 }
 
+# Waits until every live node's CLUSTER SLOTS lists the leader and all
+# other live members: a member whose bus link is still coming up (just
+# restarted) is flagged fail and left out, and Redis Cluster clients read
+# their topology from that reply.
+proc wait_slots_complete {{ms 15000}} {
+    set live {}
+    foreach i $::cl::nodes { if {[node_alive $i]} { lappend live $i } }
+    set want [expr {2 + [llength $live]}]
+    set deadline [expr {[clock milliseconds] + $ms}]
+    while {[clock milliseconds] < $deadline} {
+        set ok 1
+        foreach i $live {
+            if {[catch {ncmd $i cluster slots} r] || [llength $r] != 1 ||
+                [llength [lindex $r 0]] != $want} { set ok 0; break }
+        }
+        if {$ok} { return }
+        after 50
+    }
+    error "CLUSTER SLOTS did not list all [llength $live] live members in $ms ms"
+}
+
 # Digests of WHICH after convergence; fails unless they are all equal.
 proc assert_digests_equal {{which {}}} {
     if {$which eq ""} {
