@@ -120,3 +120,9 @@ int cmd__oom_check(struct cmd_ctx *c)
     return store_evict(c->env->store, (uint64_t)c->now, STORE_REAP_DELETE,
                        reap_delete, NULL) < 0 ? -1 : 0;
 }
+
+const char *cmd__cluster_mode(const struct cmd_env *env)
+{
+    return env->cfg == NULL || env->cfg->cluster_enabled ? "cluster"
+                                                         : "standalone";
+}

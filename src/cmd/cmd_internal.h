@@ -58,6 +58,10 @@ struct store_entry *cmd__lookup_string(struct cmd_ctx *c, int i,
 /* An over-maxmemory write gets -OOM before it runs (store_evict). */
 int cmd__oom_check(struct cmd_ctx *c);
 
+/* "cluster" or "standalone" (cluster-enabled), for HELLO's mode and INFO's
+ * redis_mode, as a Redis Cluster node reports them. */
+const char *cmd__cluster_mode(const struct cmd_env *env);
+
 #define CMD_PROCS(X)                                                       \
     X(get) X(set) X(setnx) X(setex) X(psetex) X(getset) X(getdel)          \
     X(getex) X(mget) X(mset) X(msetnx) X(incr) X(decr) X(incrby)           \

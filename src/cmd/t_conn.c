@@ -114,7 +114,7 @@ static void reply_hello(struct cmd_ctx *c)
     resp_add_bulk_cstr(c->out, "id");
     resp_add_int(c->out, (long long)c->sess->id);
     resp_add_bulk_cstr(c->out, "mode");
-    resp_add_bulk_cstr(c->out, "standalone");
+    resp_add_bulk_cstr(c->out, cmd__cluster_mode(c->env));
     resp_add_bulk_cstr(c->out, "role");
     resp_add_bulk_cstr(c->out, "master");
     resp_add_bulk_cstr(c->out, "modules");

@@ -37,7 +37,7 @@ static void section_server(struct metrics_buf *o, void *data)
     long long hz = env->cfg->hz < 1 ? 1 : env->cfg->hz > 500 ? 500 : env->cfg->hz;
     metrics_buf_printf(o,
         "redis_version:%s\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n"
-        "redis_build_id:0\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
+        "redis_build_id:0\r\nredis_mode:%s\r\nos:%s %s %s\r\n"
         "arch_bits:%d\r\nmonotonic_clock:POSIX clock_gettime\r\n"
         "multiplexing_api:libev\r\natomicvar_api:c11-builtin\r\n"
         "gcc_version:%d.%d.%d\r\nprocess_id:%d\r\nprocess_supervised:no\r\n"
@@ -45,7 +45,8 @@ static void section_server(struct metrics_buf *o, void *data)
         "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\nhz:%lld\r\n"
         "configured_hz:%lld\r\nlru_clock:%lld\r\nexecutable:%s\r\n"
         "config_file:%s\r\nio_threads_active:0\r\n",
-        SERVER_VERSION, u.sysname, u.release, u.machine,
+        SERVER_VERSION, cmd__cluster_mode(env), u.sysname, u.release,
+        u.machine,
         (int)(sizeof(long) * 8),
 #ifdef __GNUC__
         __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,

@@ -36,7 +36,9 @@ start_server {tags {connection}} {
         set reply [r hello]
         assert_equal [dict keys $reply] {server version proto id mode role modules}
         assert_equal [dict get $reply proto] 2
-        assert_equal [dict get $reply mode] standalone
+        # A raftcache node is a Raft group (cluster-enabled yes) and says so
+        # as a Redis Cluster node does; redis-server here runs standalone.
+        assert_equal [dict get $reply mode] [expr {[::srv::is_redis] ? "standalone" : "cluster"}]
         assert_equal [dict get $reply role] master
         assert_equal [dict get $reply modules] {}
         assert_match "*14\r\n*" [r rawcmd hello]

@@ -36,7 +36,7 @@ start_server {tags {server}} {
             assert_match "*\r\n$field:*" $info
         }
         assert_equal [info_field $info tcp_port] [srv port]
-        assert_equal [info_field $info redis_mode] standalone
+        assert_equal [info_field $info redis_mode] [expr {[::srv::is_redis] ? "standalone" : "cluster"}]
     }
 
     test {INFO server, clients and cpu fields are Redis 7.0's, in order} {

@@ -46,6 +46,8 @@ start_server [list tags {standalone external:skip} \
     test {Standalone: INFO says cluster_enabled:0} {
         assert_match "*cluster_enabled:0*" [r info cluster]
         assert_match "*cluster_enabled:0*" [r info]
+        assert_match "*redis_mode:standalone*" [r info server]
+        assert_equal [dict get [r hello] mode] standalone
     }
 
     test {Standalone: INFO has no raft section} {
