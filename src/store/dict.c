@@ -217,6 +217,22 @@ int dict_add(struct dict *d, struct dict_node *n, uint64_t h)
     return 0;
 }
 
+int dict_upsert(struct dict *d, struct dict_node *n, const void *key,
+                size_t len, uint64_t h, struct dict_node **old)
+{
+    int t;
+    struct dict_node **pp = find_link(d, key, len, h, &t);
+    if (pp == NULL) {
+        *old = NULL;
+        return dict_add(d, n, h);
+    }
+    /* Overwrite in place: one chain walk instead of find + replace. */
+    *old = *pp;
+    n->next = (*pp)->next;
+    *pp = n;
+    return 0;
+}
+
 struct dict_node *dict_unlink(struct dict *d, const void *key, size_t len,
                               uint64_t h)
 {

@@ -72,6 +72,12 @@ struct dict_node *dict_find(struct dict *d, const void *key, size_t len,
  * allocation fails the add still succeeds (chains get longer) unless the
  * dict has no table at all. Returns 0 or ERR_NOMEM. */
 int dict_add(struct dict *d, struct dict_node *n, uint64_t h);
+/* Links n (key bytes key/len, hash h) in place of the entry holding the
+ * same key, returned in *old, or adds it (*old = NULL) as dict_add does:
+ * the SET path's lookup and link in one chain walk. Returns 0 or
+ * ERR_NOMEM (only when adding; n is not linked then). */
+int dict_upsert(struct dict *d, struct dict_node *n, const void *key,
+                size_t len, uint64_t h, struct dict_node **old);
 /* Unlinks and returns the entry with this key, or NULL. */
 struct dict_node *dict_unlink(struct dict *d, const void *key, size_t len,
                               uint64_t h);

@@ -367,11 +367,11 @@ static int entry_link(struct store *st, struct store_entry *n, uint64_t h)
 {
     size_t klen = store_entry_key_len(n);
     const char *key = store_entry_key(n);
-    struct dict_node *old = dict_find(&st->dict, key, klen, h);
+    struct dict_node *old;
+    int rv = dict_upsert(&st->dict, &n->node, key, klen, h, &old);
+    if (rv != 0)
+        return rv;
     if (old == NULL) {
-        int rv = dict_add(&st->dict, &n->node, h);
-        if (rv != 0)
-            return rv;
         if (n->has_expire)
             vol_add(st, n);
         return 0;
@@ -386,7 +386,6 @@ static int entry_link(struct store *st, struct store_entry *n, uint64_t h)
     } else if (n->has_expire) {
         vol_add(st, n);
     }
-    dict_replace(&st->dict, old, &n->node, h);
     slab_free(st->slab, o, store__entry_size(o));
     return 0;
 }
