@@ -150,7 +150,8 @@ static unsigned slot_of(const struct cmd_def *d, int argc,
     return cluster_keyslot(argv[d->first_key].ptr, argv[d->first_key].len);
 }
 
-/* -MOVED to the leader, or -CLUSTERDOWN when no other leader is known. */
+/* -MOVED to the leader, or -CLUSTERDOWN when no other leader is known;
+ * a write too big for one Raft entry gets its own error. */
 static void reply_redirect(struct conn *c, unsigned slot, int status)
 {
     struct repl *r = c->srv->repl;
@@ -158,7 +159,10 @@ static void reply_redirect(struct conn *c, unsigned slot, int status)
     int port;
     char buf[256];
     buf[0] = '-';
-    if (status == ERR_NOTLEADER && !repl_is_leader(r) &&
+    if (status == ERR_TOOBIG)
+        snprintf(buf, sizeof(buf), "-ERR write too large to replicate (a "
+                 "Raft entry holds at most %u bytes)", REPL_ENTRY_MAX);
+    else if (status == ERR_NOTLEADER && !repl_is_leader(r) &&
         repl_leader_addr(r, &host, &port))
         cluster_format_redirect(buf + 1, sizeof(buf) - 1,
                                 CLUSTER_REDIR_MOVED, slot, host, port);

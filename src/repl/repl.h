@@ -41,6 +41,12 @@ struct metrics_buf;
 #define REPL_ENTRY_HEADER 10
 #define REPL_ENTRY_META 1 /* flag: repl's own record (member address) */
 
+/* Largest entry payload: an APPEND carrying one entry must fit a cluster
+ * bus frame (64 MiB, transport's default max_frame) with its headers, or
+ * the entry could never reach a follower and nothing after it would
+ * commit. repl_submit_argv refuses a bigger write with ERR_TOOBIG. */
+#define REPL_ENTRY_MAX ((64u << 20) - (64u << 10))
+
 #define REPL_HOST_LEN 64
 
 /* A member's addresses: the client port (for -MOVED) and the bus port. */

@@ -113,6 +113,8 @@ static int add_argv(struct repl *r, void *owner, int argc,
     size_t len = 3 + ll_len(argc);
     for (int i = 0; i < argc; i++)
         len += 3 + ll_len((long long)argv[i].len) + argv[i].len + 2;
+    if (REPL_ENTRY_HEADER + len > REPL_ENTRY_MAX)
+        return ERR_TOOBIG;
     uint8_t *p = batch_add(r, owner, len, flags);
     if (p == NULL)
         return ERR_NOMEM;

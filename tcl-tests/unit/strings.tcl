@@ -491,12 +491,12 @@ start_server {tags {strings}} {
     }
 }
 
-# Large values (a non-replicated node reads them straight into their
-# entry; a replicated one proposes them with their command): whole, split
-# across many small writes with pauses, pipelined with the next command,
-# and at 100 MiB (slow tier). A Raft log entry must fit in one WAL
-# segment, so this server's segments are 256 MiB.
-start_server [list tags {string large} overrides [expr {[::srv::is_redis] ? {} : {wal-segment-size 256mb}}]] {
+# Large values (a Raft node proposes them with their command; a standalone
+# node reads them straight into their entry): whole, split across many
+# small writes with pauses, pipelined with the next command; a write larger
+# than one Raft entry can hold is refused on a Raft node; 100 MiB on a
+# standalone node (slow tier).
+start_server [list tags {string large}] {
     test {A 1 MiB value round-trips through SET, SETEX, GETSET and SETNX} {
         set v [string repeat "0123456789abcdef" 65536]
         assert_equal [r set big $v] OK
@@ -527,6 +527,20 @@ start_server [list tags {string large} overrides [expr {[::srv::is_redis] ? {} :
         $c close
     }
 
+    test {A write larger than a Raft entry holds is refused and the node serves on} {
+        if {[server_is_redis]} return
+        # 64 MiB: above REPL_ENTRY_MAX, which keeps an entry within one
+        # cluster bus frame (else no follower could ever receive it).
+        set v [string repeat "y" [expr {64 * 1024 * 1024}]]
+        assert_error {ERR write too large to replicate*} {r set toolarge $v}
+        unset v
+        assert_equal [r exists toolarge] 0
+        assert_equal [r set after small] OK
+        assert_equal [r get after] small
+    }
+}
+
+start_server [list tags {string large} overrides [expr {[::srv::is_redis] ? {} : {cluster-enabled no}}]] {
     test {A 100 MiB value is stored and read back} {
         set v [string repeat "x" [expr {100 * 1024 * 1024}]]
         assert_equal [r set huge $v] OK
