@@ -369,11 +369,15 @@ static void ttl_generic(struct cmd_ctx *c, int ms, int absolute)
         resp_add_int(c->out, -1);
         return;
     }
-    /* Redis rounds both TTL and EXPIRETIME to the nearest second. */
+    /* Redis rounds both TTL and EXPIRETIME to the nearest second. For a
+     * time near LLONG_MAX (reachable with PXAT) ttl+500 is past LLONG_MAX:
+     * unsigned here (ttl >= 0), which gives Redis' reply, 9223372036854776,
+     * without signed overflow. */
     long long ttl = absolute ? at : at - c->now;
     if (ttl < 0)
         ttl = 0;
-    resp_add_int(c->out, ms ? ttl : (ttl + 500) / 1000);
+    long long secs = (long long)(((unsigned long long)ttl + 500) / 1000);
+    resp_add_int(c->out, ms ? ttl : secs);
 }
 
 void t_ttl(struct cmd_ctx *c)

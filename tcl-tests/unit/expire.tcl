@@ -136,6 +136,14 @@ start_server {tags {expire}} {
         assert_equal [r ttl foo] -1
     }
 
+    test {EXPIRETIME of the latest possible time rounds up past LLONG_MAX ms as Redis} {
+        # compat seed 30: the rounding overflowed a signed integer (UBSan)
+        assert_equal [r set k v pxat 9223372036854775807] OK
+        assert_equal [r expiretime k] 9223372036854776
+        assert_equal [r pexpiretime k] 9223372036854775807
+        r del k
+    }
+
     test {TTL and EXPIRETIME round milliseconds to the nearest second} {
         r set k v
         r pexpire k 1650

@@ -960,8 +960,9 @@ def main():
                     for p in srv.procs:
                         if p.poll() is not None:
                             log("a server exited (%s); see its log" % p.returncode)
+                            failed += 1
                             raise SystemExit(print("compat: %d passed, %d failed"
-                                                   % (passed, failed + 1)) or 1)
+                                                   % (passed, failed)) or 1)
                 total_bad += bad
                 if bad:
                     failed += 1
