@@ -5,8 +5,8 @@
  * dispatcher answers them itself (client/dispatch_repl.c, client/watch.c)
  * before a command reaches cmd; what runs here is the rest: a command
  * queued inside a transaction and applied by RAFT.MULTI (UNWATCH there is
- * a no-op, as in Redis) and a server without the replicated dispatcher
- * (unit tests), which has no transactions and no cluster. */
+ * a no-op, as in Redis), and CLUSTER/ASKING on a standalone node
+ * (cluster-enabled no), which has no cluster. */
 #include "cmd/cmd_internal.h"
 
 void t_multi(struct cmd_ctx *c)
