@@ -144,6 +144,15 @@ static const struct opt opts[] = {
     {"raft-snapshot-entries", OPT_INT, OFF(raft_snapshot_entries),
      OPT_IMMUTABLE, "200000", 0, LLONG_MAX, NULL,
      "Snapshot (fork) once this many entries follow the last one (0: never)."},
+    {"raft-snapshot-min-log-size", OPT_MEM, OFF(raft_snapshot_min_log_size),
+     OPT_IMMUTABLE, "64mb", 0, LLONG_MAX, NULL,
+     "A snapshot also waits until the log since the last one holds this "
+     "many bytes (as auto-aof-rewrite-min-size; 0: no minimum)."},
+    {"raft-snapshot-log-percentage", OPT_INT,
+     OFF(raft_snapshot_log_percentage), OPT_IMMUTABLE, "100", 0, 100000,
+     NULL, "A snapshot also waits until the log since the last one holds "
+     "this percentage of that snapshot's size (as auto-aof-rewrite-percentage; "
+     "0: no growth rule)."},
     {"raft-fsync", OPT_ENUM, OFF(raft_fsync), OPT_IMMUTABLE, "always", 0, 0,
      fsync_modes, "always: a write is acknowledged once a majority fsynced "
      "it; off: once written (a power cut of a majority may lose it)."},

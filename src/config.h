@@ -65,6 +65,8 @@ struct config {
     long long raft_heartbeat_interval;
     long long raft_write_timeout;
     long long raft_snapshot_entries;
+    long long raft_snapshot_min_log_size;
+    long long raft_snapshot_log_percentage;
     int raft_fsync;
     int wal_io;
     int wal_sync_thread;

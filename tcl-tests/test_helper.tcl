@@ -24,7 +24,7 @@ source [file join $::root support test.tcl]
 source [file join $::root support server.tcl]
 source [file join $::root support util.tcl]
 
-set ::all_units {strings keys expire keyspace connection server config debug replies protocol model connections multi standalone}
+set ::all_units {strings keys expire keyspace connection server config debug replies protocol model connections multi standalone persistence}
 
 proc usage {} {
     puts stderr "usage: tclsh test_helper.tcl ?--server-bin PATH? ?--host H --port P? ?--single NAME? ?--only PAT? ?--tags T? ?--slow? ?--timeout S? ?--failures FILE?"

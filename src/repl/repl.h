@@ -91,6 +91,13 @@ struct repl_config {
     repl_apply_cb apply;
     repl_wake_cb wake;
     repl_save_cb save;             /* NULL: no snapshots */
+    /* Besides the core's entry count, a snapshot waits until the entries
+     * applied since the last one hold at least max(snapshot_min_bytes,
+     * snapshot_growth_pct % of the last snapshot's size) bytes: Redis'
+     * auto-aof-rewrite-min-size / -percentage, so a small hot keyspace is
+     * not forked for every few hundred thousand writes. 0, 0: no gate. */
+    uint64_t snapshot_min_bytes;
+    uint32_t snapshot_growth_pct;
     repl_load_cb load;
     void *data;                    /* passed to the callbacks */
 };
@@ -183,6 +190,20 @@ const struct raft_config *repl_config_now(const struct repl *r);
 const struct repl_member *repl_member(const struct repl *r, uint64_t id);
 /* Every member whose address is known; returns the count. */
 uint32_t repl_members(const struct repl *r, const struct repl_member **out);
+
+/* BGSAVE: takes a snapshot now, whatever the thresholds. Returns 1
+ * (started), 0 (the newest snapshot already covers the applied index),
+ * ERR_BUSY (one is being written) or ERR_INVALID (no snapshots). */
+int repl_snapshot(struct repl *r);
+struct repl_snapshot_status {
+    bool running;            /* a child is writing one */
+    bool last_ok;            /* the last attempt succeeded (or none yet) */
+    uint64_t index;          /* the newest snapshot's index (0: none) */
+    int64_t last_ms;         /* when it was saved, Unix ms (0: not here) */
+    uint64_t log_bytes;      /* entry bytes applied since it */
+};
+void repl_snapshot_status(const struct repl *r,
+                          struct repl_snapshot_status *st);
 
 /* INFO raft (metrics_section_cb shape; data: the struct repl). */
 void repl_info_section(struct metrics_buf *out, void *data);

@@ -214,6 +214,7 @@ static void apply_one(struct repl *r, uint64_t index,
         raft_config_decode(e->data, e->len, &r->applied_config);
     r->applied = index;
     r->applied_term = e->term;
+    r->applied_bytes += e->len;
     r->stats.applied++;
     if (mine) {
         wait_pop(r);

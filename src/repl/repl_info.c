@@ -65,11 +65,15 @@ void repl_info_section(struct metrics_buf *out, void *data)
     metrics_buf_printf(out,
         "raft_term:%" PRIu64 "\r\nraft_commit_index:%" PRIu64 "\r\n"
         "raft_applied_index:%" PRIu64 "\r\nraft_last_index:%" PRIu64 "\r\n"
-        "raft_snapshot_index:%" PRIu64 "\r\nraft_num_nodes:%u\r\n"
-        "raft_num_voters:%u\r\n",
+        "raft_snapshot_index:%" PRIu64 "\r\n"
+        "raft_snapshot_size:%" PRIu64 "\r\n"
+        "raft_snapshot_in_progress:%d\r\n"
+        "raft_log_bytes_since_snapshot:%" PRIu64 "\r\n"
+        "raft_num_nodes:%u\r\nraft_num_voters:%u\r\n",
         raft_term(r->raft), raft_commit_index(r->raft), r->applied,
-        raft_last_index(r->raft), raft_snapshot_index(r->raft), c->n,
-        voters);
+        raft_last_index(r->raft), raft_snapshot_index(r->raft), r->snap_size,
+        r->snapshot_running ? 1 : 0, r->applied_bytes - r->snap_bytes_mark,
+        c->n, voters);
     int n = 0;
     for (uint32_t i = 0; i < c->n; i++)
         if (c->servers[i].id != r->id)

@@ -96,6 +96,11 @@ struct repl {
     bool snapshot_running;
     struct raft_snapshot_meta taking;  /* the snapshot being written */
     uint64_t snap_index;               /* newest snapshot file's index */
+    uint64_t snap_size;                /* and its size in bytes */
+    uint64_t applied_bytes;            /* entry bytes applied since start */
+    uint64_t snap_bytes_mark;          /* applied_bytes the newest covers */
+    int64_t snap_saved_ms;             /* wall clock when it was saved */
+    bool snap_failed;                  /* the last attempt failed */
     /* RAFT.CLUSTER JOIN waiting to become a voter */
     void *voter_owner;
     int64_t voter_deadline;
@@ -131,6 +136,7 @@ int repl__restore(struct repl *r, struct raft_init *init, char *errmsg);
 void repl__restore_free(struct raft_init *init);
 void repl__store_chunks(struct repl *r, const struct raft_update *u);
 void repl__maybe_snapshot(struct repl *r);
+int repl__snapshot_now(struct repl *r);
 int repl__fill_chunk(struct repl *r, struct raft_msg *m, uint8_t **buf);
 size_t repl__membership_encode(const struct repl *r,
                                const struct raft_config *c, uint8_t *out,

@@ -106,6 +106,8 @@ static int load_newest(struct repl *r, struct raft_config *c)
         r->applied_term = meta.term;
         r->applied_config = *c;
         r->snap_index = meta.index;
+        r->snap_bytes_mark = r->applied_bytes;
+        wal_snapshot_file_size(r->wal, &r->snap_size);
     }
     return rv;
 }
@@ -207,6 +209,7 @@ static void taken(struct wal *w, int status,
 {
     struct repl *r = data;
     r->snapshot_running = false;
+    r->snap_failed = status < 0;
     if (status < 0) {
         log_msg(LOG_LEVEL_WARNING, "Raft snapshot failed: %s",
                 err_str(status));
@@ -214,6 +217,8 @@ static void taken(struct wal *w, int status,
     }
     r->snap_index = r->taking.index;
     wal_snapshot_file_size(r->wal, &r->taking.size);
+    r->snap_size = r->taking.size;
+    r->snap_saved_ms = loop_now_ms(r->cfg.loop);
     struct raft_event ev = {.type = RAFT_EVENT_SNAPSHOT_TAKEN};
     ev.snapshot = r->taking;
     repl__step(r, &ev);
@@ -221,12 +226,33 @@ static void taken(struct wal *w, int status,
             (unsigned long long)r->taking.index);
 }
 
+/* Whether the log since the newest snapshot is big enough to replace
+ * (repl_config's snapshot_min_bytes / snapshot_growth_pct). */
+static bool log_outgrew_snapshot(const struct repl *r)
+{
+    uint64_t grown = r->applied_bytes - r->snap_bytes_mark;
+    uint64_t need = r->snap_size / 100 * r->cfg.snapshot_growth_pct;
+    if (need < r->cfg.snapshot_min_bytes)
+        need = r->cfg.snapshot_min_bytes;
+    return grown >= need;
+}
+
 void repl__maybe_snapshot(struct repl *r)
 {
-    static uint8_t blob[MEMBERSHIP_MAX];
-    if (r->cfg.save == NULL || r->snapshot_running || r->applied == 0 ||
-        r->applied <= r->snap_index || wal_snapshot_in_progress(r->wal))
+    if (!log_outgrew_snapshot(r))
         return;
+    repl__snapshot_now(r);
+}
+
+int repl__snapshot_now(struct repl *r)
+{
+    static uint8_t blob[MEMBERSHIP_MAX];
+    if (r->cfg.save == NULL)
+        return ERR_INVALID;
+    if (r->snapshot_running || wal_snapshot_in_progress(r->wal))
+        return ERR_BUSY;
+    if (r->applied == 0 || r->applied <= r->snap_index)
+        return 0;
     size_t len = repl__membership_encode(r, &r->applied_config, blob,
                                          sizeof(blob));
     struct wal_snapshot_meta meta = {r->applied_term, r->applied, blob,
@@ -234,8 +260,27 @@ void repl__maybe_snapshot(struct repl *r)
     r->taking = (struct raft_snapshot_meta){
         .index = r->applied, .term = r->applied_term,
         .config = r->applied_config};
-    if (wal_snapshot_fork(r->wal, &meta, fill, taken, r) > 0)
-        r->snapshot_running = true;
+    pid_t pid = wal_snapshot_fork(r->wal, &meta, fill, taken, r);
+    if (pid < 0)
+        return (int)pid;
+    r->snapshot_running = true;
+    r->snap_bytes_mark = r->applied_bytes;
+    return 1;
+}
+
+int repl_snapshot(struct repl *r)
+{
+    return repl__snapshot_now(r);
+}
+
+void repl_snapshot_status(const struct repl *r,
+                          struct repl_snapshot_status *st)
+{
+    st->running = r->snapshot_running;
+    st->last_ok = !r->snap_failed;
+    st->index = r->snap_index;
+    st->last_ms = r->snap_saved_ms;
+    st->log_bytes = r->applied_bytes - r->snap_bytes_mark;
 }
 
 /* ---- shipping ---------------------------------------------------------- */

@@ -1,7 +1,7 @@
 # Catch-up: a follower killed with -9 and restarted after more writes
 # catches up from the leader's log; one that stayed away while the leader
-# compacted its log (raft-snapshot-entries 1000: a snapshot every
-# 1000 entries) catches up by InstallSnapshot.
+# compacted its log (a snapshot every 1000 entries, whatever their size)
+# catches up by InstallSnapshot.
 
 proc a_follower {} {
     set l [wait_leader]
@@ -24,7 +24,8 @@ test "a follower killed and restarted catches up by log" {
 cluster_stop
 
 test "a follower that missed a compaction catches up by snapshot" {
-    cluster_start -overrides {raft-snapshot-entries 1000}
+    cluster_start -overrides {raft-snapshot-entries 1000 raft-snapshot-min-log-size 0
+        raft-snapshot-log-percentage 0}
     rec_reset
     rec_write 50
     set f [a_follower]
