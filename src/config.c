@@ -153,6 +153,10 @@ static const struct opt opts[] = {
      NULL, "A snapshot also waits until the log since the last one holds "
      "this percentage of that snapshot's size (as auto-aof-rewrite-percentage; "
      "0: no growth rule)."},
+    {"raft-pipeline-batches", OPT_INT, OFF(raft_pipeline_batches),
+     OPT_IMMUTABLE, "1", 0, 16, NULL,
+     "A leader proposes the next batch of writes only while fewer than this "
+     "many are uncommitted, collecting meanwhile (0: every loop iteration)."},
     {"raft-fsync", OPT_ENUM, OFF(raft_fsync), OPT_IMMUTABLE, "always", 0, 0,
      fsync_modes, "always: a write is acknowledged once a majority fsynced "
      "it; off: once written (a power cut of a majority may lose it)."},

@@ -67,6 +67,7 @@ struct config {
     long long raft_snapshot_entries;
     long long raft_snapshot_min_log_size;
     long long raft_snapshot_log_percentage;
+    long long raft_pipeline_batches;
     int raft_fsync;
     int wal_io;
     int wal_sync_thread;

@@ -496,6 +496,7 @@ static int open_repl(struct server_raft *sr, const struct wal_recovered *rec,
                  .snapshot_trailing = 1000},
         .snapshot_min_bytes = (uint64_t)cfg->raft_snapshot_min_log_size,
         .snapshot_growth_pct = (uint32_t)cfg->raft_snapshot_log_percentage,
+        .pipeline_batches = (uint32_t)cfg->raft_pipeline_batches,
         .write_timeout_ms = cfg->raft_write_timeout
                                 ? cfg->raft_write_timeout
                                 : 2 * cfg->raft_election_timeout,

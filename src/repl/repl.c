@@ -18,6 +18,7 @@
 #include "log.h"
 
 #define REPL_DEFAULT_TIMEOUT_MS 2000
+#define REPL_DEFAULT_HOLD_MS 5
 
 int64_t repl__now(const struct repl *r)
 {
@@ -296,7 +297,7 @@ bool repl_prepare_sleep(struct repl *r)
         return false;
     for (int round = 0; round < 4; round++) {
         bool any = ack_durable(r);
-        if (r->batch_n > 0) {
+        if (r->batch_n > 0 && !repl__batch_waits(r)) {
             repl__propose_batch(r);
             any = true;
         }
@@ -418,6 +419,10 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
     r->loop = cfg->loop;
     if (r->cfg.write_timeout_ms <= 0)
         r->cfg.write_timeout_ms = REPL_DEFAULT_TIMEOUT_MS;
+    if (r->cfg.hold_max_ms <= 0)
+        r->cfg.hold_max_ms = REPL_DEFAULT_HOLD_MS;
+    if (r->cfg.pipeline_batches > REPL_PIPELINE_MAX)
+        r->cfg.pipeline_batches = REPL_PIPELINE_MAX;
     copy_members(r, cfg);
     struct raft_init init = {0};
     struct raft_entry *first = malloc(sizeof(*first));

@@ -98,11 +98,17 @@ struct repl_config {
      * not forked for every few hundred thousand writes. 0, 0: no gate. */
     uint64_t snapshot_min_bytes;
     uint32_t snapshot_growth_pct;
+    /* A leader proposes the next batch only while fewer than this many
+     * are uncommitted (0: no limit; at most REPL_PIPELINE_MAX). */
+    uint32_t pipeline_batches;
+    int64_t hold_max_ms;           /* a held batch waits at most [5 ms] */
     repl_load_cb load;
     void *data;                    /* passed to the callbacks */
 };
 
 struct repl;
+
+#define REPL_PIPELINE_MAX 16
 
 /* Creates the group member: restores the log from the WAL (hard state,
  * snapshot, entries), bootstraps an empty one when asked, starts the tick

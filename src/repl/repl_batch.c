@@ -86,6 +86,8 @@ static uint8_t *batch_add(struct repl *r, void *owner, size_t len,
     p[0] = REPL_ENTRY_VERSION;
     p[1] = flags;
     put_i64(p + 2, loop_now_ms(r->loop));
+    if (r->batch_n == 0)
+        r->batch_opened = repl__now(r);
     r->batch_owners[r->batch_n] = owner;
     r->batch_offs[r->batch_n++] = (uint32_t)r->batch->len;
     r->batch->len += REPL_ENTRY_HEADER + len;
@@ -234,6 +236,31 @@ static void wake_batch(struct repl *r, uint32_t from, int status)
     }
 }
 
+/* Whether the open batch waits: a leader keeps collecting while
+ * pipeline_batches of its batches are proposed and not committed, and
+ * proposes when one commits. Under load that is one batch per commit
+ * round, so one WAL write and fsync per node per round, however the
+ * writes spread over loop iterations (the fsyncs of all nodes compete
+ * for the disk when they share a machine); with nothing in flight
+ * nothing waits. Never longer than hold_max_ms, so that its writes get
+ * their deadline even when nothing commits. */
+bool repl__batch_waits(struct repl *r)
+{
+    uint64_t commit = raft_commit_index(r->raft);
+    uint32_t k = 0;
+    while (k < r->n_inflight && r->inflight[k] <= commit)
+        k++;
+    memmove(r->inflight, r->inflight + k,
+            (r->n_inflight - k) * sizeof(r->inflight[0]));
+    r->n_inflight -= k;
+    if (r->cfg.pipeline_batches == 0 || raft_role(r->raft) != RAFT_LEADER) {
+        r->n_inflight = 0;
+        return false;
+    }
+    return r->n_inflight >= r->cfg.pipeline_batches &&
+           repl__now(r) - r->batch_opened < r->cfg.hold_max_ms;
+}
+
 /* Closes the open batch: one PROPOSE for all of it; parks each owner at
  * proposed_index + i (raft.h rule 6). A refused batch wakes its owners
  * with the refusal (the caller redirects; nothing was appended). */
@@ -281,6 +308,8 @@ void repl__propose_batch(struct repl *r)
         return;
     }
     r->stats.proposed += n;
+    if (r->n_inflight < REPL_PIPELINE_MAX)
+        r->inflight[r->n_inflight++] = r->proposed_index + n - 1;
     int64_t deadline = repl__now(r) + r->cfg.write_timeout_ms;
     for (uint32_t i = 0; i < n; i++) {
         struct repl_wait w = {r->proposed_index + i, r->proposed_term,

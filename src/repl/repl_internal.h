@@ -66,6 +66,10 @@ struct repl {
     void **batch_owners;
     uint32_t *batch_offs;
     uint32_t batch_n, batch_cap;
+    int64_t batch_opened;     /* when its first entry came (mono ms) */
+    /* last index of each proposed batch not yet committed (leader) */
+    uint64_t inflight[REPL_PIPELINE_MAX];
+    uint32_t n_inflight;
     struct raft_entry *scratch_entries;
     struct wal_entry *scratch_wal;
     uint32_t scratch_cap;
@@ -115,6 +119,7 @@ int64_t repl__now(const struct repl *r);
 
 /* repl_batch.c */
 void repl__propose_batch(struct repl *r);
+bool repl__batch_waits(struct repl *r);
 void repl__step_reads(struct repl *r);
 void repl__blob_free(struct raft_buf *rb);
 struct repl_blob *repl__blob_new(size_t cap);

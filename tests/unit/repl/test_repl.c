@@ -58,6 +58,7 @@ static struct node nodes[MAX_NODES + 1];
 static struct wake wakes[MAX_WAKES];
 static int n_wakes;
 static int n_nodes;
+static uint32_t pipeline = 1;  /* repl_config.pipeline_batches */
 
 static void on_tick(struct loop_timer *t, void *data)
 {
@@ -130,6 +131,7 @@ static void open_repl(struct node *n, int members, int64_t timeout_ms)
         .bus = n->bus,
         .raft = {.election_timeout_ms = 200, .heartbeat_ms = 20},
         .write_timeout_ms = timeout_ms, .members = m,
+        .pipeline_batches = pipeline, .hold_max_ms = 10000,
         .n_members = (uint32_t)members, .bootstrap = true,
         .apply = fake_apply, .wake = fake_wake, .data = n};
     assert_int_equal(repl_open(&rc, &n->repl, err), 0);
@@ -266,6 +268,50 @@ static void test_three_nodes_apply_the_same_sequence_in_order(void **state)
     stop();
 }
 
+/* With a batch in flight the leader keeps collecting: the writes of the
+ * iterations before it commits go out as one proposal (pipeline_batches
+ * 1); with no limit every iteration proposes its own. */
+static bool leader_caught_up(void)
+{
+    int l = leader();
+    return l != 0 && repl_applied_index(nodes[l].repl) ==
+                         repl_last_index(nodes[l].repl);
+}
+
+static int proposals_for_three_iterations(uint32_t limit)
+{
+    pipeline = limit;
+    start(3, 2000);
+    assert_true(run_until(have_leader, 5000));
+    assert_true(run_until(leader_caught_up, 5000)); /* its no-op committed */
+    struct repl *r = nodes[leader()].repl;
+    struct repl_stats before, after;
+    repl_get_stats(r, &before);
+    for (int it = 0; it < 3; it++) {
+        for (int i = 0; i < 10; i++)
+            submit_set(r, it * 10 + i + 1, it * 10 + i);
+        repl_before_sleep(r); /* no bus event between: nothing commits */
+    }
+    target_wakes = 30;
+    assert_true(run_until(enough_wakes, 5000));
+    for (int i = 0; i < 30; i++) {
+        assert_int_equal(wakes[i].owner, i + 1);
+        assert_int_equal(wakes[i].status, 0);
+    }
+    repl_get_stats(r, &after);
+    stop();
+    pipeline = 1;
+    return (int)(after.proposals - before.proposals);
+}
+
+static void test_leader_collects_writes_while_a_batch_is_in_flight(
+    void **state)
+{
+    assert_int_equal(proposals_for_three_iterations(1), 2);
+    assert_int_equal(proposals_for_three_iterations(2), 3);
+    assert_int_equal(proposals_for_three_iterations(0), 3);
+}
+
 static void test_follower_refuses_writes_and_names_the_leader(void **state)
 {
     start(3, 2000);
@@ -383,6 +429,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_nodes_apply_the_same_sequence_in_order),
+        cmocka_unit_test(test_leader_collects_writes_while_a_batch_is_in_flight),
         cmocka_unit_test(test_follower_refuses_writes_and_names_the_leader),
         cmocka_unit_test(test_reads_wake_after_their_read_index_is_applied),
         cmocka_unit_test(test_follower_read_waits_for_the_leaders_read_index),
