@@ -343,6 +343,7 @@ void watch__add(struct conn *c, const struct resp_arg *key, int64_t now)
 void watch__unwatch(struct conn *c)
 {
     struct watch_conn *w = c->watch;
+    watch__stop_waiting(c);
     c->watch_dirty = 0;
     if (w == NULL)
         return;
@@ -381,6 +382,7 @@ static int expired_since(const struct watch_conn *w, int64_t now)
 struct scan {
     struct conn *c;
     struct resp_parser outer, inner;
+    int in_multi;             /* inner is parsing a RAFT.MULTI's body */
     uint64_t index;           /* the first entry that may touch */
 };
 
@@ -410,7 +412,7 @@ static int command_may_touch(struct scan *s, int argc,
                       arg_is(&argv[0], "raft.evicted")))
         return watched_by_conn(s->c, &argv[1]);
     if (argc == 3 && arg_is(&argv[0], "raft.multi"))
-        return multi_may_touch(s, &argv[2]);
+        return s->in_multi || multi_may_touch(s, &argv[2]);
     int unknown = 0;
     const struct cmd_def *d = cmd_lookup(argc, argv, &unknown);
     if (d == NULL || unknown)
@@ -422,30 +424,33 @@ static int command_may_touch(struct scan *s, int argc,
     return each_key(d, argc, argv, watched_by_conn, s->c);
 }
 
-/* RAFT.MULTI's commands, RESP back to back (dispatch's mbuf); one that
- * does not parse counts as a touch. */
+/* RAFT.MULTI's commands, multibulks back to back (dispatch's mbuf); one
+ * that does not parse counts as a touch. Only multibulks are parsed: the
+ * parser unescapes an inline command in place, and these bytes are the
+ * log's. */
 static int multi_may_touch(struct scan *s, const struct resp_arg *body)
 {
     char *at = (char *)body->ptr;
     size_t left = body->len;
-    while (left > 0) {
-        long rv = resp_parse(&s->inner, at, left);
-        if (rv <= 0)
-            return 1;
-        if (s->inner.argc > 0 &&
-            command_may_touch(s, s->inner.argc, s->inner.argv))
-            return 1;
-        at += rv;
-        left -= (size_t)rv;
+    int touch = 0;
+    s->in_multi = 1;
+    while (left > 0 && !touch) {
+        long rv = *at == '*' ? resp_parse(&s->inner, at, left) : -1;
+        touch = rv <= 0 || (s->inner.argc > 0 &&
+                            command_may_touch(s, s->inner.argc,
+                                              s->inner.argv));
+        at += rv > 0 ? rv : 0;
+        left -= rv > 0 ? (size_t)rv : 0;
     }
-    return 0;
+    s->in_multi = 0;
+    return touch;
 }
 
 static int scan_entry(void *ctx, uint64_t index, const uint8_t *cmd,
                       size_t len)
 {
     struct scan *s = ctx;
-    int touch = cmd == NULL;
+    int touch = cmd == NULL || len == 0 || cmd[0] != '*';
     if (!touch) {
         long rv = resp_parse(&s->outer, (char *)cmd, len);
         touch = rv <= 0 || (size_t)rv != len ||
@@ -513,8 +518,8 @@ static void start_waiting(struct conn *c, uint64_t index, int64_t now)
         loop_timer_again(r->poll, WATCH_POLL_MS);
 }
 
-/* The decision, in the order of the header comment's rule. */
-int watch__exec_state(struct conn *c, int64_t now)
+/* The rule of the header comment, in its order. */
+static int decide(struct conn *c, int64_t now)
 {
     struct watch_conn *w = c->watch;
     if (c->watch_dirty)
@@ -524,16 +529,21 @@ int watch__exec_state(struct conn *c, int64_t now)
     if (expired_since(w, now) || log_term(c->srv) != w->term)
         return WATCH_EXEC_ABORT;
     uint64_t index = 0;
-    if (!tracked_pending(c) && (index = first_unapplied_touch(c)) == 0) {
-        watch__stop_waiting(c);
+    if (!tracked_pending(c) && (index = first_unapplied_touch(c)) == 0)
         return WATCH_EXEC_GO;
-    }
-    if (w->wait_since != 0 && now - w->wait_since >= wait_limit_ms(c->srv)) {
-        watch__stop_waiting(c);
+    if (w->wait_since != 0 && now - w->wait_since >= wait_limit_ms(c->srv))
         return WATCH_EXEC_ABORT; /* no quorum: the log does not apply */
-    }
     start_waiting(c, index, now);
     return WATCH_EXEC_WAIT;
+}
+
+/* The decision, in the order of the header comment's rule. */
+int watch__exec_state(struct conn *c, int64_t now)
+{
+    int rv = decide(c, now);
+    if (rv != WATCH_EXEC_WAIT)
+        watch__stop_waiting(c);
+    return rv;
 }
 
 void watch__stop_waiting(struct conn *c)
