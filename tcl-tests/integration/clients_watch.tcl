@@ -5,7 +5,10 @@
 # DISCARD forget the keys; clients racing with optimistic increments lose
 # no update. A follower redirects WATCH and EXEC with -MOVED naming the
 # slot of the key, as a Redis Cluster replica; so is a write whose entry a
-# new leader overwrote.
+# new leader overwrote. Entries the leader holds but has not applied when
+# an EXEC decides count as possible touches: its own eviction DEL proposed
+# in the EXEC's loop iteration, and a write whose client got -CLUSTERDOWN
+# on its deadline but that commits once the partition heals.
 
 proc wc {i} { return [redis_client 127.0.0.1 [node_port $i]] }
 
