@@ -537,7 +537,7 @@ static int decide(struct conn *c, int64_t now)
     return WATCH_EXEC_WAIT;
 }
 
-/* The decision, in the order of the header comment's rule. */
+/* An EXEC that does not wait any more leaves the waiters (and the poll). */
 int watch__exec_state(struct conn *c, int64_t now)
 {
     int rv = decide(c, now);
