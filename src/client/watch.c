@@ -5,21 +5,36 @@
  * changed the keyspace (and before FLUSHDB/FLUSHALL), and the store's
  * delete hook (DEL, the leader's proposed expiry and eviction DELs), both
  * installed through cmd (cmd_watch.c).
- * The one subtlety of a replicated EXEC: its entry goes behind writes
- * already proposed but not yet applied, which may still touch a watched
- * key. So every write the leader proposes that names a watched key counts
- * as pending on that key until it applied (or failed), and an EXEC whose
- * keys have pending writes waits for them, then decides. The decision is
- * the leader's alone: an aborted EXEC proposes nothing, a passed one is an
- * ordinary RAFT.MULTI entry that every node applies alike.
+ * The subtlety of a replicated EXEC: its entry goes behind every entry the
+ * leader's log and open batch hold when it decides, and a committed EXEC
+ * commits with exactly that prefix (Raft §5.3, Log Matching). Applied ones
+ * have reported their touches; the rest may still touch a watched key. So
+ * the rule: an EXEC goes only when no entry this node holds unapplied
+ * (repl_each_unapplied: earlier terms' entries on a new leader, writes
+ * whose client got -CLUSTERDOWN on a deadline or left, the leader's own
+ * expiry and eviction DELs, this iteration's batch) names one of its
+ * watched keys, or writes without keys (FLUSHALL), or cannot be read. Else
+ * it waits until that entry applied and decides again (an entry that
+ * applies and touches the key aborts it). It also aborts when the term
+ * changed since the WATCH (a state replaced by a snapshot while a
+ * follower reports no touch), and when it waited raft-write-timeout (no
+ * quorum). Aborting spuriously is allowed by Redis' semantics, committing
+ * after a touch is not. Proposed writes naming a watched key are also
+ * counted per key (watch__proposed) so that their apply wakes the EXEC at
+ * once; the log, looked at again every WATCH_POLL_MS, wakes the rest. The
+ * decision is the leader's alone: an aborted EXEC proposes nothing, a
+ * passed one is an ordinary RAFT.MULTI entry that every node applies alike.
  * Keys watched while logically expired follow Redis 7.0's watchedKey
  * .expired: their removal (expiry, DEL, FLUSHALL) is no change. */
 #include "client/client.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "client/watch.h"
 #include "net/loop.h"
+#include "repl/repl.h"
 
 enum { WATCH_ABSENT = CMD_KEY_ABSENT, WATCH_LIVE = CMD_KEY_LIVE,
        WATCH_STALE = CMD_KEY_STALE };
@@ -54,6 +69,8 @@ struct watch_reg {
     size_t size, count;
     unsigned pending_all;     /* proposed keyless writes not applied */
     unsigned nwaiting;        /* connections holding an EXEC */
+    struct watch_log log;     /* the leader's log (watch.h) */
+    struct loop_timer *poll;  /* looks at the log while EXECs wait */
 };
 
 struct watch_conn {
@@ -61,6 +78,9 @@ struct watch_conn {
     unsigned n, cap;
     struct watch_rec *rec;    /* FIFO of proposed writes */
     unsigned rhead, rlen, rcap;
+    uint64_t term;            /* the leader's term at the first WATCH */
+    uint64_t wait_index;      /* the EXEC waits until applied >= this */
+    int64_t wait_since;       /* when the EXEC began to wait, 0: not */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -161,6 +181,8 @@ static struct watch_entry *entry_of(struct conn *c, struct watch_key *k)
 
 /* ---- touches: the hooks ------------------------------------------------ */
 
+static void set_dirty(struct conn *c);
+
 /* Redis touchWatchedKey: every watcher of the key is dirty, except that
  * removing a key watched stale only clears its flag (7.0 watchedKey
  * .expired). A write over a stale key is a change, as in 7.0 where the
@@ -175,7 +197,7 @@ static void touch_key(struct client_server *cs, const char *key, size_t len,
             e->state = WATCH_ABSENT;
             continue;
         }
-        k->who[i]->watch_dirty = 1;
+        set_dirty(k->who[i]);
     }
 }
 
@@ -185,23 +207,26 @@ static void on_touch_key(void *data, const char *key, size_t len,
     touch_key(data, key, len, deleted);
 }
 
-/* Calls fn for each key argument of a command (cmd_def key positions). */
-static void each_key(const struct cmd_def *d, int argc,
-                     const struct resp_arg *argv,
-                     void (*fn)(void *ctx, const struct resp_arg *k),
-                     void *ctx)
+/* Calls fn for each key argument of a command (cmd_def key positions)
+ * until it returns nonzero; returns that, or 0. */
+static int each_key(const struct cmd_def *d, int argc,
+                    const struct resp_arg *argv,
+                    int (*fn)(void *ctx, const struct resp_arg *k), void *ctx)
 {
     if (d == NULL || d->first_key <= 0)
-        return;
+        return 0;
     int last = d->last_key < 0 ? argc + d->last_key : d->last_key;
     int step = d->key_step > 0 ? d->key_step : 1;
-    for (int i = d->first_key; i <= last && i < argc; i += step)
-        fn(ctx, &argv[i]);
+    int rv = 0;
+    for (int i = d->first_key; i <= last && i < argc && rv == 0; i += step)
+        rv = fn(ctx, &argv[i]);
+    return rv;
 }
 
-static void touch_one(void *ctx, const struct resp_arg *k)
+static int touch_one(void *ctx, const struct resp_arg *k)
 {
     touch_key(ctx, k->ptr, k->len, 0);
+    return 0;
 }
 
 static void on_touch(void *data, const struct cmd_ctx *c)
@@ -225,8 +250,30 @@ static void on_touch_all(void *data)
                 if (e->state == WATCH_STALE)
                     e->state = WATCH_ABSENT;
                 else
-                    k->who[i]->watch_dirty = 1;
+                    set_dirty(k->who[i]);
             }
+}
+
+/* ---- the leader's log (repl_watch.h) --------------------------------- */
+
+/* The group is read through cs->repl at each call: server.c may re-open
+ * it (RAFT.CLUSTER), and a standalone node has none (term 0, no log). */
+static uint64_t group_term(void *data)
+{
+    struct client_server *cs = data;
+    return cs->repl != NULL ? repl_term(cs->repl) : 0;
+}
+
+static uint64_t group_applied(void *data)
+{
+    struct client_server *cs = data;
+    return cs->repl != NULL ? repl_applied_index(cs->repl) : 0;
+}
+
+static int group_each_unapplied(void *data, repl_unapplied_cb fn, void *ctx)
+{
+    struct client_server *cs = data;
+    return cs->repl != NULL ? repl_each_unapplied(cs->repl, fn, ctx) : 0;
 }
 
 /* The registry and the hooks are set up by the first WATCH: a server
@@ -239,8 +286,21 @@ static struct watch_reg *registry(struct client_server *cs)
     if (cs->watch == NULL)
         abort();
     grow_table(cs->watch);
+    cs->watch->log = (struct watch_log){group_term, group_applied,
+                                        group_each_unapplied, cs};
     cmd_watch_hooks(cs->env, on_touch, on_touch_all, on_touch_key, cs);
     return cs->watch;
+}
+
+void watch__set_log(struct client_server *cs, const struct watch_log *log)
+{
+    registry(cs)->log = *log;
+}
+
+static uint64_t log_term(struct client_server *cs)
+{
+    struct watch_log *l = &registry(cs)->log;
+    return l->term(l->data);
 }
 
 /* ---- WATCH / UNWATCH ---------------------------------------------------- */
@@ -259,6 +319,11 @@ void watch__add(struct conn *c, const struct resp_arg *key, int64_t now)
     struct watch_key *k = get_key(r, key->ptr, key->len);
     if (entry_of(c, k) != NULL)
         return; /* already watched: WATCH x x is one watch, as Redis */
+    uint64_t term = log_term(c->srv);
+    if (w->n == 0)
+        w->term = term;
+    else if (w->term != term)
+        set_dirty(c); /* a leader change since the first key's WATCH */
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 4;
         w->e = xrealloc(w->e, w->cap * sizeof(*w->e));
@@ -278,6 +343,7 @@ void watch__add(struct conn *c, const struct resp_arg *key, int64_t now)
 void watch__unwatch(struct conn *c)
 {
     struct watch_conn *w = c->watch;
+    watch__stop_waiting(c);
     c->watch_dirty = 0;
     if (w == NULL)
         return;
@@ -291,6 +357,8 @@ void watch__unwatch(struct conn *c)
         maybe_free(c->srv->watch, k);
     }
     w->n = 0;
+    w->wait_index = 0;
+    w->wait_since = 0;
 }
 
 unsigned watch__count(const struct conn *c)
@@ -309,25 +377,173 @@ static int expired_since(const struct watch_conn *w, int64_t now)
     return 0;
 }
 
-int watch__exec_state(struct conn *c, int64_t now)
+/* ---- what the log holds beyond the applied index ---------------------- */
+
+struct scan {
+    struct conn *c;
+    struct resp_parser outer, inner;
+    int in_multi;             /* inner is parsing a RAFT.MULTI's body */
+    uint64_t index;           /* the first entry that may touch */
+};
+
+static int arg_is(const struct resp_arg *a, const char *w)
+{
+    size_t n = strlen(w);
+    return a->len == n && strncasecmp(a->ptr, w, n) == 0;
+}
+
+static int watched_by_conn(void *ctx, const struct resp_arg *key)
+{
+    struct conn *c = ctx;
+    struct watch_key *k = find_key(c->srv->watch, key->ptr, key->len);
+    return k != NULL && entry_of(c, k) != NULL;
+}
+
+static int multi_may_touch(struct scan *s, const struct resp_arg *body);
+
+/* Whether one command of the log may touch a key c watches: a write
+ * naming one, RAFT.EXPIRED/RAFT.EVICTED of one, a write without keys
+ * (FLUSHALL, SWAPDB), a transaction holding any of these, or a command
+ * this node does not know (conservative). */
+static int command_may_touch(struct scan *s, int argc,
+                             const struct resp_arg *argv)
+{
+    if (argc == 2 && (arg_is(&argv[0], "raft.expired") ||
+                      arg_is(&argv[0], "raft.evicted")))
+        return watched_by_conn(s->c, &argv[1]);
+    if (argc == 3 && arg_is(&argv[0], "raft.multi"))
+        return s->in_multi || multi_may_touch(s, &argv[2]);
+    int unknown = 0;
+    const struct cmd_def *d = cmd_lookup(argc, argv, &unknown);
+    if (d == NULL || unknown)
+        return 1;
+    if (!(d->flags & CMD_WRITE))
+        return 0;
+    if (d->first_key <= 0)
+        return 1;
+    return each_key(d, argc, argv, watched_by_conn, s->c);
+}
+
+/* RAFT.MULTI's commands, multibulks back to back (dispatch's mbuf); one
+ * that does not parse counts as a touch. Only multibulks are parsed: the
+ * parser unescapes an inline command in place, and these bytes are the
+ * log's. */
+static int multi_may_touch(struct scan *s, const struct resp_arg *body)
+{
+    char *at = (char *)body->ptr;
+    size_t left = body->len;
+    int touch = 0;
+    s->in_multi = 1;
+    while (left > 0 && !touch) {
+        long rv = *at == '*' ? resp_parse(&s->inner, at, left) : -1;
+        touch = rv <= 0 || (s->inner.argc > 0 &&
+                            command_may_touch(s, s->inner.argc,
+                                              s->inner.argv));
+        at += rv > 0 ? rv : 0;
+        left -= rv > 0 ? (size_t)rv : 0;
+    }
+    s->in_multi = 0;
+    return touch;
+}
+
+static int scan_entry(void *ctx, uint64_t index, const uint8_t *cmd,
+                      size_t len)
+{
+    struct scan *s = ctx;
+    int touch = cmd == NULL || len == 0 || cmd[0] != '*';
+    if (!touch) {
+        long rv = resp_parse(&s->outer, (char *)cmd, len);
+        touch = rv <= 0 || (size_t)rv != len ||
+                command_may_touch(s, s->outer.argc, s->outer.argv);
+    }
+    if (touch)
+        s->index = index;
+    return touch;
+}
+
+/* The index of the first entry the leader holds unapplied (log or open
+ * batch) that may touch a key c watches; 0 when none does. A parse error
+ * leaves a parser sticky: the scan stops at that entry anyway. */
+static uint64_t first_unapplied_touch(struct conn *c)
+{
+    struct watch_log *l = &c->srv->watch->log;
+    struct scan s = {.c = c};
+    if (resp_parser_init(&s.outer, 1LL << 40, NULL) < 0 ||
+        resp_parser_init(&s.inner, 1LL << 40, NULL) < 0)
+        abort();
+    l->each_unapplied(l->data, scan_entry, &s);
+    resp_parser_free(&s.outer);
+    resp_parser_free(&s.inner);
+    return s.index;
+}
+
+/* ---- EXEC -------------------------------------------------------------- */
+
+/* How long an EXEC may wait for the log before it gives up and aborts: a
+ * parked write's deadline (raft-write-timeout, else two election
+ * timeouts, as server_raft.c gives repl). */
+static int64_t wait_limit_ms(const struct client_server *cs)
+{
+    const struct config *cfg = cs->cfg;
+    return cfg->raft_write_timeout > 0 ? cfg->raft_write_timeout
+                                       : 2 * cfg->raft_election_timeout;
+}
+
+static int tracked_pending(const struct conn *c)
+{
+    const struct watch_conn *w = c->watch;
+    int busy = c->srv->watch->pending_all > 0;
+    for (unsigned i = 0; i < w->n && !busy; i++)
+        busy = w->e[i].wk->pending > 0;
+    return busy;
+}
+
+static void poll_log(struct loop_timer *t, void *data);
+
+static void start_waiting(struct conn *c, uint64_t index, int64_t now)
+{
+    struct watch_reg *r = c->srv->watch;
+    struct watch_conn *w = c->watch;
+    w->wait_index = index;
+    if (w->wait_since == 0)
+        w->wait_since = now;
+    if (!c->watch_wait) {
+        c->watch_wait = 1;
+        r->nwaiting++;
+    }
+    if (r->poll == NULL)
+        r->poll = loop_timer_create(c->srv->loop, WATCH_POLL_MS,
+                                    WATCH_POLL_MS, poll_log, c->srv);
+    else if (r->nwaiting == 1)
+        loop_timer_again(r->poll, WATCH_POLL_MS);
+}
+
+/* The rule of the header comment, in its order. */
+static int decide(struct conn *c, int64_t now)
 {
     struct watch_conn *w = c->watch;
     if (c->watch_dirty)
         return WATCH_EXEC_ABORT;
     if (w == NULL || w->n == 0)
         return WATCH_EXEC_GO;
-    if (expired_since(w, now))
+    if (expired_since(w, now) || log_term(c->srv) != w->term)
         return WATCH_EXEC_ABORT;
-    int busy = c->srv->watch->pending_all > 0;
-    for (unsigned i = 0; i < w->n && !busy; i++)
-        busy = w->e[i].wk->pending > 0;
-    if (!busy)
+    uint64_t index = 0;
+    if (!tracked_pending(c) && (index = first_unapplied_touch(c)) == 0)
         return WATCH_EXEC_GO;
-    if (!c->watch_wait) {
-        c->watch_wait = 1;
-        c->srv->watch->nwaiting++;
-    }
+    if (w->wait_since != 0 && now - w->wait_since >= wait_limit_ms(c->srv))
+        return WATCH_EXEC_ABORT; /* no quorum: the log does not apply */
+    start_waiting(c, index, now);
     return WATCH_EXEC_WAIT;
+}
+
+/* An EXEC that does not wait any more leaves the waiters (and the poll). */
+int watch__exec_state(struct conn *c, int64_t now)
+{
+    int rv = decide(c, now);
+    if (rv != WATCH_EXEC_WAIT)
+        watch__stop_waiting(c);
+    return rv;
 }
 
 void watch__stop_waiting(struct conn *c)
@@ -338,6 +554,45 @@ void watch__stop_waiting(struct conn *c)
     c->srv->watch->nwaiting--;
 }
 
+static void resume(struct conn *c)
+{
+    watch__stop_waiting(c);
+    dispatch__resume(c);
+}
+
+/* A touched key aborts a waiting EXEC: no need to wait any longer. */
+static void set_dirty(struct conn *c)
+{
+    c->watch_dirty = 1;
+    if (c->watch_wait)
+        resume(c);
+}
+
+/* The poll, while EXECs wait: an EXEC decides again once the entry it
+ * waits for applied, the term changed (its entries may be gone), or its
+ * time is up. Entries that apply without touching anything (a DEL of an
+ * absent key, an entry overwritten by a new leader) wake nobody else. */
+static void poll_log(struct loop_timer *t, void *data)
+{
+    struct client_server *cs = data;
+    struct watch_reg *r = cs->watch;
+    if (r->nwaiting == 0) {
+        loop_timer_stop(t);
+        return;
+    }
+    uint64_t applied = r->log.applied(r->log.data);
+    uint64_t term = r->log.term(r->log.data);
+    int64_t now = loop_now_ms(cs->loop);
+    for (struct conn *c = cs->all; c != NULL; c = c->next) {
+        struct watch_conn *w = c->watch;
+        if (!c->watch_wait || w == NULL)
+            continue;
+        if ((w->wait_index != 0 && applied >= w->wait_index) ||
+            term != w->term || now - w->wait_since >= wait_limit_ms(cs))
+            resume(c);
+    }
+}
+
 /* ---- writes in flight ---------------------------------------------------- */
 
 struct rec_build {
@@ -345,15 +600,16 @@ struct rec_build {
     struct watch_rec rec;
 };
 
-static void pend_one(void *ctx, const struct resp_arg *key)
+static int pend_one(void *ctx, const struct resp_arg *key)
 {
     struct rec_build *b = ctx;
     struct watch_key *k = find_key(b->r, key->ptr, key->len);
     if (k == NULL)
-        return;
+        return 0;
     b->rec.keys = xrealloc(b->rec.keys, (b->rec.n + 1) * sizeof(*b->rec.keys));
     b->rec.keys[b->rec.n++] = k;
     k->pending++;
+    return 0;
 }
 
 static void add_command(struct rec_build *b, int argc,
@@ -423,10 +679,8 @@ static void wake_waiters(struct client_server *cs)
     if (cs->watch->nwaiting == 0)
         return;
     for (struct conn *c = cs->all; c != NULL; c = c->next)
-        if (c->watch_wait) {
-            watch__stop_waiting(c);
-            dispatch__resume(c);
-        }
+        if (c->watch_wait)
+            resume(c);
 }
 
 static void release_rec(struct client_server *cs, struct watch_rec *rec)
@@ -493,6 +747,8 @@ void watch__free(struct client_server *cs)
             free(k);
         }
     }
+    if (r->poll != NULL)
+        loop_timer_destroy(r->poll);
     free(r->tab);
     free(r);
     cs->watch = NULL;

@@ -5,7 +5,10 @@
 # DISCARD forget the keys; clients racing with optimistic increments lose
 # no update. A follower redirects WATCH and EXEC with -MOVED naming the
 # slot of the key, as a Redis Cluster replica; so is a write whose entry a
-# new leader overwrote.
+# new leader overwrote. Entries the leader holds but has not applied when
+# an EXEC decides count as possible touches: its own eviction DEL proposed
+# in the EXEC's loop iteration, and a write whose client got -CLUSTERDOWN
+# on its deadline but that commits once the partition heals.
 
 proc wc {i} { return [redis_client 127.0.0.1 [node_port $i]] }
 
@@ -237,5 +240,66 @@ test "a write whose entry a new leader overwrote gets -MOVED with its key's slot
     assert_match "MOVED $slot 127.0.0.1:*" $r
     $a close
     wait_leader 15000
+}
+# The leader's eviction DEL is proposed while the write that needed the
+# memory is checked, here a SET queued in the EXEC's own MULTI: the one
+# pipeline runs in one loop iteration, so the RAFT.EVICTED entry is still
+# in the open batch when EXEC decides. The EXEC goes behind it in the log,
+# so it must see it: Redis evicts in processCommand and touches the key.
+test "WATCH: an eviction proposed in the EXEC's own loop iteration aborts it" {
+    if {![llength $::cl::nodes]} { cluster_start }
+    set l [wait_leader]
+    set a [wc $l]
+    $a flushall
+    $a set w:ev [string repeat v 1000]
+    assert_equal [$a config set maxmemory-policy allkeys-lru] OK
+    assert_equal [$a config set maxmemory 1] OK
+    set pipe [::rc::encode {watch w:ev}][::rc::encode {multi}]
+    append pipe [::rc::encode {set w:other 1}][::rc::encode {exec}]
+    $a write $pipe
+    assert_equal [$a read] OK
+    assert_equal [$a read] OK
+    assert_equal [$a read] QUEUED
+    set r [$a rawread]
+    assert_equal [$a config set maxmemory 0] OK
+    assert_equal $r "*-1\r\n"
+    assert_equal [$a exists w:ev] 0
+    $a close
+}
+
+# A write whose reply timed out (-CLUSTERDOWN after raft-write-timeout)
+# is still in the leader's log and commits once the leader reaches a
+# majority again. A WATCH issued meanwhile saw the old value, so the
+# write's later apply is a touch after the WATCH: the EXEC decided before
+# it must not commit behind it.
+test "WATCH: a write that timed out but commits later aborts the EXEC" {
+    cluster_start -overrides {raft-election-timeout 4000 raft-write-timeout 400}
+    set l [wait_leader 30000]
+    set a [wc $l]
+    set b [wc $l]
+    $a set w:late 1
+    wait_converged
+    set others {}
+    foreach i $::cl::nodes { if {$i != $l} { lappend others $i } }
+    set ids {}
+    foreach o $others { lappend ids [node_id $o] }
+    assert_equal [ncmd $l debug raft-partition {*}$ids] OK
+    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $l]] OK }
+    catch {$b set w:late 2} r
+    assert_match "CLUSTERDOWN*" $r
+    assert_equal [$a watch w:late] OK
+    $a multi
+    $a set w:late 3
+    $a deferred 1
+    $a exec
+    after 50
+    foreach i $::cl::nodes { assert_equal [ncmd $i debug raft-partition] OK }
+    set r [$a rawread]
+    $a deferred 0
+    assert_equal $r "*-1\r\n"
+    wait_converged
+    assert_equal [$a get w:late] 2
+    $a close
+    $b close
 }
 cluster_stop

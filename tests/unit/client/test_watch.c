@@ -5,7 +5,10 @@
  * of a key watched stale), and the replicated subtlety: a write proposed
  * but not applied that names a watched key makes the EXEC wait, and the
  * connection is resumed once it applied. Two connections over socketpairs;
- * commands run as the apply path runs them (cmd_check + cmd_execute). */
+ * commands run as the apply path runs them (cmd_check + cmd_execute).
+ * The leader's log is a fake (watch.h): entries held but not applied
+ * (expiry and eviction DELs, earlier terms' entries on a new leader,
+ * writes whose client timed out) must make an EXEC wait or abort. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "client/watch.h"
 #include "mem/pool.h"
 #include "net/loop.h"
 #include "store/store.h"
@@ -39,6 +43,101 @@ struct world {
 };
 
 static struct world w;
+
+/* The leader's log: entries with index > applied are unapplied. */
+#define FAKE_MAX 8
+struct fake_entry {
+    uint64_t index;
+    char bytes[512];
+    size_t len;
+    int unreadable;
+};
+
+static struct fake_log {
+    uint64_t term, applied;
+    struct fake_entry e[FAKE_MAX];
+    int n;
+} fl;
+
+static uint64_t fake_term(void *data)
+{
+    return ((struct fake_log *)data)->term;
+}
+
+static uint64_t fake_applied(void *data)
+{
+    return ((struct fake_log *)data)->applied;
+}
+
+static int fake_each(void *data, repl_unapplied_cb fn, void *ctx)
+{
+    struct fake_log *l = data;
+    for (int i = 0; i < l->n; i++) {
+        struct fake_entry *e = &l->e[i];
+        if (e->index <= l->applied)
+            continue;
+        int rv = fn(ctx, e->index, e->unreadable ? NULL : (uint8_t *)e->bytes,
+                    e->len);
+        if (rv != 0)
+            return rv;
+    }
+    return 0;
+}
+
+static const struct watch_log fake_log = {fake_term, fake_applied, fake_each,
+                                          &fl};
+
+/* RESP multibulk of argc args into out; returns its length. */
+static size_t encode(char *out, size_t cap, int argc, const char **argv,
+                     const size_t *lens)
+{
+    size_t n = (size_t)snprintf(out, cap, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        n += (size_t)snprintf(out + n, cap - n, "$%zu\r\n", lens[i]);
+        memcpy(out + n, argv[i], lens[i]);
+        memcpy(out + n + lens[i], "\r\n", 2);
+        n += lens[i] + 2;
+    }
+    return n;
+}
+
+/* Encodes a space-separated command line. */
+static size_t encode_line(char *out, size_t cap, const char *line)
+{
+    char copy[256];
+    const char *argv[16];
+    size_t lens[16];
+    int argc = 0;
+    snprintf(copy, sizeof(copy), "%s", line);
+    for (char *t = strtok(copy, " "); t != NULL && argc < 16;
+         t = strtok(NULL, " ")) {
+        argv[argc] = t;
+        lens[argc++] = strlen(t);
+    }
+    return encode(out, cap, argc, argv, lens);
+}
+
+/* The leader holds line at index, not applied yet. */
+static void log_entry(uint64_t index, const char *line)
+{
+    struct fake_entry *e = &fl.e[fl.n++];
+    e->index = index;
+    e->unreadable = line == NULL;
+    e->len = line != NULL ? encode_line(e->bytes, sizeof(e->bytes), line) : 0;
+}
+
+/* A RAFT.MULTI entry of one queued command. */
+static void log_multi(uint64_t index, const char *queued)
+{
+    char inner[256];
+    size_t ilen = encode_line(inner, sizeof(inner), queued);
+    const char *argv[3] = {"RAFT.MULTI", "1", inner};
+    size_t lens[3] = {10, 1, ilen};
+    struct fake_entry *e = &fl.e[fl.n++];
+    e->index = index;
+    e->unreadable = 0;
+    e->len = encode(e->bytes, sizeof(e->bytes), 3, argv, lens);
+}
 
 static int grow(struct resp_out *o, size_t need)
 {
@@ -73,6 +172,10 @@ static int setup(void **state)
     w.env.metrics = &w.metrics;
     assert_int_equal(cmd_env_init(&w.env), 0);
     client_server_init(&w.cs, w.loop, w.pool, &w.cfg, &w.metrics, &w.env);
+    memset(&fl, 0, sizeof(fl));
+    fl.term = 3;
+    fl.applied = 10;
+    watch__set_log(&w.cs, &fake_log);
     w.a = open_conn(&w.peer[0]);
     w.b = open_conn(&w.peer[1]);
     w.sess.resp = 2;
@@ -267,6 +370,128 @@ static void test_proposed_flush_makes_every_watch_wait(void **state)
     assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_ABORT);
 }
 
+static void test_eviction_del_not_applied_makes_exec_wait_then_abort(void **state)
+{
+    apply("SET x 1");
+    watch(w.a, "x");
+    log_entry(11, "RAFT.EVICTED x"); /* proposed in the EXEC's iteration */
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    fl.applied = 11;
+    apply("DEL x"); /* its apply removes the key: the store's delete hook */
+    assert_int_equal(w.a->resume, 1); /* a touch wakes the waiting EXEC */
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_ABORT);
+}
+
+static void test_expiry_del_that_removes_nothing_lets_exec_go_once_applied(void **state)
+{
+    apply("SET x 1");
+    watch(w.a, "x");
+    log_entry(11, "RAFT.EXPIRED x"); /* x was revived before it applies */
+    int64_t now = loop_now_ms(w.loop); /* the poll reads the loop's clock */
+    assert_int_equal(watch__exec_state(w.a, now), WATCH_EXEC_WAIT);
+    assert_int_equal(w.a->resume, 0);
+    loop_run_once(w.loop); /* the poll: not applied yet */
+    assert_int_equal(w.a->resume, 0);
+    fl.applied = 11;
+    loop_run_once(w.loop);
+    assert_int_equal(w.a->resume, 1);
+    assert_int_equal(watch__exec_state(w.a, now), WATCH_EXEC_GO);
+}
+
+static void test_earlier_term_entry_unapplied_on_new_leader_makes_exec_wait(void **state)
+{
+    apply("SET x 1");
+    log_entry(11, "SET x 2"); /* the old leader's, committed or not */
+    log_entry(12, "SET y 1");
+    watch(w.a, "x");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    fl.applied = 11;
+    apply("SET x 2");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_ABORT);
+}
+
+static void test_timed_out_write_still_in_the_log_keeps_exec_waiting(void **state)
+{
+    apply("SET x 1");
+    watch(w.a, "x");
+    propose(w.b, "SET x 2");
+    log_entry(11, "SET x 2");
+    proposal_done(w.b, NULL); /* -CLUSTERDOWN: it may commit later */
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    fl.applied = 11;
+    apply("SET x 2");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_ABORT);
+}
+
+static void test_write_of_a_closed_connection_still_in_the_log_keeps_exec_waiting(void **state)
+{
+    apply("SET x 1");
+    watch(w.a, "x");
+    propose(w.b, "SET x 2");
+    log_entry(11, "SET x 2");
+    watch__forget(w.b); /* the connection left: its write still applies */
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+}
+
+static void test_unapplied_entries_on_other_keys_let_exec_go(void **state)
+{
+    apply("SET x 1");
+    watch(w.a, "x");
+    log_entry(11, "SET y 1");
+    log_entry(12, "RAFT.EXPIRED z");
+    log_entry(13, "RAFT.EVICTED xx");
+    log_entry(14, "MSET q 1 x1 2");
+    log_multi(15, "SET z 1");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_GO);
+}
+
+static void test_transaction_in_the_log_naming_a_watched_key_makes_exec_wait(void **state)
+{
+    watch(w.a, "x");
+    log_multi(11, "INCR x");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+}
+
+static void test_keyless_unknown_or_unreadable_entry_makes_exec_wait(void **state)
+{
+    watch(w.a, "x");
+    log_entry(11, "FLUSHALL");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    fl.applied = 11;
+    log_entry(12, "NOSUCHCOMMAND y");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    fl.applied = 12;
+    log_entry(13, NULL);
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    fl.applied = 13;
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_GO);
+}
+
+static void test_term_change_since_watch_aborts_exec(void **state)
+{
+    watch(w.a, "x");
+    fl.term++; /* leadership lost and won again: a snapshot may have loaded */
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_ABORT);
+    watch__unwatch(w.a);
+    watch(w.a, "x");
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_GO);
+    fl.term++;
+    watch(w.a, "y"); /* a second WATCH in a later term */
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_ABORT);
+}
+
+static void test_exec_waiting_past_the_write_timeout_aborts(void **state)
+{
+    watch(w.a, "x");
+    log_entry(11, "SET x 2"); /* no quorum: it never applies */
+    int64_t limit = w.cfg.raft_write_timeout > 0
+                        ? w.cfg.raft_write_timeout
+                        : 2 * w.cfg.raft_election_timeout;
+    assert_int_equal(watch__exec_state(w.a, NOW), WATCH_EXEC_WAIT);
+    assert_int_equal(watch__exec_state(w.a, NOW + limit - 1), WATCH_EXEC_WAIT);
+    assert_int_equal(watch__exec_state(w.a, NOW + limit), WATCH_EXEC_ABORT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +505,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_proposal_releases_the_wait_without_touch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proposals_elsewhere_do_not_delay_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proposed_flush_makes_every_watch_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_del_not_applied_makes_exec_wait_then_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_del_that_removes_nothing_lets_exec_go_once_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_term_entry_unapplied_on_new_leader_makes_exec_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timed_out_write_still_in_the_log_keeps_exec_waiting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_of_a_closed_connection_still_in_the_log_keeps_exec_waiting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unapplied_entries_on_other_keys_let_exec_go, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transaction_in_the_log_naming_a_watched_key_makes_exec_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyless_unknown_or_unreadable_entry_makes_exec_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_term_change_since_watch_aborts_exec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_waiting_past_the_write_timeout_aborts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
