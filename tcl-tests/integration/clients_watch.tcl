@@ -223,12 +223,8 @@ test "WATCH and EXEC on a follower get -MOVED with the key's slot" {
 test "a write whose entry a new leader overwrote gets -MOVED with its key's slot" {
     cluster_start -overrides {raft-write-timeout 20000}
     set l [wait_leader]
-    set others {}
-    foreach i $::cl::nodes { if {$i != $l} { lappend others $i } }
-    set ids {}
-    foreach o $others { lappend ids [node_id $o] }
-    assert_equal [ncmd $l debug raft-partition {*}$ids] OK
-    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $l]] OK }
+    set others [nodes_except $l]
+    partition_isolate $l $others
     set a [wc $l]
     $a deferred 1
     $a set {ov:{tag}k} v
@@ -279,12 +275,7 @@ test "WATCH: a write that timed out but commits later aborts the EXEC" {
     set b [wc $l]
     $a set w:late 1
     wait_converged
-    set others {}
-    foreach i $::cl::nodes { if {$i != $l} { lappend others $i } }
-    set ids {}
-    foreach o $others { lappend ids [node_id $o] }
-    assert_equal [ncmd $l debug raft-partition {*}$ids] OK
-    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $l]] OK }
+    partition_isolate $l [nodes_except $l]
     catch {$b set w:late 2} r
     assert_match "CLUSTERDOWN*" $r
     assert_equal [$a watch w:late] OK

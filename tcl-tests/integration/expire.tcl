@@ -35,12 +35,8 @@ test "a follower cut off from the leader does not expire keys on its own" {
     wait_converged
     set idx [raft_field $f raft_applied_index]
     set before [ncmd $f debug digest]
-    set others {}
-    foreach i $::cl::nodes { if {$i != $f} { lappend others $i } }
-    set ids {}
-    foreach o $others { lappend ids [node_id $o] }
-    assert_equal [ncmd $f debug raft-partition {*}$ids] OK
-    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $f]] OK }
+    set others [nodes_except $f]
+    partition_isolate $f $others
     after 1500
     set c [stale_client $f]
     set hidden [$c get cut:ttl]

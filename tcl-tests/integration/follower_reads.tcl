@@ -27,12 +27,8 @@ test "a follower cut off from the leader answers -CLUSTERDOWN, not stale" {
     set f [expr {$l % 3 + 1}]
     assert_equal [ncmd $l set fr:cut before] OK
     assert_equal [ncmd $f get fr:cut] before
-    set others {}
-    foreach i $::cl::nodes { if {$i != $f} { lappend others $i } }
-    set ids {}
-    foreach o $others { lappend ids [node_id $o] }
-    assert_equal [ncmd $f debug raft-partition {*}$ids] OK
-    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $f]] OK }
+    set others [nodes_except $f]
+    partition_isolate $f $others
     # The majority goes on writing; the follower must not serve "before".
     set l2 [wait_leader 10000 $others]
     assert_equal [ncmd $l2 set fr:cut after] OK

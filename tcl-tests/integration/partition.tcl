@@ -5,17 +5,6 @@
 # The cut-off old leader never answers a linearizable or lease read with a
 # value the majority has since overwritten.
 
-proc partition_isolate {lone others} {
-    set ids {}
-    foreach o $others { lappend ids [node_id $o] }
-    assert_equal [ncmd $lone debug raft-partition {*}$ids] OK
-    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $lone]] OK }
-}
-
-proc partition_heal {} {
-    foreach i $::cl::nodes { if {[node_alive $i]} { assert_equal [ncmd $i debug raft-partition] OK } }
-}
-
 test "an isolated leader cannot acknowledge writes; the majority elects a new leader" {
     cluster_start
     rec_reset

@@ -242,6 +242,26 @@ proc raft_field {i field} {
 
 proc node_id {i} { return [raft_field $i raft_node_id] }
 
+# Every node but i.
+proc nodes_except {i} {
+    set others {}
+    foreach n $::cl::nodes { if {$n != $i} { lappend others $n } }
+    return $others
+}
+
+# Cuts node lone off from others in both directions (DEBUG RAFT-PARTITION).
+proc partition_isolate {lone others} {
+    set ids {}
+    foreach o $others { lappend ids [node_id $o] }
+    assert_equal [ncmd $lone debug raft-partition {*}$ids] OK
+    foreach o $others { assert_equal [ncmd $o debug raft-partition [node_id $lone]] OK }
+}
+
+# Lifts every partition on the nodes that run.
+proc partition_heal {} {
+    foreach i $::cl::nodes { if {[node_alive $i]} { assert_equal [ncmd $i debug raft-partition] OK } }
+}
+
 # Index of the node that is leader and is recognised as such by every other
 # live node among CANDIDATES (default: the live nodes); waits at most MS.
 proc wait_leader {{ms 10000} {candidates {}}} {

@@ -221,6 +221,20 @@ static bool all_applied(void)
     return true;
 }
 
+/* Cuts node l of three off from the others, both ways. */
+static void isolate(int l)
+{
+    uint64_t others[2];
+    int k = 0;
+    for (int i = 1; i <= 3; i++)
+        if (i != l)
+            others[k++] = (uint64_t)i;
+    assert_int_equal(repl_partition(nodes[l].repl, others, 2), 0);
+    for (int i = 1; i <= 3; i++)
+        if (i != l)
+            peer_block(nodes[i].bus, (uint64_t)l, true);
+}
+
 static void submit_set(struct repl *r, intptr_t owner, int i)
 {
     char key[32], val[32];

@@ -151,15 +151,7 @@ static void test_cut_off_leader_lets_parked_writes_expire(void **state)
     start(3, 300);
     assert_true(run_until(have_leader, 5000));
     int l = leader();
-    uint64_t others[2];
-    int k = 0;
-    for (int i = 1; i <= 3; i++)
-        if (i != l)
-            others[k++] = (uint64_t)i;
-    assert_int_equal(repl_partition(nodes[l].repl, others, 2), 0);
-    for (int i = 1; i <= 3; i++)
-        if (i != l)
-            peer_block(nodes[i].bus, (uint64_t)l, true);
+    isolate(l);
     if (repl_is_leader(nodes[l].repl))
         submit_set(nodes[l].repl, 7, 7);
     else

@@ -75,15 +75,7 @@ static void test_timed_out_write_stays_unapplied_in_the_log(void **state)
     assert_true(run_until(have_leader, 5000));
     int l = leader();
     uint64_t term = repl_term(nodes[l].repl);
-    uint64_t others[2];
-    int k = 0;
-    for (int i = 1; i <= 3; i++)
-        if (i != l)
-            others[k++] = (uint64_t)i;
-    assert_int_equal(repl_partition(nodes[l].repl, others, 2), 0);
-    for (int i = 1; i <= 3; i++)
-        if (i != l)
-            peer_block(nodes[i].bus, (uint64_t)l, true);
+    isolate(l);
     if (!repl_is_leader(nodes[l].repl))
         return stop();
     submit_set(nodes[l].repl, 7, 7);
