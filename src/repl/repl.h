@@ -64,6 +64,11 @@ struct repl_member {
 typedef void (*repl_apply_cb)(void *data, uint64_t index, const uint8_t *cmd,
                               size_t len, int64_t leader_now_ms,
                               void *owner);
+/* Optional: the command cmd is applied soon (stage 0: a few entries
+ * ahead, stage 1: nearer), so the state machine can prefetch what it
+ * will touch. Must not change anything. */
+typedef void (*repl_prefetch_cb)(void *data, const uint8_t *cmd, size_t len,
+                                 int stage);
 /* A parked request is done: status 0 (write applied, its reply written;
  * or read index reached: run the read now), ERR_NOTLEADER (the entry was
  * overwritten or the read refused: redirect), ERR_BUSY (deadline passed
@@ -89,6 +94,7 @@ struct repl_config {
     uint32_t n_members;
     bool bootstrap;
     repl_apply_cb apply;
+    repl_prefetch_cb prefetch;     /* NULL: none */
     repl_wake_cb wake;
     repl_save_cb save;             /* NULL: no snapshots */
     /* Besides the core's entry count, a snapshot waits until the entries

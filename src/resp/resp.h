@@ -110,6 +110,11 @@ void resp_big_put(struct resp_parser *p, size_t n);
  * quotes or more than max words. */
 int resp_split_args(char *line, size_t len, struct resp_arg *argv, int max);
 
+/* Argument idx of one complete multibulk in buf, without a parser: a
+ * quick look (a command's key before it runs). Returns 1 and the slice,
+ * or 0 when buf is not a multibulk with that many bulk arguments. */
+int resp_peek_arg(const char *buf, size_t len, int idx, struct resp_arg *arg);
+
 /* string2ll of Redis: the whole slice must be a canonical 64-bit decimal.
  * Returns 1 on success. */
 int resp_string_to_ll(const char *s, size_t len, long long *out);

@@ -176,6 +176,44 @@ static int quoted_byte(char *line, size_t len, size_t *pi, size_t *pw, int q)
     return 0;
 }
 
+
+/* Reads "<c><digits>\r\n" at *p; returns the number or -1. */
+static long long peek_len(const char **p, const char *end, char c)
+{
+    const char *q = *p;
+    if (q >= end || *q++ != c)
+        return -1;
+    long long v = 0;
+    int digits = 0;
+    while (q < end && *q >= '0' && *q <= '9' && digits < 18) {
+        v = v * 10 + (*q++ - '0');
+        digits++;
+    }
+    if (digits == 0 || end - q < 2 || q[0] != '\r' || q[1] != '\n')
+        return -1;
+    *p = q + 2;
+    return v;
+}
+
+int resp_peek_arg(const char *buf, size_t len, int idx, struct resp_arg *arg)
+{
+    const char *p = buf, *end = buf + len;
+    long long argc = peek_len(&p, end, '*');
+    if (idx < 0 || argc <= idx)
+        return 0;
+    for (int i = 0;; i++) {
+        long long n = peek_len(&p, end, '$');
+        if (n < 0 || end - p < n + 2)
+            return 0;
+        if (i == idx) {
+            arg->ptr = p;
+            arg->len = (size_t)n;
+            return 1;
+        }
+        p += n + 2;
+    }
+}
+
 /* Reads one word starting at *pi into line[*pw...]; returns 0, or -1 for
  * unbalanced quotes. A closing quote must be followed by a space or the
  * end, as in sdssplitargs. */

@@ -195,6 +195,19 @@ static struct dict_node **find_link(struct dict *d, const void *key,
     return NULL;
 }
 
+void dict_prefetch(const struct dict *d, uint64_t h, int stage)
+{
+    /* The newer table during a rehash: where most keys end up. */
+    int t = d->size[1] ? 1 : 0;
+    if (d->size[t] == 0)
+        return;
+    struct dict_node *const *b = &d->table[t][h & (d->size[t] - 1)];
+    if (stage == 0)
+        __builtin_prefetch(b);
+    else if (*b != NULL)
+        __builtin_prefetch(*b);
+}
+
 struct dict_node *dict_find(struct dict *d, const void *key, size_t len,
                             uint64_t h)
 {

@@ -64,6 +64,12 @@ static inline int dict_is_rehashing(const struct dict *d)
 /* Bytes held by the bucket arrays (for memory accounting). */
 size_t dict_table_bytes(const struct dict *d);
 
+/* A hint that a lookup of hash h comes soon, so that the cache misses of
+ * many lookups overlap (Redis 8's batch key prefetching): stage 0 brings
+ * in the bucket, stage 1 the first node of its chain (reading the bucket,
+ * which stage 0 should have brought in by then). Changes nothing. */
+void dict_prefetch(const struct dict *d, uint64_t h, int stage);
+
 /* Returns the entry with this key, or NULL. */
 struct dict_node *dict_find(struct dict *d, const void *key, size_t len,
                             uint64_t h);

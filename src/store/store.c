@@ -816,6 +816,12 @@ int store_foreach(struct store *st, unsigned flags, uint64_t now_ms,
     return dict_foreach(&st->dict, foreach_one, &fc);
 }
 
+void store_prefetch(const struct store *st, const void *key, size_t len,
+                    int stage)
+{
+    dict_prefetch(&st->dict, dict_hash(&st->dict, key, len), stage);
+}
+
 int store_rehash_steps(struct store *st, size_t n)
 {
     return dict_rehash_steps(&st->dict, n);

@@ -416,6 +416,10 @@ int store_delete_evicted(struct store *st, const struct store_key *k);
 /* 1 if used memory + extra exceeds maxmemory (0 when no limit). */
 int store_over_maxmemory(const struct store *st, size_t extra);
 
+/* dict_prefetch for a coming lookup of key (stage 0, then 1). */
+void store_prefetch(const struct store *st, const void *key, size_t len,
+                    int stage);
+
 /* Incremental rehash work for the cron: moves up to n buckets. Returns 1
  * while rehashing remains. */
 int store_rehash_steps(struct store *st, size_t n);

@@ -472,6 +472,30 @@ static void test_declined_or_small_values_stay_in_the_buffer(void **state)
     resp_parser_free(&p);
 }
 
+static void test_peek_arg_finds_an_argument_or_says_it_is_not_there(
+    void **state)
+{
+    const char *cmd = "*3\r\n$3\r\nSET\r\n$5\r\nk:123\r\n$2\r\nvv\r\n";
+    struct resp_arg a;
+    assert_int_equal(resp_peek_arg(cmd, strlen(cmd), 1, &a), 1);
+    assert_int_equal(a.len, 5);
+    assert_memory_equal(a.ptr, "k:123", 5);
+    assert_int_equal(resp_peek_arg(cmd, strlen(cmd), 2, &a), 1);
+    assert_memory_equal(a.ptr, "vv", 2);
+    assert_int_equal(resp_peek_arg(cmd, strlen(cmd), 3, &a), 0);
+    assert_int_equal(resp_peek_arg(cmd, strlen(cmd), -1, &a), 0);
+    /* cut anywhere before the key's end: not there */
+    for (size_t n = 0; n < 24; n++)
+        assert_int_equal(resp_peek_arg(cmd, n, 1, &a), 0);
+    const char *bad[] = {"PING\r\n", "*2\r\n+OK\r\n$1\r\nk\r\n",
+                         "*2\r\n$3\r\nGET\r\n$x\r\nk\r\n",
+                         "*2\r\n$3\r\nGET\r\n$1\nk\r\n",
+                         "*1\r\n$4\r\nPING\r\n",
+                         "*2\r\n$99999999999999999999\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(resp_peek_arg(bad[i], strlen(bad[i]), 1, &a), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +517,8 @@ int main(void)
         cmocka_unit_test(test_split_args_matches_sdssplitargs),
         cmocka_unit_test(test_large_last_value_is_handed_out_in_pieces),
         cmocka_unit_test(test_declined_or_small_values_stay_in_the_buffer),
+        cmocka_unit_test(
+            test_peek_arg_finds_an_argument_or_says_it_is_not_there),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
