@@ -901,9 +901,9 @@ static void poll_leader(struct admin_op *op, int64_t now)
                  (long long)transfer_timeout_ms(op->sr));
 }
 
-/* ---- SAVE ----------------------------------------------------------------- */
+/* ---- SAVE --------------------------------------------------------------- */
 
-/* The connection of session conn_id, if it is open and runs a command. */
+/* The connection of session conn_id, NULL when it has closed. */
 static struct conn *conn_by_id(struct server_raft *sr, uint64_t conn_id)
 {
     for (struct conn *c = sr->clients->all; c != NULL; c = c->next)
