@@ -135,8 +135,9 @@ static long long effective_hz(const struct config *cfg)
     return cfg->hz < 1 ? 1 : cfg->hz > 500 ? 500 : cfg->hz;
 }
 
-/* serverCron: bounded work only (sampled expiry, a few rehash steps, one
- * pass over the clients), so a tick never stalls the loop. */
+/* serverCron: bounded work only (sampled expiry, a scheduled BGSAVE, a
+ * few rehash steps, one pass over the clients), so a tick never stalls
+ * the loop. */
 static void on_cron(struct loop_timer *t, void *data)
 {
     struct server *s = data;
@@ -149,6 +150,8 @@ static void on_cron(struct loop_timer *t, void *data)
             store_expire_cycle(s->store, (uint64_t)now, budget,
                                STORE_REAP_DELETE, reap_none, NULL);
     }
+    if (s->raft.repl != NULL)
+        server_raft_snapshot_cron(&s->raft);
     store_rehash_steps(s->store, REHASH_STEPS);
     client_cron(&s->clients, now);
     metrics_cron(&s->metrics, now);
@@ -297,6 +300,20 @@ static int route_kill(void *d, const struct cmd_kill_filter *f, uint64_t self)
     return client_kill_hook(&s->clients, f, self);
 }
 
+/* SAVE, BGSAVE, LASTSAVE, INFO persistence: the Raft group's snapshots
+ * (ERR_INVALID standalone, where nothing is saved). */
+static int route_snapshot(void *d, uint64_t wait_id)
+{
+    struct server *s = d;
+    return server_raft_snapshot(&s->raft, wait_id);
+}
+
+static int route_snapshot_status(void *d, struct cmd_snapshot_status *st)
+{
+    struct server *s = d;
+    return server_raft_snapshot_status(&s->raft, st);
+}
+
 static int create_rooms(struct server *s)
 {
     struct pool_config pc = {0};
@@ -327,6 +344,7 @@ static int create_rooms(struct server *s)
         .client_list = route_list, .client_kill = route_kill,
         .shutdown = hook_shutdown, .sleep_ms = hook_sleep,
         .jump_clock = hook_jump_clock, .config_changed = hook_config_changed,
+        .snapshot = route_snapshot, .snapshot_status = route_snapshot_status,
         .data = s};
     make_run_id(s);
     if ((rv = cmd_env_init(&s->env)) < 0)

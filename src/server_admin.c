@@ -55,6 +55,7 @@ enum admin_kind {
     ADMIN_NODE_REMOVE,
     ADMIN_CLUSTER_JOIN,
     ADMIN_TRANSFER,
+    ADMIN_SAVE,
 };
 
 /* What an op waits for now. */
@@ -65,6 +66,7 @@ enum admin_stage {
     STAGE_UNDO,   /* the learner that did not join removed again */
     STAGE_COMMIT, /* node op->id gone, applied index at op->commit_at */
     STAGE_LEADER, /* another node (op->id when set) leads */
+    STAGE_SNAPSHOT, /* SAVE: a snapshot at op->commit_at saved */
 };
 
 struct admin_op {
@@ -899,6 +901,48 @@ static void poll_leader(struct admin_op *op, int64_t now)
                  (long long)transfer_timeout_ms(op->sr));
 }
 
+/* ---- SAVE --------------------------------------------------------------- */
+
+/* The connection of session conn_id, NULL when it has closed. */
+static struct conn *conn_by_id(struct server_raft *sr, uint64_t conn_id)
+{
+    for (struct conn *c = sr->clients->all; c != NULL; c = c->next)
+        if (c->sess.id == conn_id)
+            return c;
+    return NULL;
+}
+
+/* Called from inside SAVE's execution (cmd's snapshot hook), before the
+ * dispatcher reads the connection's next command: it parks the
+ * connection as dispatch_repl.c parks one for raft_admin, so nothing
+ * behind SAVE runs, or replies, before SAVE's reply. */
+int server_raft_save_wait(struct server_raft *sr, uint64_t conn_id,
+                          uint64_t index)
+{
+    struct conn *c = conn_by_id(sr, conn_id);
+    if (c == NULL || c->nparked > 0)
+        return ERR_NOTFOUND;
+    struct admin_op *op = op_start(sr, c, ADMIN_SAVE);
+    op->stage = STAGE_SNAPSHOT;
+    op->commit_at = index;
+    c->nparked = 1;
+    c->join_wait = 1;
+    return 0;
+}
+
+/* Done once the newest snapshot covers the index SAVE asked for (it may
+ * be a later one: the state SAVE saw is in it). Redis' SAVE answers a
+ * failed rdbSave with a bare "-ERR"; the reason is in the log. */
+static void poll_snapshot(struct admin_op *op)
+{
+    struct repl_snapshot_status st;
+    repl_snapshot_status(op->sr->repl, &st);
+    if (st.index >= op->commit_at)
+        op_ok(op);
+    else if (!st.running)
+        op_error(op, "-ERR");
+}
+
 /* ---- the poll and the dispatch ------------------------------------------ */
 
 static void call_reply(struct admin_op *op, int type, const char *text)
@@ -940,6 +984,9 @@ static void op_poll(struct loop_timer *t, void *data)
         break;
     case STAGE_LEADER:
         poll_leader(op, now);
+        break;
+    case STAGE_SNAPSHOT:
+        poll_snapshot(op);
         break;
     }
 }

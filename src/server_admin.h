@@ -23,4 +23,11 @@ void server_raft_self_member(const struct server_raft *sr,
 int server_raft_reopen(struct server_raft *sr, uint64_t id,
                        const struct repl_member *m, int n, char *errmsg);
 
+/* SAVE: parks the connection of session conn_id until a snapshot at
+ * index or later is saved (+OK), or none is being written any more
+ * (Redis' bare -ERR of a failed SAVE). 0, or ERR_NOTFOUND (no such
+ * connection: nothing parked). */
+int server_raft_save_wait(struct server_raft *sr, uint64_t conn_id,
+                          uint64_t index);
+
 #endif

@@ -7,6 +7,7 @@
  * members added later come from the Raft configuration (max_id + 1), so
  * no id is ever reused. */
 #include "server_raft.h"
+#include "server_admin.h"
 
 #include <dirent.h>
 #include <netdb.h>
@@ -193,6 +194,7 @@ static void apply(void *data, uint64_t index, const uint8_t *bytes,
     if (owner != NULL)
         client_wait_target(owner, &out, &sess);
     const struct resp_arg *argv = sr->parser.argv;
+    sr->applying = 1;
     if (sr->parser.argc == 2 && argv[0].len == 12 &&
         strncasecmp(argv[0].ptr, "raft.expired", 12) == 0)
         apply_expired(sr, &argv[1], leader_now);
@@ -204,6 +206,7 @@ static void apply(void *data, uint64_t index, const uint8_t *bytes,
         apply_multi(sr, sess, out, argv, leader_now);
     else
         execute(sr, sess, out, sr->parser.argc, argv, leader_now);
+    sr->applying = 0;
     sr->discard.len = 0;
 }
 
@@ -398,6 +401,63 @@ void server_raft_cron(struct server_raft *sr, int64_t now_ms, size_t budget)
                        propose_del, sr);
 }
 
+/* ---- SAVE, BGSAVE, LASTSAVE ------------------------------------------- */
+
+/* A snapshot writes the state at the applied index, so it must not start
+ * while an entry is half applied (BGSAVE inside MULTI): that one is
+ * scheduled, as Redis schedules a BGSAVE run by EXEC. */
+int server_raft_snapshot(struct server_raft *sr, uint64_t wait_id)
+{
+    if (sr->repl == NULL)
+        return ERR_INVALID;
+    struct repl_snapshot_status st;
+    repl_snapshot_status(sr->repl, &st);
+    if (st.running)
+        return ERR_BUSY;
+    if (sr->applying) {
+        sr->snapshot_scheduled = 1;
+        return CMD_SNAPSHOT_SCHEDULED;
+    }
+    uint64_t index = repl_applied_index(sr->repl);
+    int rv = repl_snapshot(sr->repl);
+    if (rv == 0) { /* the state now is on disk already */
+        sr->current_ms = loop_now_ms(sr->loop);
+        return CMD_SNAPSHOT_CURRENT;
+    }
+    if (rv < 0)
+        return rv;
+    if (wait_id != 0 && server_raft_save_wait(sr, wait_id, index) == 0)
+        return CMD_SNAPSHOT_WAITING;
+    return CMD_SNAPSHOT_STARTED;
+}
+
+int server_raft_snapshot_status(const struct server_raft *sr,
+                                struct cmd_snapshot_status *st)
+{
+    if (sr->repl == NULL)
+        return ERR_INVALID;
+    struct repl_snapshot_status rs;
+    repl_snapshot_status(sr->repl, &rs);
+    uint64_t applied = repl_applied_index(sr->repl);
+    *st = (struct cmd_snapshot_status){
+        .running = rs.running, .last_ok = rs.last_ok,
+        .last_ms = rs.last_ms > sr->current_ms ? rs.last_ms : sr->current_ms,
+        .changes = applied > rs.index ? applied - rs.index : 0};
+    return 0;
+}
+
+void server_raft_snapshot_cron(struct server_raft *sr)
+{
+    if (!sr->snapshot_scheduled || sr->repl == NULL)
+        return;
+    int rv = repl_snapshot(sr->repl);
+    if (rv == ERR_BUSY)
+        return; /* after the running one */
+    sr->snapshot_scheduled = 0;
+    if (rv == 0)
+        sr->current_ms = loop_now_ms(sr->loop);
+}
+
 static void info_section(struct metrics_buf *out, void *data)
 {
     struct server_raft *sr = data;
@@ -584,8 +644,6 @@ void server_raft_close(struct server_raft *sr)
 }
 
 /* ---- what the admin commands borrow (server_admin.c) ------------------ */
-
-#include "server_admin.h"
 
 int server_raft_parse_member(const char *s, size_t len,
                              struct repl_member *m)

@@ -43,6 +43,10 @@ struct server_raft {
     struct cmd_session sess;    /* runs entries nobody waits for */
     struct resp_out discard;
     struct admin_op *admin_ops; /* admin commands waiting (server_admin.c) */
+    int applying;               /* inside apply (an entry runs) */
+    int snapshot_scheduled;     /* BGSAVE in MULTI: start one after apply */
+    int64_t current_ms;         /* when a save found the newest snapshot
+                                 * current (Unix ms; LASTSAVE) */
 };
 
 /* Opens everything; returns 0, or <0 with a line for the log in errmsg
@@ -56,6 +60,15 @@ void server_raft_close(struct server_raft *sr);
 struct conn;
 int server_raft_admin(void *data, struct conn *c, int argc,
                       const struct resp_arg *argv);
+/* SAVE and BGSAVE (cmd's snapshot hook, see cmd.h): starts a snapshot
+ * of this node (leader or follower: each snapshots its own state); with
+ * wait_id the connection of that session is parked until it ends. */
+int server_raft_snapshot(struct server_raft *sr, uint64_t wait_id);
+/* LASTSAVE and INFO persistence (cmd's snapshot_status hook). */
+int server_raft_snapshot_status(const struct server_raft *sr,
+                                struct cmd_snapshot_status *st);
+/* The cron's share for snapshots: starts a scheduled one. */
+void server_raft_snapshot_cron(struct server_raft *sr);
 /* Hide-only expiry in a group of several, lazy deletes in a group of one
  * (called before sleeping). */
 void server_raft_sync_expiry_mode(struct server_raft *sr);

@@ -234,6 +234,8 @@ static int route_write(struct conn *c, const struct cmd_def *d, int argc,
 {
     struct client_server *cs = c->srv;
     unsigned slot = slot_of(d, argc, argv);
+    if (c->join_wait) /* an admin command or SAVE replies first */
+        return DISPATCH_HOLD;
     if (!repl_is_leader(cs->repl)) {
         if (forward(c, argc, argv) == DISPATCH_DONE)
             return DISPATCH_DONE;
@@ -711,6 +713,10 @@ static void queue_or_refuse(struct conn *c, int argc,
         c->multi_dirty = 1;
         metrics_count_error(c->srv->metrics, c->out.last_error,
                             c->out.errors - errors);
+    } else if (d->flags & CMD_NO_MULTI) { /* SAVE, SHUTDOWN: as Redis */
+        c->multi_dirty = 1;
+        resp_add_error(&c->out, "Command not allowed inside a transaction");
+        metrics_count_error(c->srv->metrics, c->out.last_error, 1);
     } else {
         multi_queue(c, d, argc, argv);
     }

@@ -36,6 +36,7 @@ struct cmd_ctx;
 #define CMD_DANGEROUS (1u << 12) /* ACL category @dangerous */
 #define CMD_ALLOW_BUSY (1u << 13)
 #define CMD_MAY_REPLICATE (1u << 14)
+#define CMD_NO_MULTI (1u << 15)  /* refused inside MULTI (SAVE, SHUTDOWN) */
 
 typedef void (*cmd_proc)(struct cmd_ctx *c);
 
@@ -94,6 +95,27 @@ struct cmd_kill_filter {
     int type;                /* -1 any, 0 normal */
 };
 
+/* SAVE, BGSAVE, LASTSAVE and INFO persistence on a Raft node, where a
+ * save is a Raft snapshot (which also compacts the log): what the
+ * snapshot hook did. */
+enum {
+    CMD_SNAPSHOT_CURRENT = 0,   /* the newest snapshot covers the applied
+                                 * index already: nothing to write */
+    CMD_SNAPSHOT_STARTED = 1,   /* a snapshot is being written */
+    CMD_SNAPSHOT_SCHEDULED = 2, /* asked while an entry is applied (BGSAVE
+                                 * in MULTI): it starts right after */
+    CMD_SNAPSHOT_WAITING = 3,   /* started, and the asking connection is
+                                 * parked: it gets SAVE's reply at the end */
+};
+
+struct cmd_snapshot_status {
+    int running;              /* a snapshot is being written */
+    int last_ok;              /* the last one succeeded (or none yet) */
+    int64_t last_ms;          /* Unix ms of the last save (0: none since
+                               * start) */
+    uint64_t changes;         /* entries applied since the newest one */
+};
+
 /* What cmd needs from the rooms above it; server.c fills these. */
 struct cmd_hooks {
     /* Appends CLIENT LIST lines (Redis format, "\n" ended) for every
@@ -111,6 +133,15 @@ struct cmd_hooks {
     void (*jump_clock)(void *data, long long delta_ms);
     /* Applies a changed config option (hz, maxclients, maxmemory ...). */
     void (*config_changed)(void *data, const char *name);
+    /* Starts a Raft snapshot (BGSAVE; SAVE passes its session id as
+     * wait_id, and that connection is parked until the snapshot ends).
+     * Returns a CMD_SNAPSHOT_* value, ERR_BUSY (one is being written),
+     * ERR_INVALID (no Raft group: a standalone node) or another <0 (it
+     * could not start). NULL: standalone. */
+    int (*snapshot)(void *data, uint64_t wait_id);
+    /* Fills st from the newest snapshot; ERR_INVALID without a Raft
+     * group. NULL: standalone. */
+    int (*snapshot_status)(void *data, struct cmd_snapshot_status *st);
     void *data;
 };
 

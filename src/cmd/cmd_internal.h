@@ -62,6 +62,12 @@ int cmd__oom_check(struct cmd_ctx *c);
  * redis_mode, as a Redis Cluster node reports them. */
 const char *cmd__cluster_mode(const struct cmd_env *env);
 
+/* The newest Raft snapshot as Redis' last save (t_server.c): LASTSAVE and
+ * INFO persistence. A standalone node, or one before its first snapshot,
+ * reports the start time, as Redis sets lastsave at start. */
+void cmd__save_status(const struct cmd_env *env,
+                      struct cmd_snapshot_status *st);
+
 #define CMD_PROCS(X)                                                       \
     X(get) X(set) X(setnx) X(setex) X(psetex) X(getset) X(getdel)          \
     X(getex) X(mget) X(mset) X(msetnx) X(incr) X(decr) X(incrby)           \

@@ -29,6 +29,7 @@
 #define K CMD_KEYSPACE
 #define D CMD_DANGEROUS
 #define B CMD_ALLOW_BUSY
+#define NM CMD_NO_MULTI
 
 /* proc, name, arity, flags, first key, last key, step, group, since,
  * complexity, summary, arguments */
@@ -247,8 +248,8 @@
       "Get information and statistics about the server", "[section [section ...]]") \
     X(time, "time", 1, L | S | F, 0, 0, 0, "server", "2.6.0", "O(1)",        \
       "Return the current server time", "")                                  \
-    X(shutdown, "shutdown", -1, A | NS | L | S | SE | B, 0, 0, 0, "server",  \
-      "1.0.0", "O(N) when saving, where N is the total number of keys in all databases", \
+    X(shutdown, "shutdown", -1, A | NS | L | S | SE | B | NM, 0, 0, 0,      \
+      "server", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases", \
       "Synchronously save the dataset to disk and then shut down the server", \
       "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")                                 \
     X(debug, "debug", -2, A | NS | L | S | D, 0, 0, 0, "server", "1.0.0",    \
@@ -269,7 +270,7 @@
       "O(1)", "Show helpful text about the different subcommands", "")       \
     X(lastsave, "lastsave", 1, L | S | F, 0, 0, 0, "server", "1.0.0", "O(1)", \
       "Get the UNIX time stamp of the last successful save to disk", "")     \
-    X(save, "save", 1, A | NS, 0, 0, 0, "server", "1.0.0", "O(N)",           \
+    X(save, "save", 1, A | NS | NM, 0, 0, 0, "server", "1.0.0", "O(N)",      \
       "Synchronously save the dataset to disk", "")                          \
     X(bgsave, "bgsave", -1, A | NS, 0, 0, 0, "server", "1.0.0", "O(N)",      \
       "Asynchronously save the dataset to disk", "[SCHEDULE]")               \

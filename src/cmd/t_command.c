@@ -20,6 +20,7 @@ static const struct { unsigned flag; const char *name; } flag_names[] = {
     {CMD_ADMIN, "admin"}, {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
     {CMD_STALE, "stale"}, {CMD_FAST, "fast"}, {CMD_NO_AUTH, "no_auth"},
     {CMD_SENTINEL, "sentinel"}, {CMD_ALLOW_BUSY, "allow_busy"},
+    {CMD_NO_MULTI, "no_multi"},
 };
 
 static int count_flags(unsigned f)

@@ -1,9 +1,9 @@
 /* Server commands: CONFIG, TIME, SHUTDOWN, DEBUG, MEMORY (with the
  * raftcache-specific MEMORY SLABS), DBSIZE, FLUSHDB/FLUSHALL, SWAPDB,
- * LASTSAVE and the RDB commands raftcache refuses. Process-level effects
- * (stop, sleep, clock jump, applying a config change) go through the
- * hooks server.c wires. Texts follow Redis 7 (config.c, debug.c,
- * object.c memoryCommand). */
+ * SAVE, BGSAVE and LASTSAVE (Raft snapshots; refused standalone).
+ * Process-level effects (stop, sleep, clock jump, applying a config
+ * change, snapshots) go through the hooks server.c wires. Texts follow
+ * Redis 7 (config.c, debug.c, object.c memoryCommand, rdb.c). */
 #include "cmd/cmd_internal.h"
 
 #include <stdio.h>
@@ -201,7 +201,7 @@ void t_config_help(struct cmd_ctx *c)
     cmd__reply_help(c, lines);
 }
 
-/* ---- TIME, SHUTDOWN, LASTSAVE, SAVE ---- */
+/* ---- TIME, SHUTDOWN ---- */
 
 void t_time(struct cmd_ctx *c)
 {
@@ -239,19 +239,81 @@ void t_shutdown(struct cmd_ctx *c)
     c->env->hooks.shutdown(c->env->hooks.data);
 }
 
+/* SAVE, BGSAVE and LASTSAVE: on a Raft node the save is a Raft snapshot
+ * (the state at the applied index, written by a forked child as Redis'
+ * BGSAVE, after which the log behind it is released). A standalone node
+ * keeps nothing on disk and refuses them. Texts: Redis 7 rdb.c
+ * saveCommand, bgsaveCommand, lastsaveCommand. */
+
+#define SAVE_IN_PROGRESS "Background save already in progress"
+
+void cmd__save_status(const struct cmd_env *env,
+                      struct cmd_snapshot_status *st)
+{
+    int rv = ERR_INVALID;
+    if (env->hooks.snapshot_status != NULL)
+        rv = env->hooks.snapshot_status(env->hooks.data, st);
+    if (rv < 0) /* standalone: writes since start, nothing saved */
+        *st = (struct cmd_snapshot_status){.last_ok = 1,
+                                           .changes = env->dirty};
+    if (st->last_ms == 0)
+        st->last_ms = env->start_ms;
+}
+
+/* Starts a snapshot through the server's hook; wait_id: see cmd_hooks. */
+static int start_snapshot(struct cmd_ctx *c, uint64_t wait_id)
+{
+    if (c->env->hooks.snapshot == NULL)
+        return ERR_INVALID;
+    return c->env->hooks.snapshot(c->env->hooks.data, wait_id);
+}
+
 void t_lastsave(struct cmd_ctx *c)
 {
-    resp_add_int(c->out, c->env->start_ms / 1000);
+    struct cmd_snapshot_status st;
+    cmd__save_status(c->env, &st);
+    resp_add_int(c->out, st.last_ms / 1000);
 }
 
+/* SAVE: Redis blocks until the RDB file is written. Blocking the loop
+ * would stop a Raft node's heartbeats, so only this connection waits: the
+ * hook parks it and answers +OK (or Redis' bare -ERR) once the snapshot
+ * has ended. */
 void t_save(struct cmd_ctx *c)
 {
-    cmd_fail(c, "raftcache keeps no RDB file: SAVE is not supported");
+    int rv = start_snapshot(c, c->sess->id);
+    if (rv == ERR_INVALID)
+        cmd_fail(c, "raftcache keeps no RDB file: SAVE is not supported");
+    else if (rv == ERR_BUSY)
+        cmd_fail(c, SAVE_IN_PROGRESS);
+    else if (rv < 0)
+        cmd_fail(c, "-ERR");
+    else if (rv != CMD_SNAPSHOT_WAITING)
+        resp_add_ok(c->out);
 }
 
+/* BGSAVE [SCHEDULE]: the snapshot is the only child a node forks, so a
+ * running one answers "already in progress" with or without SCHEDULE (as
+ * Redis when its RDB child runs); inside MULTI it is scheduled, as Redis
+ * does in EXEC. A snapshot that is already current is "started" too: the
+ * state at the applied index is on disk. */
 void t_bgsave(struct cmd_ctx *c)
 {
-    cmd_fail(c, "raftcache keeps no RDB file: BGSAVE is not supported");
+    if (c->argc > 2 || (c->argc == 2 && !cmd__arg_is(c, 1, "schedule"))) {
+        cmd_fail(c, CMD_ERR_SYNTAX);
+        return;
+    }
+    int rv = start_snapshot(c, 0);
+    if (rv == ERR_INVALID)
+        cmd_fail(c, "raftcache keeps no RDB file: BGSAVE is not supported");
+    else if (rv == ERR_BUSY)
+        cmd_fail(c, SAVE_IN_PROGRESS);
+    else if (rv < 0)
+        cmd_fail(c, "-ERR");
+    else if (rv == CMD_SNAPSHOT_SCHEDULED)
+        resp_add_status(c->out, "Background saving scheduled");
+    else
+        resp_add_status(c->out, "Background saving started");
 }
 
 /* ---- DBSIZE, FLUSHDB, FLUSHALL, SWAPDB ---- */

@@ -93,4 +93,23 @@ test "follower-proxy yes: pipelined mixed commands come back in request order" {
     assert_equal $got $want
     assert_digests_equal
 }
+
+test "BGSAVE and SAVE on a follower snapshot that follower only" {
+    need_cluster
+    set l [wait_leader]
+    set f [expr {$l == 1 ? 2 : 1}]
+    for {set k 0} {$k < 50} {incr k} { assert_equal [ccall set snap:$k $k] OK }
+    wait_converged
+    set lsnap [raft_field $l raft_snapshot_index]
+    assert_equal [ncmd $f bgsave] {Background saving started}
+    wait_for_condition 100 50 {[raft_field $f raft_snapshot_in_progress] == 0} \
+        "the follower's snapshot never finished"
+    assert_equal [raft_field $f raft_snapshot_index] [raft_field $f raft_applied_index]
+    assert_equal [raft_field $l raft_snapshot_index] $lsnap
+    assert_equal [ccall set snap:x x] OK
+    wait_converged
+    assert_equal [ncmd $f save] OK
+    assert_equal [raft_field $f raft_snapshot_index] [raft_field $f raft_applied_index]
+    assert_equal [raft_field $l raft_snapshot_index] $lsnap
+}
 cluster_stop

@@ -1,7 +1,8 @@
 # Snapshots of a one-member Raft group (the default server): when the
 # automatic ones are taken (raft-snapshot-entries and, as Redis'
 # auto-aof-rewrite-min-size / -percentage, the size of the log since the
-# last one). Tagged raftcache-only: redis-server has no Raft log.
+# last one), and SAVE, BGSAVE, LASTSAVE and INFO persistence, which take
+# and report them. Tagged raftcache-only: redis-server has no Raft log.
 
 proc raft_info {field} { info_field [r info raft] $field }
 
@@ -55,5 +56,146 @@ start_server {tags {persistence external:skip} overrides {
         for {set i 0} {$i < 40} {incr i} { r set hot $v }
         wait_for_condition 100 50 {[raft_info raft_snapshot_index] > $first} \
             "no snapshot after the log outgrew the last one"
+    } {raftcache-only}
+}
+
+# SAVE, BGSAVE, LASTSAVE and INFO persistence: on a Raft node a save is a
+# Raft snapshot of this node's state at its applied index (Redis 7 texts).
+
+proc info_persistence {field} { info_field [r info persistence] $field }
+
+# Stops the server (SIGTERM) and starts it again on the same port and dir.
+proc restart_same_dir {} {
+    ::srv::kill_pid [srv pid]
+    set dir [srv dir]
+    set pid [exec $::srv::bin [file join $dir server.conf] \
+                 >>$dir/stdout 2>>$dir/stderr &]
+    if {[info exists ::env(TCL_TESTS_PID_FILE)]} {
+        set pf [open $::env(TCL_TESTS_PID_FILE) a]
+        puts $pf $pid
+        close $pf
+    }
+    set ::srv::cur(pid) $pid
+    wait_for_condition 100 100 {[::srv::ping_ok 127.0.0.1 [srv port]]} \
+        "the server did not come back"
+    ::srv::connect_default
+}
+
+start_server {tags {persistence external:skip}} {
+    test {LASTSAVE is the start time until the first snapshot} {
+        set t [r lastsave]
+        assert_range $t [expr {[clock seconds] - 10}] [clock seconds]
+        assert_equal [info_persistence rdb_last_save_time] $t
+        assert_equal [info_persistence rdb_bgsave_in_progress] 0
+        assert_equal [info_persistence rdb_last_bgsave_status] ok
+        assert_equal [raft_info raft_snapshot_index] 0
+    } {raftcache-only}
+
+    test {BGSAVE takes a snapshot at the applied index and LASTSAVE moves} {
+        set before [r lastsave]
+        after 1100
+        for {set i 0} {$i < 100} {incr i} { r set k:$i v:$i }
+        set applied [raft_info raft_applied_index]
+        assert_equal [r bgsave] {Background saving started}
+        wait_no_snapshot_running
+        assert_equal [raft_info raft_snapshot_index] $applied
+        assert_equal [raft_info raft_log_bytes_since_snapshot] 0
+        assert {[r lastsave] > $before}
+        assert_equal [info_persistence rdb_last_save_time] [r lastsave]
+        assert_equal [info_persistence rdb_changes_since_last_save] 0
+    } {raftcache-only}
+
+    test {BGSAVE with the newest snapshot current: started, nothing written} {
+        set index [raft_info raft_snapshot_index]
+        assert_equal [r bgsave] {Background saving started}
+        assert_equal [r bgsave schedule] {Background saving started}
+        assert_equal [raft_info raft_snapshot_in_progress] 0
+        assert_equal [raft_info raft_snapshot_index] $index
+    } {raftcache-only}
+
+    test {BGSAVE while a snapshot is written: already in progress} {
+        r set more v
+        # One read holds all three: the child cannot be reaped in between.
+        assert_equal [raw_exchange "BGSAVE\r\nBGSAVE\r\nBGSAVE SCHEDULE\r\n"] \
+            "+Background saving started\r\n-ERR Background save already in progress\r\n-ERR Background save already in progress\r\n"
+        wait_no_snapshot_running
+        assert_equal [raft_info raft_snapshot_index] [raft_info raft_applied_index]
+    } {raftcache-only}
+
+    test {BGSAVE with another argument is a syntax error} {
+        assert_error "ERR syntax error" {r bgsave now}
+        assert_error "ERR syntax error" {r bgsave schedule schedule}
+    }
+
+    test {INFO persistence: changes since the snapshot, a save in progress} {
+        wait_no_snapshot_running
+        r save
+        r set a 1
+        r set b 2
+        r incr a
+        assert_equal [info_persistence rdb_changes_since_last_save] 3
+        set reply [raw_exchange "BGSAVE\r\nINFO persistence\r\n"]
+        assert_match "+Background saving started\r\n*rdb_bgsave_in_progress:1\r\n*" $reply
+        wait_no_snapshot_running
+        assert_equal [info_persistence rdb_bgsave_in_progress] 0
+        assert_equal [info_persistence rdb_last_bgsave_status] ok
+        assert_equal [info_persistence rdb_changes_since_last_save] 0
+    } {raftcache-only}
+
+    test {SAVE replies +OK once the snapshot is saved} {
+        for {set i 0} {$i < 50} {incr i} { r set s:$i [string repeat z 100] }
+        # INFO in the same write runs only after SAVE's reply.
+        set reply [raw_exchange "SAVE\r\nINFO raft\r\n"]
+        assert_match "+OK\r\n*raft_snapshot_in_progress:0\r\n*" $reply
+        set info [string range $reply 5 end]
+        assert_equal [info_field $info raft_snapshot_index] \
+            [info_field $info raft_applied_index]
+        assert_equal [raft_info raft_log_bytes_since_snapshot] 0
+        # Current already: at once.
+        assert_equal [r save] OK
+    } {raftcache-only}
+
+    test {SAVE holds the commands behind it until its own reply} {
+        assert_equal [raw_exchange "SET o 1\r\nSAVE\r\nSET o 2\r\nGET o\r\n"] \
+            "+OK\r\n+OK\r\n+OK\r\n\$1\r\n2\r\n"
+    } {raftcache-only}
+
+    test {SAVE while a snapshot is written: already in progress} {
+        r set p 1
+        assert_equal [raw_exchange "BGSAVE\r\nSAVE\r\n"] \
+            "+Background saving started\r\n-ERR Background save already in progress\r\n"
+        wait_no_snapshot_running
+    } {raftcache-only}
+
+    test {MULTI: BGSAVE is scheduled, then taken} {
+        r set q 1
+        r multi
+        r bgsave
+        r set q 2
+        assert_equal [r exec] {{Background saving scheduled} OK}
+        wait_for_condition 100 50 \
+            {[raft_info raft_snapshot_index] == [raft_info raft_applied_index]} \
+            "the scheduled snapshot never ran"
+    } {raftcache-only}
+
+    test {MULTI: SAVE is refused and the transaction discarded} {
+        r multi
+        assert_error "ERR Command not allowed inside a transaction" {r save}
+        assert_error "EXECABORT*" {r exec}
+    }
+
+    test {The data survives a restart from the snapshot} {
+        r flushall
+        for {set i 0} {$i < 500} {incr i} { r set r:$i [string repeat v $i] }
+        assert_equal [r save] OK
+        set index [raft_info raft_snapshot_index]
+        restart_same_dir
+        wait_for_condition 100 50 {[raft_info raft_applied_index] >= $index} \
+            "the restarted node did not reach its snapshot"
+        assert_equal [raft_info raft_snapshot_index] $index
+        assert_equal [r dbsize] 500
+        assert_equal [r get r:499] [string repeat v 499]
+        assert_equal [r get r:0] {}
+        assert_equal [r strlen r:250] 250
     } {raftcache-only}
 }

@@ -1,9 +1,10 @@
 # A standalone node, `cluster-enabled no`: a pure in-memory cache like
 # `redis-server --save "" --appendonly no`: no Raft group, no WAL, nothing
 # written to dir; lazy and active expiry run locally; CLUSTER/READONLY get
-# Redis' "cluster support disabled", RAFT.* a clear error; MULTI/EXEC and
-# WATCH keep Redis' semantics. Then Redis' MULTI/WATCH cases of multi.tcl
-# run once more against a standalone server.
+# Redis' "cluster support disabled", RAFT.* a clear error, SAVE/BGSAVE
+# "raftcache keeps no RDB file"; MULTI/EXEC and WATCH keep Redis'
+# semantics. Then Redis' MULTI/WATCH cases of multi.tcl run once more
+# against a standalone server.
 
 set ::standalone_dir [file join $::srv::tmpdir standalone-data.[pid]]
 file delete -force $::standalone_dir
@@ -42,6 +43,23 @@ start_server [list tags {standalone external:skip} \
         r config get dir
         assert_equal [glob -nocomplain -directory $::standalone_dir *] {}
     }
+
+    test {Standalone: SAVE and BGSAVE are refused, LASTSAVE is the start time} {
+        assert_error "ERR raftcache keeps no RDB file: SAVE is not supported" {r save}
+        assert_error "ERR raftcache keeps no RDB file: BGSAVE is not supported" {r bgsave}
+        assert_error "ERR raftcache keeps no RDB file: BGSAVE is not supported" {r bgsave schedule}
+        assert_error "ERR syntax error" {r bgsave now}
+        set t [r lastsave]
+        assert_range $t [expr {[clock seconds] - 60}] [clock seconds]
+        set info [r info persistence]
+        assert_equal [info_field $info rdb_last_save_time] $t
+        assert_equal [info_field $info rdb_bgsave_in_progress] 0
+        assert_equal [info_field $info rdb_last_bgsave_status] ok
+        r multi
+        assert_error "ERR Command not allowed inside a transaction" {r save}
+        assert_error "EXECABORT*" {r exec}
+        assert_equal [glob -nocomplain -directory $::standalone_dir *] {}
+    } {raftcache-only}
 
     test {Standalone: INFO says cluster_enabled:0} {
         assert_match "*cluster_enabled:0*" [r info cluster]

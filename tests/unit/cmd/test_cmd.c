@@ -26,6 +26,9 @@ struct fixture {
     struct cmd_session sess;
     struct resp_out out;
     int shutdowns;
+    int snapshot_rv;            /* what the fake snapshot hook returns */
+    uint64_t snapshot_wait_id;  /* the wait_id it was given */
+    struct cmd_snapshot_status snap;
 };
 
 static struct fixture *fx;
@@ -53,6 +56,18 @@ static int hook_kill(void *d, const struct cmd_kill_filter *f, uint64_t self)
 static void hook_shutdown(void *d)
 {
     fx->shutdowns++;
+}
+
+static int hook_snapshot(void *d, uint64_t wait_id)
+{
+    fx->snapshot_wait_id = wait_id;
+    return fx->snapshot_rv;
+}
+
+static int hook_snapshot_status(void *d, struct cmd_snapshot_status *st)
+{
+    *st = fx->snap;
+    return 0;
 }
 
 static int setup(void **state)
@@ -331,6 +346,76 @@ static void test_command_docs_arguments_come_from_usage(void **state)
                         "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
 }
 
+static void test_save_and_bgsave_without_raft_group_say_no_rdb_file(void **state)
+{
+    fx->env.start_ms = NOW - 5000;
+    assert_string_equal(run("save"), "-ERR raftcache keeps no RDB file: SAVE is not supported\r\n");
+    assert_string_equal(run("bgsave"), "-ERR raftcache keeps no RDB file: BGSAVE is not supported\r\n");
+    assert_string_equal(run("bgsave now"), "-ERR syntax error\r\n");
+    assert_string_equal(run("lastsave"), ":1699999995\r\n");
+}
+
+static void test_bgsave_replies_redis_texts_for_each_snapshot_outcome(void **state)
+{
+    fx->env.hooks.snapshot = hook_snapshot;
+    struct { int rv; const char *reply; } cases[] = {
+        {CMD_SNAPSHOT_STARTED, "+Background saving started\r\n"},
+        {CMD_SNAPSHOT_CURRENT, "+Background saving started\r\n"},
+        {CMD_SNAPSHOT_SCHEDULED, "+Background saving scheduled\r\n"},
+        {ERR_BUSY, "-ERR Background save already in progress\r\n"},
+        {ERR_IO, "-ERR\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fx->snapshot_rv = cases[i].rv;
+        assert_string_equal(run("bgsave"), cases[i].reply);
+        assert_string_equal(run("BGSAVE schedule"), cases[i].reply);
+        assert_int_equal(fx->snapshot_wait_id, 0);
+    }
+    assert_string_equal(run("bgsave schedule now"), "-ERR syntax error\r\n");
+    assert_string_equal(run("bgsave now"), "-ERR syntax error\r\n");
+}
+
+static void test_save_parks_its_connection_and_replies_nothing_yet(void **state)
+{
+    fx->env.hooks.snapshot = hook_snapshot;
+    fx->snapshot_rv = CMD_SNAPSHOT_WAITING;
+    assert_string_equal(run("save"), "");
+    assert_int_equal(fx->snapshot_wait_id, 7);
+    fx->snapshot_rv = CMD_SNAPSHOT_CURRENT;
+    assert_string_equal(run("save"), "+OK\r\n");
+    fx->snapshot_rv = ERR_BUSY;
+    assert_string_equal(run("save"), "-ERR Background save already in progress\r\n");
+    fx->snapshot_rv = ERR_IO;
+    assert_string_equal(run("save"), "-ERR\r\n");
+    assert_string_equal(run("save now"),
+                        "-ERR wrong number of arguments for 'save' command\r\n");
+}
+
+static void no_clients(struct metrics_buf *out, void *data)
+{
+}
+
+static void test_lastsave_and_info_persistence_follow_the_snapshot(void **state)
+{
+    cmd_register_info(&fx->env, no_clients, NULL);
+    fx->env.start_ms = NOW - 5000;
+    fx->env.hooks.snapshot_status = hook_snapshot_status;
+    fx->snap = (struct cmd_snapshot_status){.last_ok = 1, .changes = 3};
+    assert_string_equal(run("lastsave"), ":1699999995\r\n");
+    const char *r = run("info persistence");
+    assert_non_null(strstr(r, "rdb_changes_since_last_save:3\r\n"));
+    assert_non_null(strstr(r, "rdb_last_save_time:1699999995\r\n"));
+    assert_non_null(strstr(r, "rdb_bgsave_in_progress:0\r\n"));
+    fx->snap = (struct cmd_snapshot_status){.running = 1, .last_ok = 0,
+                                            .last_ms = NOW - 1000};
+    assert_string_equal(run("lastsave"), ":1699999999\r\n");
+    r = run("info persistence");
+    assert_non_null(strstr(r, "rdb_bgsave_in_progress:1\r\n"));
+    assert_non_null(strstr(r, "rdb_last_bgsave_status:err\r\n"));
+    assert_non_null(strstr(r, "rdb_last_save_time:1699999999\r\n"));
+    assert_non_null(strstr(r, "rdb_changes_since_last_save:0\r\n"));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -349,6 +434,10 @@ int main(void)
         T(test_config_file_errors_name_option_and_line),
         T(test_command_docs_arguments_come_from_usage),
         T(test_sample_config_documents_every_option_and_loads),
+        T(test_save_and_bgsave_without_raft_group_say_no_rdb_file),
+        T(test_bgsave_replies_redis_texts_for_each_snapshot_outcome),
+        T(test_save_parks_its_connection_and_replies_nothing_yet),
+        T(test_lastsave_and_info_persistence_follow_the_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
