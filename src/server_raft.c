@@ -442,7 +442,10 @@ int server_raft_snapshot_status(const struct server_raft *sr,
     *st = (struct cmd_snapshot_status){
         .running = rs.running, .last_ok = rs.last_ok,
         .last_ms = rs.last_ms > sr->current_ms ? rs.last_ms : sr->current_ms,
-        .changes = applied > rs.index ? applied - rs.index : 0};
+        .changes = applied > rs.index ? applied - rs.index : 0,
+        .saves = rs.saves, .last_duration_ms = rs.last_duration_ms,
+        .running_ms = rs.running ? loop_now_ms(sr->loop) - rs.started_ms
+                                 : -1};
     return 0;
 }
 

@@ -114,6 +114,9 @@ struct cmd_snapshot_status {
     int64_t last_ms;          /* Unix ms of the last save (0: none since
                                * start) */
     uint64_t changes;         /* entries applied since the newest one */
+    uint64_t saves;           /* snapshots saved since start */
+    int64_t running_ms;       /* how long the running one has taken */
+    int64_t last_duration_ms; /* how long the last one took (-1: none) */
 };
 
 /* What cmd needs from the rooms above it; server.c fills these. */

@@ -123,6 +123,12 @@ static void section_memory(struct metrics_buf *o, void *data)
         m.slab_held, m.dict_bytes);
 }
 
+/* Whole seconds as Redis rounds a save's duration; -1 stays -1. */
+static long long secs(int64_t ms)
+{
+    return ms < 0 ? -1 : (long long)(ms / 1000);
+}
+
 /* On a Raft node the save is a Raft snapshot: in progress, last status
  * and time come from it, and the changes since are the entries applied
  * after its index (a write command or a MULTI is one entry). */
@@ -134,13 +140,16 @@ static void section_persistence(struct metrics_buf *o, void *data)
     metrics_buf_printf(o,
         "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
         "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\n"
-        "rdb_last_bgsave_status:%s\r\nrdb_last_bgsave_time_sec:-1\r\n"
-        "rdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\n"
+        "rdb_last_bgsave_status:%s\r\nrdb_last_bgsave_time_sec:%lld\r\n"
+        "rdb_current_bgsave_time_sec:%lld\r\nrdb_saves:%llu\r\n"
+        "aof_enabled:0\r\n"
         "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
         "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
         "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
         (unsigned long long)st.changes, st.running ? 1 : 0,
-        (long long)(st.last_ms / 1000), st.last_ok ? "ok" : "err");
+        (long long)(st.last_ms / 1000), st.last_ok ? "ok" : "err",
+        secs(st.last_duration_ms), secs(st.running_ms),
+        (unsigned long long)st.saves);
 }
 
 static void section_stats(struct metrics_buf *o, void *data)

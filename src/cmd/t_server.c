@@ -255,7 +255,9 @@ void cmd__save_status(const struct cmd_env *env,
         rv = env->hooks.snapshot_status(env->hooks.data, st);
     if (rv < 0) /* standalone: writes since start, nothing saved */
         *st = (struct cmd_snapshot_status){.last_ok = 1,
-                                           .changes = env->dirty};
+                                           .changes = env->dirty,
+                                           .running_ms = -1,
+                                           .last_duration_ms = -1};
     if (st->last_ms == 0)
         st->last_ms = env->start_ms;
 }

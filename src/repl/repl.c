@@ -419,6 +419,7 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
     r->loop = cfg->loop;
     if (r->cfg.write_timeout_ms <= 0)
         r->cfg.write_timeout_ms = REPL_DEFAULT_TIMEOUT_MS;
+    r->snap_took_ms = -1;
     if (r->cfg.hold_max_ms <= 0)
         r->cfg.hold_max_ms = REPL_DEFAULT_HOLD_MS;
     if (r->cfg.pipeline_batches > REPL_PIPELINE_MAX)

@@ -213,6 +213,9 @@ struct repl_snapshot_status {
     uint64_t index;          /* the newest snapshot's index (0: none) */
     int64_t last_ms;         /* when it was saved, Unix ms (0: not here) */
     uint64_t log_bytes;      /* entry bytes applied since it */
+    uint64_t saves;          /* snapshots saved since start */
+    int64_t started_ms;      /* Unix ms the running or last one began */
+    int64_t last_duration_ms; /* how long the last one took (-1: none) */
 };
 void repl_snapshot_status(const struct repl *r,
                           struct repl_snapshot_status *st);

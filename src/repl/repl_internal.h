@@ -104,6 +104,9 @@ struct repl {
     uint64_t applied_bytes;            /* entry bytes applied since start */
     uint64_t snap_bytes_mark;          /* applied_bytes the newest covers */
     int64_t snap_saved_ms;             /* wall clock when it was saved */
+    int64_t snap_started_ms;           /* wall clock the last one began */
+    int64_t snap_took_ms;              /* how long it took (-1: none yet) */
+    uint64_t snap_saves;               /* saved since start */
     bool snap_failed;                  /* the last attempt failed */
     /* RAFT.CLUSTER JOIN waiting to become a voter */
     void *voter_owner;

@@ -210,6 +210,7 @@ static void taken(struct wal *w, int status,
     struct repl *r = data;
     r->snapshot_running = false;
     r->snap_failed = status < 0;
+    r->snap_took_ms = loop_now_ms(r->cfg.loop) - r->snap_started_ms;
     if (status < 0) {
         log_msg(LOG_LEVEL_WARNING, "Raft snapshot failed: %s",
                 err_str(status));
@@ -219,6 +220,7 @@ static void taken(struct wal *w, int status,
     wal_snapshot_file_size(r->wal, &r->taking.size);
     r->snap_size = r->taking.size;
     r->snap_saved_ms = loop_now_ms(r->cfg.loop);
+    r->snap_saves++;
     struct raft_event ev = {.type = RAFT_EVENT_SNAPSHOT_TAKEN};
     ev.snapshot = r->taking;
     repl__step(r, &ev);
@@ -265,6 +267,7 @@ int repl__snapshot_now(struct repl *r)
         return (int)pid;
     r->snapshot_running = true;
     r->snap_bytes_mark = r->applied_bytes;
+    r->snap_started_ms = loop_now_ms(r->cfg.loop);
     return 1;
 }
 
@@ -281,6 +284,9 @@ void repl_snapshot_status(const struct repl *r,
     st->index = r->snap_index;
     st->last_ms = r->snap_saved_ms;
     st->log_bytes = r->applied_bytes - r->snap_bytes_mark;
+    st->saves = r->snap_saves;
+    st->started_ms = r->snap_started_ms;
+    st->last_duration_ms = r->snap_took_ms;
 }
 
 /* ---- shipping ---------------------------------------------------------- */

@@ -88,6 +88,9 @@ start_server {tags {persistence external:skip}} {
         assert_equal [info_persistence rdb_last_save_time] $t
         assert_equal [info_persistence rdb_bgsave_in_progress] 0
         assert_equal [info_persistence rdb_last_bgsave_status] ok
+        assert_equal [info_persistence rdb_saves] 0
+        assert_equal [info_persistence rdb_last_bgsave_time_sec] -1
+        assert_equal [info_persistence rdb_current_bgsave_time_sec] -1
         assert_equal [raft_info raft_snapshot_index] 0
     } {raftcache-only}
 
@@ -134,9 +137,13 @@ start_server {tags {persistence external:skip}} {
         r set b 2
         r incr a
         assert_equal [info_persistence rdb_changes_since_last_save] 3
+        set saves [info_persistence rdb_saves]
         set reply [raw_exchange "BGSAVE\r\nINFO persistence\r\n"]
-        assert_match "+Background saving started\r\n*rdb_bgsave_in_progress:1\r\n*" $reply
+        assert_match "+Background saving started\r\n*rdb_bgsave_in_progress:1\r\n*rdb_current_bgsave_time_sec:0\r\n*" $reply
         wait_no_snapshot_running
+        assert_equal [info_persistence rdb_saves] [expr {$saves + 1}]
+        assert_equal [info_persistence rdb_last_bgsave_time_sec] 0
+        assert_equal [info_persistence rdb_current_bgsave_time_sec] -1
         assert_equal [info_persistence rdb_bgsave_in_progress] 0
         assert_equal [info_persistence rdb_last_bgsave_status] ok
         assert_equal [info_persistence rdb_changes_since_last_save] 0
