@@ -256,8 +256,9 @@ static int deliver(struct peer_link *l, const struct peer_frame *f)
     return 0;
 }
 
-/* Makes room for the whole frame whose header starts the buffer, and gives
- * memory back after a large frame. */
+/* Makes room for the whole frame whose header starts the buffer (at least
+ * doubling, so a run of growing frames costs few reallocs), and gives
+ * memory beyond PEER_RBUF_KEEP back after a large frame. */
 static int fit_buffer(struct peer_link *l)
 {
     size_t need = PEER_RBUF_MIN;
@@ -268,7 +269,14 @@ static int fit_buffer(struct peer_link *l)
         if (PEER_FRAME_HEADER_LEN + plen > need)
             need = PEER_FRAME_HEADER_LEN + plen;
     }
-    if (need == l->rcap || (need < l->rcap && l->rlen > 0))
+    if (need <= l->rcap) {
+        if (l->rlen > 0 || l->rcap <= PEER_RBUF_KEEP)
+            return 0;
+        need = PEER_RBUF_MIN; /* empty after a very large frame */
+    } else if (need < 2 * l->rcap && 2 * l->rcap <= PEER_RBUF_KEEP) {
+        need = 2 * l->rcap;
+    }
+    if (need == l->rcap)
         return 0;
     uint8_t *buf = realloc(l->rbuf, need);
     if (buf == NULL)

@@ -46,7 +46,11 @@ int peer__mac_equal(const uint8_t *a, const uint8_t *b, size_t len);
 #define PEER_NONCE_LEN 32
 #define PEER_HELLO_LEN (8 + 8 + PEER_NONCE_LEN)
 #define PEER_CTL_CAP 128      /* control frames waiting to be written */
-#define PEER_RBUF_MIN 65536   /* read buffer size between large frames */
+#define PEER_RBUF_MIN 65536   /* read buffer size to start with */
+/* A grown read buffer is kept up to this size: batches of appends under
+ * load are often a little over 64 KiB, and giving the memory back after
+ * each one cost a realloc (an mmap, a copy and page faults) per frame. */
+#define PEER_RBUF_KEEP (1u << 20)
 #define PEER_IOV_MAX 512      /* iovecs per sendmsg (IOV_MAX is 1024) */
 #define PEER_HANDSHAKE_FRAME_MAX 64 /* largest payload before AUTH passes */
 #define PEER_PENDING_INBOUND_MAX 64 /* inbound links still handshaking */
