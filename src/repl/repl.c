@@ -445,6 +445,8 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
     if (opts.seed == 0)
         opts.seed = r->id * 0x9E3779B97F4A7C15ull ^
                     (uint64_t)loop_mono_us_fresh();
+    r->snap_rng = opts.seed ^ 0x5EED5EEDull;
+    repl__snapshot_jitter(r);
     if (rv == 0)
         rv = raft_new(&opts, &init, &r->raft);
     repl__restore_free(&init);

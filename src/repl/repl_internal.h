@@ -107,6 +107,8 @@ struct repl {
     int64_t snap_started_ms;           /* wall clock the last one began */
     int64_t snap_took_ms;              /* how long it took (-1: none yet) */
     uint64_t snap_saves;               /* saved since start */
+    uint64_t snap_rng;
+    uint32_t snap_jitter_pct;          /* extra wait, see log_outgrew */
     bool snap_failed;                  /* the last attempt failed */
     /* RAFT.CLUSTER JOIN waiting to become a voter */
     void *voter_owner;
@@ -145,6 +147,7 @@ void repl__restore_free(struct raft_init *init);
 void repl__store_chunks(struct repl *r, const struct raft_update *u);
 void repl__maybe_snapshot(struct repl *r);
 int repl__snapshot_now(struct repl *r);
+void repl__snapshot_jitter(struct repl *r);
 int repl__fill_chunk(struct repl *r, struct raft_msg *m, uint8_t **buf);
 size_t repl__membership_encode(const struct repl *r,
                                const struct raft_config *c, uint8_t *out,

@@ -228,6 +228,17 @@ static void taken(struct wal *w, int status,
             (unsigned long long)r->taking.index);
 }
 
+/* The members of a group apply the same log: with one threshold they
+ * would all fork at the same moment and stall every commit together. So
+ * each waits a random 0-49 % more, drawn anew for every snapshot: mostly
+ * a majority is not forking. */
+void repl__snapshot_jitter(struct repl *r)
+{
+    r->snap_rng = r->snap_rng * 6364136223846793005ull +
+                  1442695040888963407ull;
+    r->snap_jitter_pct = (uint32_t)(r->snap_rng >> 33) % 50;
+}
+
 /* Whether the log since the newest snapshot is big enough to replace
  * (repl_config's snapshot_min_bytes / snapshot_growth_pct). */
 static bool log_outgrew_snapshot(const struct repl *r)
@@ -236,7 +247,7 @@ static bool log_outgrew_snapshot(const struct repl *r)
     uint64_t need = r->snap_size / 100 * r->cfg.snapshot_growth_pct;
     if (need < r->cfg.snapshot_min_bytes)
         need = r->cfg.snapshot_min_bytes;
-    return grown >= need;
+    return grown >= need + need / 100 * r->snap_jitter_pct;
 }
 
 void repl__maybe_snapshot(struct repl *r)
@@ -268,6 +279,7 @@ int repl__snapshot_now(struct repl *r)
     r->snapshot_running = true;
     r->snap_bytes_mark = r->applied_bytes;
     r->snap_started_ms = loop_now_ms(r->cfg.loop);
+    repl__snapshot_jitter(r);
     return 1;
 }
 

@@ -21,12 +21,14 @@ start_server {tags {persistence external:skip} overrides {
         after 200
         assert_equal [raft_info raft_snapshot_index] 0
         assert_range [raft_info raft_log_bytes_since_snapshot] 60000 99999
-        for {set i 60} {$i < 120} {incr i} { r set k:$i $v }
+        # Each node waits up to 49 % more (so a group's members do not all
+        # fork at once): 160 KB is past any draw.
+        for {set i 60} {$i < 160} {incr i} { r set k:$i $v }
         wait_for_condition 100 50 {[raft_info raft_snapshot_index] > 0} \
-            "no snapshot after 120 KB of log"
+            "no snapshot after 160 KB of log"
         wait_no_snapshot_running
         assert_range [raft_info raft_log_bytes_since_snapshot] 0 99999
-        assert_equal [r dbsize] 120
+        assert_equal [r dbsize] 160
     } {raftcache-only}
 }
 
@@ -36,15 +38,14 @@ start_server {tags {persistence external:skip} overrides {
     test {A snapshot waits until the log outgrows the last snapshot} {
         set v [string repeat y 1000]
         for {set i 0} {$i < 200} {incr i} { r set k:$i $v }
-        # The first snapshot: no earlier one to outgrow.
-        wait_for_condition 100 50 {[raft_info raft_snapshot_index] > 0} \
-            "no first snapshot"
+        # A snapshot of the whole keyspace (~200 KB) to outgrow.
         wait_no_snapshot_running
-        # Quiet now: the log since the newest snapshot is smaller than it.
+        assert_equal [r bgsave] {Background saving started}
+        wait_no_snapshot_running
         set first [raft_info raft_snapshot_index]
         set size [raft_info raft_snapshot_size]
         set logged [raft_info raft_log_bytes_since_snapshot]
-        assert {$size > 100000 && $logged < $size} "(snapshot $size bytes, log $logged)"
+        assert {$size > 200000 && $logged == 0} "(snapshot $size bytes, log $logged)"
         r set hot $v
         set per [expr {[raft_info raft_log_bytes_since_snapshot] - $logged}]
         # Overwrites up to 20 KB short of its size: no new snapshot.
@@ -52,8 +53,9 @@ start_server {tags {persistence external:skip} overrides {
         for {set i 0} {$i < $n} {incr i} { r set hot $v }
         after 200
         assert_equal [raft_info raft_snapshot_index] $first
-        # Past its size: a new one.
-        for {set i 0} {$i < 40} {incr i} { r set hot $v }
+        # Past its size and the up to 49 % more this node draws: a new one.
+        set more [expr {($size / 2 + 40000) / $per}]
+        for {set i 0} {$i < $more} {incr i} { r set hot $v }
         wait_for_condition 100 50 {[raft_info raft_snapshot_index] > $first} \
             "no snapshot after the log outgrew the last one"
     } {raftcache-only}
