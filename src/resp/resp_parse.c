@@ -176,7 +176,6 @@ static int quoted_byte(char *line, size_t len, size_t *pi, size_t *pw, int q)
     return 0;
 }
 
-
 /* Reads "<c><digits>\r\n" at *p; returns the number or -1. */
 static long long peek_len(const char **p, const char *end, char c)
 {
