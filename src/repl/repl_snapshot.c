@@ -12,6 +12,7 @@
 #include "repl/repl_internal.h"
 
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +225,9 @@ static void taken(struct wal *w, int status,
     struct raft_event ev = {.type = RAFT_EVENT_SNAPSHOT_TAKEN};
     ev.snapshot = r->taking;
     repl__step(r, &ev);
+    /* The compaction freed the log up to the snapshot: tens of MiB in
+     * blocks malloc would otherwise keep for the process. */
+    malloc_trim(0);
     log_msg(LOG_LEVEL_NOTICE, "Raft snapshot at index %llu saved",
             (unsigned long long)r->taking.index);
 }
