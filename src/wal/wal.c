@@ -471,13 +471,36 @@ static int run_truncate(struct wal *w, struct wal_op *op)
     return rv;
 }
 
+#define WAL_PAGE 4096u
+
+/* Zero bytes to write after a batch so that it ends on a page boundary
+ * (not past the preallocated segment): a buffered write that covers only
+ * part of a page not in the page cache makes the kernel read that block
+ * from disk first, and the segment's zeros, written around the page cache,
+ * are not in it; so every batch that starts a page would wait for a read.
+ * What follows the written end is zeros anyway, and the next batch
+ * rewrites the page from the cache. */
+static size_t page_pad(const struct wal *w, const struct wal_op *op)
+{
+    uint64_t end = op->off + op->len;
+    uint64_t pad_end = (end + WAL_PAGE - 1) / WAL_PAGE * WAL_PAGE;
+    if (pad_end > w->segment_size)
+        return 0;
+    return (size_t)(pad_end - end);
+}
+
 static int submit_write(struct wal *w, struct wal_op *op)
 {
     struct wal_req *req = &op->req;
     memset(req, 0, sizeof(*req));
+    size_t pad = page_pad(w, op);
+    if (pad > 0 && op_reserve(op, pad) == 0)
+        memset(op->buf + op->len, 0, pad);
+    else
+        pad = 0;
     req->fd = op->seg->fd;
     req->buf = op->buf;
-    req->len = op->len;
+    req->len = op->len + pad;
     req->off = op->off;
     if (w->cfg.fsync == WAL_FSYNC_ALWAYS)
         req->flags = WAL_REQ_SYNC | (op->sync_dir ? WAL_REQ_SYNC_DIR : 0);
