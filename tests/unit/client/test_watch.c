@@ -26,6 +26,7 @@
 #include "mem/pool.h"
 #include "net/loop.h"
 #include "store/store.h"
+#include "unit/resp/resp_grow.h"
 
 #define NOW 1700000000000LL
 
@@ -139,16 +140,6 @@ static void log_multi(uint64_t index, const char *queued)
     e->len = encode(e->bytes, sizeof(e->bytes), 3, argv, lens);
 }
 
-static int grow(struct resp_out *o, size_t need)
-{
-    size_t cap = o->cap ? o->cap : 64;
-    while (cap - o->len < need)
-        cap *= 2;
-    o->data = realloc(o->data, cap);
-    o->cap = cap;
-    return 0;
-}
-
 static struct conn *open_conn(int *peer)
 {
     int fds[2];
@@ -181,7 +172,7 @@ static int setup(void **state)
     w.sess.resp = 2;
     w.sess.authenticated = 1;
     w.out.proto = 2;
-    w.out.grow = grow;
+    w.out.grow = test_resp_grow;
     return 0;
 }
 

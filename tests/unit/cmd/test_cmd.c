@@ -18,6 +18,7 @@
 #include "metrics/metrics.h"
 #include "resp/resp.h"
 #include "store/store.h"
+#include "unit/resp/resp_grow.h"
 
 struct fixture {
     struct config cfg;
@@ -32,16 +33,6 @@ struct fixture {
 };
 
 static struct fixture *fx;
-
-static int grow(struct resp_out *o, size_t need)
-{
-    size_t cap = o->cap ? o->cap : 64;
-    while (cap - o->len < need)
-        cap *= 2;
-    o->data = realloc(o->data, cap);
-    o->cap = cap;
-    return 0;
-}
 
 static void hook_list(void *d, struct metrics_buf *o, uint64_t id)
 {
@@ -85,7 +76,7 @@ static int setup(void **state)
     fx->sess.id = 7;
     fx->sess.resp = 2;
     fx->out.proto = 2;
-    fx->out.grow = grow;
+    fx->out.grow = test_resp_grow;
     *state = fx;
     return 0;
 }
@@ -115,7 +106,7 @@ static const char *run_at(int64_t now, const char *line)
     const struct cmd_def *d;
     if (cmd_check(&c, &d) == 0)
         cmd_execute(&c);
-    grow(&fx->out, 1);
+    test_resp_grow(&fx->out, 1);
     fx->out.data[fx->out.len] = '\0';
     return fx->out.data;
 }

@@ -12,26 +12,14 @@
 
 #include "err.h"
 #include "resp/resp.h"
-
-static int grow(struct resp_out *o, size_t need)
-{
-    size_t cap = o->cap ? o->cap : 16;
-    while (cap - o->len < need)
-        cap *= 2;
-    char *p = realloc(o->data, cap);
-    if (p == NULL)
-        return ERR_NOMEM;
-    o->data = p;
-    o->cap = cap;
-    return 0;
-}
+#include "resp_grow.h"
 
 static void reset(struct resp_out *o, int proto)
 {
     free(o->data);
     memset(o, 0, sizeof(*o));
     o->proto = proto;
-    o->grow = grow;
+    o->grow = test_resp_grow;
 }
 
 #define EXPECT(o, s)                                            \
