@@ -11,8 +11,8 @@
  * parked request ended; a parked read holds everything behind it. A held
  * command is parsed again when the connection resumes (before-sleep).
  * Also answers the replication commands: RAFT.*, READONLY/READWRITE,
- * CLIENT CONSISTENCY and DEBUG RAFT-PARTITION, CLUSTER and ASKING
- * (cluster_cmd.c), and MULTI/EXEC/DISCARD/WATCH/UNWATCH (the watches
+ * CLIENT CONSISTENCY, DEBUG RAFT-PARTITION and RAFT-WAL-FAIL, CLUSTER and
+ * ASKING (cluster_cmd.c), and MULTI/EXEC/DISCARD/WATCH/UNWATCH (the watches
  * themselves are watch.c's). A write whose entry is overwritten gets
  * -MOVED with its own key's slot, remembered per connection in order.
  * A standalone node (cluster-enabled no) uses the same MULTI/WATCH code
@@ -383,15 +383,36 @@ static const char DEBUG_REFUSED[] =
     "need to set this option in the configuration file, and then restart "
     "the server.";
 
-static void debug_partition(struct conn *c, int argc,
-                            const struct resp_arg *argv)
+static bool debug_allowed(struct conn *c)
 {
     int mode = c->srv->cfg->enable_debug_command;
     if (mode == DEBUG_CMD_NO || (mode == DEBUG_CMD_LOCAL &&
                                  !c->sess.is_local)) {
         resp_add_error(&c->out, DEBUG_REFUSED);
+        return false;
+    }
+    return true;
+}
+
+/* DEBUG RAFT-WAL-FAIL: the next log write fails as on a full disk. */
+static void debug_wal_fail(struct conn *c, int argc)
+{
+    if (!debug_allowed(c))
+        return;
+    if (argc != 2) {
+        resp_add_error(&c->out, "wrong number of arguments for "
+                       "'debug|raft-wal-fail' command");
         return;
     }
+    repl_fail_wal(c->srv->repl);
+    resp_add_ok(&c->out);
+}
+
+static void debug_partition(struct conn *c, int argc,
+                            const struct resp_arg *argv)
+{
+    if (!debug_allowed(c))
+        return;
     uint64_t ids[RAFT_MAX_SERVERS];
     int n = 0;
     for (int i = 2; i < argc; i++) {
@@ -458,6 +479,9 @@ static int replication_command(struct conn *c, int argc,
     else if (arg_is(a, "debug") && argc >= 2 &&
              arg_is(&argv[1], "raft-partition"))
         debug_partition(c, argc, argv);
+    else if (arg_is(a, "debug") && argc >= 2 &&
+             arg_is(&argv[1], "raft-wal-fail"))
+        debug_wal_fail(c, argc);
     else
         return 0;
     return 1;
@@ -472,7 +496,8 @@ static int is_replication_command(int argc, const struct resp_arg *argv)
            (argc >= 2 && arg_is(a, "client") &&
             arg_is(&argv[1], "consistency")) ||
            (argc >= 2 && arg_is(a, "debug") &&
-            arg_is(&argv[1], "raft-partition"));
+            (arg_is(&argv[1], "raft-partition") ||
+             arg_is(&argv[1], "raft-wal-fail")));
 }
 
 static int needs_auth(const struct conn *c);
@@ -810,7 +835,7 @@ static int needs_auth(const struct conn *c)
     return pass != NULL && pass[0] != '\0' && !c->sess.authenticated;
 }
 
-/* RAFT.*, CLIENT CONSISTENCY and DEBUG RAFT-PARTITION need a Raft group;
+/* RAFT.*, CLIENT CONSISTENCY and DEBUG RAFT-* need a Raft group;
  * CLUSTER, ASKING, READONLY and READWRITE are cmd's (Redis' "cluster
  * support disabled"). */
 static int needs_raft(int argc, const struct resp_arg *argv)

@@ -65,12 +65,25 @@ static void persist_push(struct repl *r, uint64_t id, uint64_t index)
     r->persist_len++;
 }
 
+/* A node whose log cannot be written (disk full, I/O error) leaves the
+ * group's protocol: it sends nothing and no longer ticks, so a leader
+ * stops heartbeating and the others elect one of their own within an
+ * election timeout, and nothing it could not make durable is ever
+ * promised to a peer. It still takes the peers' messages, so it learns
+ * the new leader and sends its clients there with -MOVED; it applies
+ * nothing more (only what is durable here), so its stale reads stay as
+ * of the failure. Parked clients get an error at the next tick.
+ * Restarting it after the disk is mended brings it back: the WAL's good
+ * prefix is recovered and the leader sends the rest. */
 static void fail_group(struct repl *r, const char *what, int rv)
 {
     if (!r->failed)
-        log_msg(LOG_LEVEL_WARNING, "Raft group stopped: %s failed: %s", what,
+        log_msg(LOG_LEVEL_WARNING, "Raft group stopped: %s failed: %s; "
+                "this node leaves the group until it is restarted", what,
                 err_str(rv));
     r->failed = true;
+    if (r->fail_status == 0)
+        r->fail_status = rv;
 }
 
 /* Truncate, append, save the hard state; note what must become durable
@@ -158,7 +171,7 @@ static void send_one(struct repl *r, struct raft_msg *m)
 
 static void send_msgs(struct repl *r, const struct raft_update *u)
 {
-    if (r->bus == NULL)
+    if (r->bus == NULL || r->failed)
         return;
     for (uint32_t i = 0; i < u->n_msgs; i++)
         send_one(r, &u->msgs[i]);
@@ -245,8 +258,9 @@ static void on_tick(struct loop_timer *t, void *data)
 {
     struct repl *r = data;
     struct raft_event ev = {.type = RAFT_EVENT_TICK};
-    repl__step(r, &ev);
-    repl__expire_waits(r, repl__now(r));
+    if (!r->failed)
+        repl__step(r, &ev);
+    repl__expire_waits(r, r->failed ? INT64_MAX : repl__now(r));
     check_voter(r, repl__now(r));
 }
 
@@ -305,8 +319,9 @@ bool repl_prepare_sleep(struct repl *r)
             repl__step_reads(r);
             any = true;
         }
-        if (!r->flush_last)
-            wal_flush(r->wal);
+        int rv = r->flush_last ? 0 : wal_flush(r->wal);
+        if (rv < 0) /* now or at an earlier write's completion */
+            fail_group(r, "wal_flush", rv);
         if (!any)
             break;
         did = true;
@@ -508,9 +523,11 @@ bool repl_is_leader(const struct repl *r)
     return raft_role(r->raft) == RAFT_LEADER && !r->failed;
 }
 
+/* A failed node knows the leader only when it is another node. */
 uint64_t repl_leader_id(const struct repl *r)
 {
-    return raft_leader(r->raft);
+    uint64_t leader = raft_leader(r->raft);
+    return r->failed && leader == r->id ? 0 : leader;
 }
 
 uint64_t repl_node_id(const struct repl *r)
@@ -554,7 +571,7 @@ uint32_t repl_members(const struct repl *r, const struct repl_member **out)
 
 bool repl_leader_addr(const struct repl *r, const char **host, int *port)
 {
-    const struct repl_member *m = repl_member(r, raft_leader(r->raft));
+    const struct repl_member *m = repl_member(r, repl_leader_id(r));
     if (m == NULL || m->port <= 0)
         return false;
     *host = m->host;
@@ -572,6 +589,11 @@ int repl_transfer_leader(struct repl *r, uint64_t to)
     struct raft_event ev = {.type = RAFT_EVENT_TRANSFER};
     ev.transfer.to = to;
     return repl__step(r, &ev);
+}
+
+void repl_fail_wal(struct repl *r)
+{
+    wal_inject_failure(r->wal, ERR_NOSPACE);
 }
 
 int repl_partition(struct repl *r, const uint64_t *ids, size_t n)

@@ -198,6 +198,9 @@ int repl_remove_node(struct repl *r, uint64_t id);
 int repl_wait_voter(struct repl *r, void *owner, int64_t timeout_ms);
 /* DEBUG RAFT-PARTITION: block (on) or heal every peer in ids. */
 int repl_partition(struct repl *r, const uint64_t *ids, size_t n);
+/* DEBUG RAFT-WAL-FAIL: the next WAL write fails as on a full disk, and
+ * this node leaves the group as it would then (see fail_group). */
+void repl_fail_wal(struct repl *r);
 const struct raft_config *repl_config_now(const struct repl *r);
 const struct repl_member *repl_member(const struct repl *r, uint64_t id);
 /* Every member whose address is known; returns the count. */

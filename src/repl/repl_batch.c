@@ -348,6 +348,8 @@ int repl_submit_read(struct repl *r, void *owner, bool lease)
  * answers it with the leader's index; a follower has no lease. */
 int repl_submit_follower_read(struct repl *r, void *owner)
 {
+    if (r->failed) /* it could not ask the leader: it sends nothing */
+        return ERR_NOTLEADER;
     if (repl_is_leader(r))
         return push_read(r, owner, false);
     if (repl_leader_id(r) == 0)

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 
+#include "err.h"
 #include "metrics/metrics.h"
 
 static const char *role_text(uint8_t role)
@@ -57,7 +58,8 @@ void repl_info_section(struct metrics_buf *out, void *data)
     metrics_buf_printf(out,
         "raft_node_id:%" PRIu64 "\r\nraft_role:%s\r\n"
         "raft_leader_id:%" PRIu64 "\r\n",
-        r->id, role_text(raft_role(r->raft)), raft_leader(r->raft));
+        r->id, r->failed ? "failed" : role_text(raft_role(r->raft)),
+        repl_leader_id(r));
     if (known)
         metrics_buf_printf(out, "raft_leader_addr:%s:%d\r\n", host, port);
     else
@@ -85,8 +87,10 @@ void repl_info_section(struct metrics_buf *out, void *data)
         "raft_fsyncs:%" PRIu64 "\r\nraft_batches:%" PRIu64 "\r\n"
         "raft_entries:%" PRIu64 "\r\nraft_avg_batch_entries:%.2f\r\n"
         "raft_write_timeouts:%" PRIu64 "\r\nraft_reads:%" PRIu64 "\r\n"
-        "raft_send_errors:%" PRIu64 "\r\nraft_wal_backend:%s\r\n",
+        "raft_send_errors:%" PRIu64 "\r\nraft_wal_backend:%s\r\n"
+        "raft_wal_status:%s\r\n",
         ws.fsyncs, r->stats.proposals, r->stats.proposed, avg,
         r->stats.write_timeouts, r->stats.reads, r->stats.send_errors,
-        wal_backend_name(r->wal));
+        wal_backend_name(r->wal),
+        r->failed ? err_str(r->fail_status) : "ok");
 }

@@ -492,6 +492,11 @@ static size_t page_pad(const struct wal *w, const struct wal_op *op)
 static int submit_write(struct wal *w, struct wal_op *op)
 {
     struct wal_req *req = &op->req;
+    if (w->inject != 0) {
+        int status = w->inject;
+        w->inject = 0;
+        return status;
+    }
     memset(req, 0, sizeof(*req));
     size_t pad = page_pad(w, op);
     if (pad > 0 && op_reserve(op, pad) == 0)
@@ -524,6 +529,11 @@ static void reap_all(struct wal *w)
         complete(w, req);
         req = next;
     }
+}
+
+void wal_inject_failure(struct wal *w, int status)
+{
+    w->inject = status;
 }
 
 int wal_flush(struct wal *w)

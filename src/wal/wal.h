@@ -146,6 +146,9 @@ int wal_append(struct wal *w, const struct wal_entry *entries, size_t n);
 /* Submits the open batch unless a write is in flight (then it keeps
  * accumulating and goes out when the current one completes). */
 int wal_flush(struct wal *w);
+/* The next write the WAL submits fails with status (< 0) as a full or
+ * broken disk would, and the WAL stops (DEBUG RAFT-WAL-FAIL). */
+void wal_inject_failure(struct wal *w, int status);
 /* 1 when wal_flush writes and fsyncs in the caller's thread before it
  * returns (the sync backend with wal-sync-thread no). Such a WAL arms no
  * flush timer of its own: its owner calls wal_flush where blocking on the

@@ -58,6 +58,7 @@ struct wal {
     struct wal_io *io;
     uint64_t segment_size;
     int failed; /* sticky status */
+    int inject; /* the next write fails with this (wal_inject_failure) */
 
     struct wal_hard_state hs;
     uint64_t snap_term, snap_index;

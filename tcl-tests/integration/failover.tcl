@@ -47,3 +47,73 @@ test "kill -9 the leader under redis-benchmark load: no acknowledged write lost"
     assert_acked_on_node $l
 }
 cluster_stop
+
+# A node whose log cannot be written (a full disk; DEBUG RAFT-WAL-FAIL makes
+# its next log write fail with ENOSPC) leaves the group instead of holding
+# it: as leader it stops heartbeating, so the others elect a leader; it then
+# sends its clients there. After a restart it is a member again.
+proc wal_fail_node {i} {
+    assert_equal [ncmd $i debug raft-wal-fail] OK
+    # the write that meets the failed log is not acknowledged (it may still
+    # be committed: its entry went to the followers before the log write)
+    assert_error "CLUSTERDOWN*" {ncmd $i set walfail:x 1}
+    assert_equal [raft_field $i raft_role] failed
+    assert_equal [raft_field $i raft_wal_status] "no space"
+}
+
+proc assert_redirects_to {i leader} {
+    wait_for_condition 100 50 {[raft_field $i raft_leader_id] eq [node_id $leader]} \
+        "node $i never learned the leader ([cluster_roles])"
+    assert_error "MOVED * [node_addr $leader]" {ncmd $i set walfail:y 1}
+}
+
+test "the leader's log cannot be written: a new leader within 2 election timeouts, no acknowledged write lost" {
+    cluster_start
+    rec_reset
+    rec_write 100
+    set l [wait_leader]
+    set t0 [clock milliseconds]
+    wal_fail_node $l
+    lassign [time_new_leader $l $t0] nl ms
+    puts "    new leader node $nl after $ms ms (limit [failover_limit_ms] ms)"
+    assert {$ms <= [failover_limit_ms]} "(new leader after $ms ms)"
+    assert_redirects_to $l $nl
+    rec_write 100
+    assert_acked_readable
+    restart_node $l
+    assert_equal [raft_field $l raft_wal_status] ok
+    wait_converged
+    assert_digests_equal
+    assert_acked_on_node $l
+}
+cluster_stop
+
+test "a follower's log cannot be written: the group goes on without it, and it catches up after a restart" {
+    cluster_start
+    set l [wait_leader]
+    set f [lindex [nodes_except $l] 0]
+    rec_reset
+    rec_write 50
+    assert_equal [ncmd $f debug raft-wal-fail] OK
+    rec_write 100 ;# the next entry fails follower f's log
+    wait_for_condition 100 50 {[raft_field $f raft_role] eq "failed"} \
+        "follower $f did not fail ([cluster_roles])"
+    assert_equal [wait_leader 5000 [nodes_except $f]] $l
+    assert_redirects_to $f $l
+    rec_write 100
+    assert_acked_readable
+    restart_node $f
+    wait_converged
+    assert_digests_equal
+    assert_acked_on_node $f
+}
+cluster_stop
+
+test "DEBUG RAFT-WAL-FAIL is refused unless enable-debug-command allows it" {
+    cluster_start -overrides {enable-debug-command no}
+    set l [wait_leader]
+    assert_error "*DEBUG command not allowed*" {ncmd $l debug raft-wal-fail}
+    assert_equal [ncmd $l set k v] OK
+    assert_equal [raft_field $l raft_wal_status] ok
+}
+cluster_stop

@@ -165,6 +165,44 @@ static void test_cut_off_leader_lets_parked_writes_expire(void **state)
     stop();
 }
 
+static int failed_node;
+static bool other_leader(void)
+{
+    int l = leader();
+    return l != 0 && l != failed_node &&
+           repl_leader_id(nodes[failed_node].repl) == (uint64_t)l;
+}
+
+/* A leader whose log write fails leaves the group: its parked write gets
+ * an error, it stops heartbeating so the others elect a leader, and it
+ * names that leader to its clients, never itself. */
+static void test_leader_whose_log_fails_leaves_the_group(void **state)
+{
+    start(3, 2000);
+    assert_true(run_until(have_leader, 5000));
+    int l = leader();
+    failed_node = l;
+    wal_mem_fail_write(nodes[l].disk, 1, 1);
+    submit_set(nodes[l].repl, 9, 9);
+    target_wakes = 1;
+    assert_true(run_until(enough_wakes, 3000));
+    assert_int_equal(wakes[0].owner, 9);
+    assert_int_not_equal(wakes[0].status, 0);
+    assert_false(repl_is_leader(nodes[l].repl));
+    assert_true(repl_leader_id(nodes[l].repl) != (uint64_t)l);
+    assert_true(run_until(other_leader, 5000));
+    const char *host;
+    int port;
+    assert_true(repl_leader_addr(nodes[l].repl, &host, &port));
+    assert_int_equal(port, 7000 + leader());
+    struct resp_arg argv[2] = {{"DEL", 3}, {"x", 1}};
+    assert_int_equal(repl_submit_argv(nodes[l].repl, (void *)1, 2, argv),
+                     ERR_NOTLEADER);
+    assert_int_equal(repl_submit_follower_read(nodes[l].repl, (void *)1),
+                     ERR_NOTLEADER);
+    stop();
+}
+
 static bool single_leader(void)
 {
     return nodes[1].repl && repl_is_leader(nodes[1].repl);
@@ -201,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_reads_wake_after_their_read_index_is_applied),
         cmocka_unit_test(test_follower_read_waits_for_the_leaders_read_index),
         cmocka_unit_test(test_cut_off_leader_lets_parked_writes_expire),
+        cmocka_unit_test(test_leader_whose_log_fails_leaves_the_group),
         cmocka_unit_test(
             test_single_node_serves_at_once_and_replays_after_restart),
     };
