@@ -117,6 +117,8 @@ struct cmd_snapshot_status {
     uint64_t saves;           /* snapshots saved since start */
     int64_t running_ms;       /* how long the running one has taken */
     int64_t last_duration_ms; /* how long the last one took (-1: none) */
+    uint64_t log_bytes;       /* the log held in memory since the newest
+                               * one (INFO mem_not_counted_for_evict) */
 };
 
 /* What cmd needs from the rooms above it; server.c fills these. */

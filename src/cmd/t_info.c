@@ -61,12 +61,16 @@ static void section_server(struct metrics_buf *o, void *data)
 }
 
 /* Redis 7.0's memory fields in its order (scripting, replication and
- * defrag ones are 0 here), then raftcache's slab and dict figures. */
+ * defrag ones are 0 here), then raftcache's slab and dict figures. The
+ * Raft log held in memory is, as Redis' AOF and replication buffers,
+ * memory that maxmemory does not count: mem_not_counted_for_evict. */
 static void section_memory(struct metrics_buf *o, void *data)
 {
     struct cmd_env *env = data;
     struct store_memory m;
     store_memory(env->store, &m);
+    struct cmd_snapshot_status st;
+    cmd__save_status(env, &st);
     size_t rss = rss_bytes();
     if (m.used > env->peak_memory)
         env->peak_memory = m.used;
@@ -110,7 +114,7 @@ static void section_memory(struct metrics_buf *o, void *data)
         "allocator_rss_ratio:%.2f\r\nallocator_rss_bytes:%lld\r\n"
         "rss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\n"
         "mem_fragmentation_ratio:%.2f\r\nmem_fragmentation_bytes:%lld\r\n"
-        "mem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\n"
+        "mem_not_counted_for_evict:%llu\r\nmem_replication_backlog:0\r\n"
         "mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\n"
         "mem_clients_normal:%zu\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\n"
         "mem_allocator:libc+slab\r\nactive_defrag_running:0\r\n"
@@ -119,7 +123,8 @@ static void section_memory(struct metrics_buf *o, void *data)
         env->cfg->maxmemory, h4, policies[env->cfg->maxmemory_policy & 7],
         alloc_frag, m.held > m.used ? m.held - m.used : 0, alloc_rss,
         (long long)rss - (long long)m.held, frag,
-        (long long)rss - (long long)m.used, m.pool_bytes, m.slab_used,
+        (long long)rss - (long long)m.used,
+        (unsigned long long)st.log_bytes, m.pool_bytes, m.slab_used,
         m.slab_held, m.dict_bytes);
 }
 

@@ -21,6 +21,9 @@ start_server {tags {persistence external:skip} overrides {
         after 200
         assert_equal [raft_info raft_snapshot_index] 0
         assert_range [raft_info raft_log_bytes_since_snapshot] 60000 99999
+        # The log in memory is what maxmemory does not count.
+        assert_equal [info_field [r info memory] mem_not_counted_for_evict] \
+            [raft_info raft_log_bytes_since_snapshot]
         # Each node waits up to 49 % more (so a group's members do not all
         # fork at once): 160 KB is past any draw.
         for {set i 60} {$i < 160} {incr i} { r set k:$i $v }
@@ -28,6 +31,8 @@ start_server {tags {persistence external:skip} overrides {
             "no snapshot after 160 KB of log"
         wait_no_snapshot_running
         assert_range [raft_info raft_log_bytes_since_snapshot] 0 99999
+        assert_range [info_field [r info memory] mem_not_counted_for_evict] \
+            0 99999
         assert_equal [r dbsize] 160
     } {raftcache-only}
 }
