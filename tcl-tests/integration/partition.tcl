@@ -95,3 +95,52 @@ test "an isolated old leader serves no stale read (linearizable and lease)" {
     assert_digests_equal
 }
 cluster_stop
+
+# A leader paused (SIGSTOP: a stalled VM, a swapped-out process) right
+# after it was cut off, while the others elect a new leader and take a
+# write, then resumed with reads already waiting in its sockets: the first
+# thing it does after the pause is to answer them, and it must not do so
+# from its old state, whatever its lease said before the pause.
+test "a paused old leader resumed with reads queued serves no stale read" {
+    cluster_start
+    assert_equal [ccall set pause:k old] OK
+    wait_converged
+    set l [wait_leader]
+    set clients {}
+    foreach mode {lease linearizable} {
+        set c [redis_client 127.0.0.1 [node_port $l]]
+        assert_equal [$c client consistency $mode] OK
+        $c deferred 1
+        lappend clients $c
+    }
+    partition_isolate $l [nodes_except $l]
+    exec kill -STOP [node_pid $l]
+    if {[catch {
+        wait_leader 10000 [nodes_except $l]
+        set ::cl::exclude [list $l]
+        assert_equal [ccall set pause:k new] OK
+        set ::cl::exclude {}
+        foreach c $clients { $c get pause:k }
+    } e]} {
+        exec kill -CONT [node_pid $l]
+        error $e
+    }
+    exec kill -CONT [node_pid $l]
+    set saved $::rc::timeout_ms
+    set ::rc::timeout_ms 5000
+    set got {}
+    foreach c $clients {
+        if {[catch {$c read} r]} { set r "error: $r" }
+        lappend got $r
+        catch {$c close}
+    }
+    set ::rc::timeout_ms $saved
+    partition_heal
+    puts "    resumed old leader answered: lease '[lindex $got 0]', linearizable '[lindex $got 1]'"
+    foreach r $got { assert_not_equal $r old }
+    wait_leader 15000
+    assert_equal [ccall get pause:k] new
+    wait_converged
+    assert_digests_equal
+}
+cluster_stop
