@@ -151,7 +151,8 @@ static unsigned slot_of(const struct cmd_def *d, int argc,
 }
 
 /* -MOVED to the leader, or -CLUSTERDOWN when no other leader is known;
- * a write too big for one Raft entry gets its own error. */
+ * a write too big for one Raft entry gets its own error, and one to a
+ * node alone in its group whose log failed Redis' -MISCONF. */
 static void reply_redirect(struct conn *c, unsigned slot, int status)
 {
     struct repl *r = c->srv->repl;
@@ -162,6 +163,9 @@ static void reply_redirect(struct conn *c, unsigned slot, int status)
     if (status == ERR_TOOBIG)
         snprintf(buf, sizeof(buf), "-ERR write too large to replicate (a "
                  "Raft entry holds at most %u bytes)", REPL_ENTRY_MAX);
+    else if (repl_failed_alone(r))
+        snprintf(buf, sizeof(buf), "-MISCONF Errors writing to the Raft "
+                 "log: %s", err_str(repl_log_error(r)));
     else if (status == ERR_NOTLEADER && !repl_is_leader(r) &&
         repl_leader_addr(r, &host, &port))
         cluster_format_redirect(buf + 1, sizeof(buf) - 1,
@@ -330,6 +334,8 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
     c->read_budget = 0;
     int mode = c->consistency >= 0 ? c->consistency
                                    : cs->cfg->read_consistency;
+    if (repl_failed_alone(cs->repl)) /* as Redis after an AOF error */
+        return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED : DISPATCH_DONE;
     if (!repl_is_leader(cs->repl)) {
         if (c->readonly)
             return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED

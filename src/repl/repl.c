@@ -523,6 +523,23 @@ bool repl_is_leader(const struct repl *r)
     return raft_role(r->raft) == RAFT_LEADER && !r->failed;
 }
 
+int repl_log_error(const struct repl *r)
+{
+    return r->failed ? r->fail_status : 0;
+}
+
+bool repl_failed_alone(const struct repl *r)
+{
+    if (!r->failed)
+        return false;
+    const struct raft_config *c = raft_config(r->raft);
+    uint32_t voters = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        voters += c->servers[i].role == RAFT_VOTER;
+    const struct raft_server *me = raft_config_find(c, r->id);
+    return voters == 1 && me != NULL && me->role == RAFT_VOTER;
+}
+
 /* A failed node knows the leader only when it is another node. */
 uint64_t repl_leader_id(const struct repl *r)
 {

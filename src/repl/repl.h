@@ -176,6 +176,11 @@ void repl_flush_wal(struct repl *r);
 
 /* State for the dispatcher. */
 bool repl_is_leader(const struct repl *r);
+/* The error that stopped this node's log (0: none), and whether this node
+ * is then its group's only voter: nobody else can have written since, so
+ * its state is still the group's, for reads (writes get -MISCONF). */
+int repl_log_error(const struct repl *r);
+bool repl_failed_alone(const struct repl *r);
 /* The leader's client address; false when no leader is known. */
 bool repl_leader_addr(const struct repl *r, const char **host, int *port);
 uint64_t repl_leader_id(const struct repl *r);

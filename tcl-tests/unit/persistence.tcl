@@ -213,3 +213,29 @@ start_server {tags {persistence external:skip}} {
         assert_equal [r strlen r:250] 250
     } {raftcache-only}
 }
+
+# A log write that fails (a full disk; DEBUG RAFT-WAL-FAIL makes the next
+# one fail with ENOSPC) on a node alone in its group: as Redis after an AOF
+# write error, writes are refused with -MISCONF and reads go on; after a
+# restart the node serves writes again, with everything acknowledged.
+start_server {tags {persistence external:skip} overrides {
+        enable-debug-command yes}} {
+    test {A failed log write: -MISCONF for writes, reads go on, a restart mends it} {
+        for {set i 0} {$i < 100} {incr i} { r set f:$i $i }
+        assert_equal [r debug raft-wal-fail] OK
+        assert_error "MISCONF Errors writing to the Raft log: no space" {r set f:x 1}
+        assert_error "MISCONF Errors writing to the Raft log: no space" {r incr f:1}
+        assert_equal [r get f:99] 99
+        assert_equal [r dbsize] 100
+        assert_equal [raft_info raft_role] failed
+        assert_equal [raft_info raft_wal_status] "no space"
+        restart_same_dir
+        wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
+            "the restarted node did not lead"
+        assert_equal [raft_info raft_wal_status] ok
+        assert_equal [r dbsize] 100
+        assert_equal [r get f:x] {}
+        assert_equal [r set f:x 2] OK
+        assert_equal [r get f:x] 2
+    } {raftcache-only}
+}
