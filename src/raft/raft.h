@@ -200,6 +200,9 @@ struct raft_msg_append_resp {
     uint64_t hint_index;
     uint64_t hint_term;
     bool reject;
+    bool lost; /* with reject: a heartbeat's commit index (capped at the
+                * follower's match) is past the follower's log, whose
+                * last entry is hint_index: acknowledged entries are gone */
 };
 
 struct raft_msg_vote {

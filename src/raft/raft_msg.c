@@ -137,7 +137,7 @@ static void encode_body(struct writer *w, const struct raft_msg *m,
         w_u64(w, m->append_resp.index);
         w_u64(w, m->append_resp.hint_index);
         w_u64(w, m->append_resp.hint_term);
-        w_u8(w, m->append_resp.reject);
+        w_u8(w, (uint8_t)(m->append_resp.reject | m->append_resp.lost << 1));
         break;
     case RAFT_MSG_VOTE:
         w_u64(w, m->vote.last_index);
@@ -343,7 +343,9 @@ static int decode_body(const struct raft_alloc *a, struct reader *rd,
         m->append_resp.index = r_u64(rd);
         m->append_resp.hint_index = r_u64(rd);
         m->append_resp.hint_term = r_u64(rd);
-        m->append_resp.reject = r_bool(rd);
+        f = r_flags(rd, 3);
+        m->append_resp.reject = f & 1;
+        m->append_resp.lost = (f >> 1) & 1;
         break;
     case RAFT_MSG_VOTE:
         m->vote.last_index = r_u64(rd);

@@ -492,11 +492,28 @@ void raft__recv_append(struct raft *r, const struct raft_msg *m)
     reply_append(r, m, last_new, false);
 }
 
+/* The heartbeat's commit index is capped at our match: when it is past
+ * our log we lost entries we acknowledged (see lost_log). */
+static void reply_lost(struct raft *r, const struct raft_msg *m)
+{
+    struct raft_msg *out = raft__msg(r, RAFT_MSG_APPEND_RESP, m->from);
+    if (out != NULL) {
+        out->append_resp.index = m->heartbeat.commit;
+        out->append_resp.reject = true;
+        out->append_resp.lost = true;
+        out->append_resp.hint_index = raft__last_index(r);
+        out->append_resp.hint_term = raft__last_term(r);
+    }
+}
+
 void raft__recv_heartbeat(struct raft *r, const struct raft_msg *m)
 {
     recv_from_leader(r, m);
     uint64_t commit = m->heartbeat.commit;
     if (commit > raft__last_index(r)) {
+        if (!r->installing) {
+            reply_lost(r, m);
+        }
         commit = raft__last_index(r);
     }
     if (commit > r->commit && !r->installing) {
@@ -510,10 +527,30 @@ void raft__recv_heartbeat(struct raft *r, const struct raft_msg *m)
 
 /* ---- the leader side ------------------------------------------------- */
 
+/* A rejection whose hint is below the follower's match, of an append at
+ * or past that match or of a heartbeat (lost): the follower no longer
+ * holds entries it acknowledged in this term (restarted on an emptied
+ * dir, a log cut by wal-repair, an unsynced tail lost with raft-fsync
+ * off). A follower that holds them always hints at or past its match.
+ * Match is lowered to what it has, which only makes commitment more
+ * cautious, and it is probed from there; else it would wait forever for
+ * appends past its log. */
+static bool lost_log(struct raft *r, struct raft__progress *pr,
+                     const struct raft_msg_append_resp *a)
+{
+    if (a->hint_index >= pr->match || (!a->lost && a->index < pr->match)) {
+        return false;
+    }
+    pr->match = a->hint_index;
+    become_probe(pr, a->hint_index + 1);
+    raft__send_append(r, pr, true);
+    return true;
+}
+
 static void recv_reject(struct raft *r, struct raft__progress *pr,
                         const struct raft_msg_append_resp *a)
 {
-    if (pr->state == RAFT__SNAPSHOT) {
+    if (pr->state == RAFT__SNAPSHOT || lost_log(r, pr, a)) {
         return;
     }
     if (pr->state == RAFT__REPLICATE) {

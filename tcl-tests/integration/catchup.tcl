@@ -1,7 +1,8 @@
 # Catch-up: a follower killed with -9 and restarted after more writes
-# catches up from the leader's log; one that stayed away while the leader
-# compacted its log (a snapshot every 1000 entries, whatever their size)
-# catches up by InstallSnapshot.
+# catches up from the leader's log, and so does one restarted on an
+# emptied dir; one that stayed away while the leader compacted its log (a
+# snapshot every 1000 entries, whatever their size) catches up by
+# InstallSnapshot.
 
 proc a_follower {} {
     set l [wait_leader]
@@ -19,6 +20,27 @@ test "a follower killed and restarted catches up by log" {
     restart_node $f
     assert_digests_equal
     assert_acked_on_node $f
+}
+
+cluster_stop
+
+# A follower restarted on an emptied dir (a replaced disk) with its old
+# config: the leader still counts the entries it had acknowledged, and with
+# no write after the restart only its heartbeats can tell it otherwise.
+test "a follower restarted on an emptied dir gets the whole log again" {
+    cluster_start
+    rec_reset
+    rec_write 200
+    set f [a_follower]
+    wait_converged
+    kill_node $f
+    ::cl::drop_data $::cl::node($f,dir)
+    restart_node $f
+    wait_converged
+    assert_digests_equal
+    assert_acked_on_node $f
+    assert_equal [raft_field $f raft_applied_index] \
+        [raft_field [wait_leader] raft_applied_index]
 }
 
 cluster_stop

@@ -36,7 +36,7 @@ static struct raft_msg sample(uint8_t type)
         m.append = (struct raft_msg_append){10, 3, 9, 3, entries};
         break;
     case RAFT_MSG_APPEND_RESP:
-        m.append_resp = (struct raft_msg_append_resp){12, 7, 2, true};
+        m.append_resp = (struct raft_msg_append_resp){12, 7, 2, true, true};
         break;
     case RAFT_MSG_VOTE:
         m.vote = (struct raft_msg_vote){100, 6, true, true};
@@ -205,7 +205,7 @@ static void test_unknown_flag_bits_are_rejected(void **state)
     assert_int_equal(raft_msg_decode(NULL, buf, (size_t)n, NULL, &d), ERR_PROTOCOL);
     m = sample(RAFT_MSG_APPEND_RESP);
     n = encode(&m, buf, sizeof(buf));
-    buf[n - 1] = 2; /* a bool that is neither 0 nor 1 */
+    buf[n - 1] = 4; /* reject and lost are the only flags */
     assert_int_equal(raft_msg_decode(NULL, buf, (size_t)n, NULL, &d), ERR_PROTOCOL);
 }
 

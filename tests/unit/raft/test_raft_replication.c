@@ -378,6 +378,42 @@ static void test_lost_appends_are_resent_after_a_heartbeat(void **state)
     fx_destroy(&fx);
 }
 
+/* A follower restarted on an emptied dir, with the same id: the leader's
+ * match for it is past its log. A heartbeat (no write follows) or the
+ * next append reveals it, and the leader sends the log again. */
+static void wipe_follower_and_catch_up(bool write_after)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    for (int i = 0; i < 5; i++) {
+        fx_propose(&fx, l, "x");
+    }
+    fx_run(&fx, 100);
+    uint64_t f = l->id % 3 + 1;
+    struct fx_node *nd = fx_node(&fx, f);
+    assert_int_equal(nd->applied, raft_last_index(l->r));
+    fx_crash(&fx, f);
+    nd->log_n = 0;
+    nd->term = nd->vote = 0;
+    memset(&nd->snap, 0, sizeof(nd->snap));
+    fx_start(&fx, f, 3);
+    if (write_after) {
+        fx_propose(&fx, l, "y");
+    }
+    fx_run(&fx, 200);
+    assert_true(raft_role(l->r) == RAFT_LEADER);
+    assert_int_equal(nd->applied, raft_last_index(l->r));
+    assert_int_equal(raft_last_index(nd->r), raft_last_index(l->r));
+    fx_destroy(&fx);
+}
+
+static void test_follower_that_lost_its_log_gets_it_again(void **state)
+{
+    wipe_follower_and_catch_up(false);
+    wipe_follower_and_catch_up(true);
+}
+
 static void test_every_node_applies_the_same_entries_in_order(void **state)
 {
     struct fx fx;
@@ -408,6 +444,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_follower_rejects_append_with_mismatched_prev_term),
+        cmocka_unit_test(test_follower_that_lost_its_log_gets_it_again),
         cmocka_unit_test(test_follower_rejects_append_beyond_its_last_index),
         cmocka_unit_test(test_follower_truncates_conflicting_suffix_and_reports_it),
         cmocka_unit_test(test_follower_keeps_matching_entries_of_a_duplicate_append),
