@@ -1,6 +1,6 @@
 # Catch-up: a follower killed with -9 and restarted after more writes
 # catches up from the leader's log, and so does one restarted on an
-# emptied dir; one that stayed away while the leader compacted its log (a
+# emptied dir or with its log cut by wal-repair; one that stayed away while the leader compacted its log (a
 # snapshot every 1000 entries, whatever their size) catches up by
 # InstallSnapshot.
 
@@ -72,4 +72,37 @@ test "a follower that missed a compaction catches up by snapshot" {
     assert {[raft_field $f raft_snapshot_index] > $last} "(follower snapshot index [raft_field $f raft_snapshot_index], was at $last)"
     assert_acked_on_node $f
 }
+cluster_stop
+
+# A follower whose log is damaged in the middle refuses to start; with
+# wal-repair yes it cuts its log at the damage and gets the rest again from
+# the leader, though the leader counted those entries as held by it.
+test "a follower whose log was cut by wal-repair gets the rest again" {
+    cluster_start -overrides {wal-segment-size 16kb}
+    rec_reset
+    rec_write 600
+    set f [a_follower]
+    wait_converged
+    stop_node $f
+    set dir $::cl::node($f,dir)
+    set segs [lsort [glob -directory $dir log-*]]
+    assert {[llength $segs] >= 3} "(segments: $segs)"
+    # damage in a segment that is not the last is never taken for a torn tail
+    set seg [lindex $segs 0]
+    set fd [open $seg r+]
+    fconfigure $fd -translation binary
+    seek $fd 6000
+    puts -nonewline $fd [string repeat \xff 64]
+    close $fd
+    assert_error "*did not start*" {restart_node $f}
+    set conf [open $::cl::node($f,conf) a]
+    puts $conf "wal-repair yes"
+    close $conf
+    restart_node $f
+    rec_write 10
+    wait_converged
+    assert_digests_equal
+    assert_acked_on_node $f
+}
+
 cluster_stop
