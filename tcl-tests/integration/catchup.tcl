@@ -1,8 +1,8 @@
 # Catch-up: a follower killed with -9 and restarted after more writes
 # catches up from the leader's log, and so does one restarted on an
-# emptied dir or with its log cut by wal-repair; one that stayed away while the leader compacted its log (a
-# snapshot every 1000 entries, whatever their size) catches up by
-# InstallSnapshot.
+# emptied dir or with its log cut by wal-repair; one that stayed away
+# while the leader compacted its log (a snapshot every 1000 entries,
+# whatever their size) catches up by InstallSnapshot.
 
 proc a_follower {} {
     set l [wait_leader]
