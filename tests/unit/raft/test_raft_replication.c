@@ -394,7 +394,9 @@ static void wipe_follower_and_catch_up(bool write_after)
     struct fx_node *nd = fx_node(&fx, f);
     assert_int_equal(nd->applied, raft_last_index(l->r));
     fx_crash(&fx, f);
-    nd->log_n = 0;
+    while (nd->log_n > 0) {
+        raft_buf_release(nd->log[--nd->log_n].buf);
+    }
     nd->term = nd->vote = 0;
     memset(&nd->snap, 0, sizeof(nd->snap));
     fx_start(&fx, f, 3);
