@@ -230,6 +230,7 @@ static int load_init(struct raft *r, const struct raft_init *init)
 {
     r->term = init->term;
     r->vote = init->vote;
+    r->fresh = init->fresh;
     r->snap = init->snapshot;
     r->start = init->snapshot.index + 1;
     r->config = init->snapshot.config;
@@ -546,12 +547,29 @@ static bool check_term(struct raft *r, const struct raft_msg *m)
     return true;
 }
 
+/* A fresh node's vote floor (raft_init.fresh): the highest term heard of
+ * until a leader's message names the group's current one. A request for
+ * a vote names the candidate's new term, not the group's, so it counts
+ * only when nothing was heard before it. */
+static void note_fresh_term(struct raft *r, const struct raft_msg *m)
+{
+    if (!r->fresh || r->fresh_settled ||
+        (m->type == RAFT_MSG_VOTE && r->fresh_floor != 0)) {
+        return;
+    }
+    if (m->term > r->fresh_floor) {
+        r->fresh_floor = m->term;
+    }
+    r->fresh_settled = from_leader(m->type);
+}
+
 static int on_receive(struct raft *r, const struct raft_msg *m)
 {
     if (m == NULL || m->type == 0 || m->type > RAFT_MSG_TYPE_MAX ||
         m->from == 0 || m->from == r->id) {
         return ERR_INVALID;
     }
+    note_fresh_term(r, m);
     if (!check_term(r, m)) {
         return 0;
     }

@@ -353,6 +353,12 @@ struct raft_options {
 struct raft_init {
     uint64_t term; /* hard state */
     uint64_t vote; /* hard state: 0 = none */
+    /* The storage was empty: a new node, or one whose dir was emptied,
+     * which cannot know the votes it cast before. Such a node grants no
+     * vote in a term up to the highest it hears of before a leader's
+     * message, to a candidate whose log goes past the first entry (the
+     * first election of a new group is left alone). */
+    bool fresh;
     struct raft_snapshot_meta snapshot; /* index 0 = no snapshot */
     const struct raft_entry *entries; /* indexes snapshot.index+1 ..; the */
     uint32_t n_entries; /* core acquires each entry's buf */

@@ -119,6 +119,11 @@ static bool vote_allowed(const struct raft *r, const struct raft_msg *m)
     if (!can) {
         return false;
     }
+    /* A fresh node may have voted in this term before it lost its dir. */
+    if (r->fresh && !m->vote.pre && m->term <= r->fresh_floor &&
+        m->vote.last_index > 1) {
+        return false;
+    }
 #ifdef RAFT_BUG_VOTE_NO_LOG_CHECK
     return true;
 #else
@@ -193,6 +198,7 @@ void raft__recv_timeout_now(struct raft *r, const struct raft_msg *m)
 void raft__become_leader(struct raft *r)
 {
     r->role = RAFT_LEADER;
+    r->fresh_settled = true; /* it knows the group's term: its own */
     r->leader = r->id;
     r->transfer_to = 0;
     r->lease_off = false;

@@ -124,6 +124,9 @@ struct raft {
     uint64_t quorum_due;
     uint64_t heard_at; /* last message from the current leader */
     uint64_t vote_hold_until; /* after a restart, with leases: no votes */
+    bool fresh;               /* raft_init.fresh */
+    bool fresh_settled;       /* a leader's message came: floor is final */
+    uint64_t fresh_floor;     /* no vote up to this term (fresh) */
 
     /* elections */
     uint64_t granted[RAFT_MAX_SERVERS];

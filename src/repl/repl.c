@@ -451,6 +451,7 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
                                      : repl__restore(r, &init, errmsg);
     if (init.entries != first)
         free(first);
+    init.fresh = fresh;
     if (rv == 0 && fresh && !cfg->bootstrap) {
         struct wal_hard_state hs = {0, 0, r->id};
         rv = wal_save_hard_state(r->wal, &hs);

@@ -324,8 +324,11 @@ int sim_node_start(struct sim_world *w, struct sim_node *n)
                  (unsigned long long)d->snap.index);
         return -1;
     }
+    /* Nothing but the first entry, as a server on a new dir. */
     struct raft_init init = {.term = d->term, .vote = d->vote,
-                             .snapshot = d->snap};
+                             .snapshot = d->snap,
+                             .fresh = d->vote == 0 && d->log.n <= 1 &&
+                                      d->snap.index == 0};
     struct init_buf *ib;
     struct raft_entry *ents = init_entries(d, &init.n_entries, &ib);
     init.entries = ents;

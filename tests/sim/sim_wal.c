@@ -266,6 +266,9 @@ int sim_wal_start(struct sim_world *w, struct sim_node *n)
     sim_node_reset_volatile(n);
     int rv = recover(w, n, &init, &r);
     if (rv == 0) {
+        /* nothing but the first entry, as a server on a new dir */
+        init.fresh = init.vote == 0 && init.n_entries <= 1 &&
+                     init.snapshot.index == 0;
         struct raft_options o;
         sim_node_options(w, n, &o);
         rv = raft_new(&o, &init, &n->raft);

@@ -292,7 +292,8 @@ static inline void fx_start(struct fx *fx, uint64_t id, uint32_t voters)
     o.seed = o.seed * 31 + id;
     static uint8_t cfg[RAFT_CONFIG_MAX_BYTES];
     struct raft_init init = {.term = nd->term, .vote = nd->vote,
-                             .snapshot = nd->snap};
+                             .snapshot = nd->snap,
+                             .fresh = nd->log_n == 0 && nd->snap.index == 0};
     struct raft_entry boot;
     if (nd->log_n == 0 && nd->snap.index == 0 && id <= voters) {
         boot = fx_config_entry(voters, cfg);

@@ -81,6 +81,52 @@ static void test_candidate_with_stale_log_is_denied_vote(void **state)
     fx_destroy(&fx);
 }
 
+/* A node that started on empty storage may have voted before it lost it:
+ * it grants no vote up to the highest term it has heard of (until a
+ * leader's message names the current one), unless the candidate's log is
+ * only the first entry, as in a new group's first election. */
+static bool fresh_grants(struct fx *fx, uint64_t term, uint64_t last_index)
+{
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 2, 1, term);
+    v.vote.last_index = last_index;
+    v.vote.last_term = 1;
+    fx_recv(fx, &v);
+    struct raft_msg r;
+    assert_true(fx_take(fx, 1, 2, RAFT_MSG_VOTE_RESP, &r));
+    return r.vote_resp.granted;
+}
+
+static void test_fresh_node_votes_only_past_the_terms_it_heard_of(
+    void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    assert_false(fresh_grants(&fx, 5, 7));
+    assert_int_equal(raft_vote(fx.nodes[0].r), 0);
+    assert_true(fresh_grants(&fx, 6, 7));
+    fx_destroy(&fx);
+
+    fx_init(&fx, 3, 3);
+    assert_true(fresh_grants(&fx, 2, 1)); /* a new group's first election */
+    fx_destroy(&fx);
+
+    /* A leader's heartbeat settles the floor at its term. */
+    fx_init(&fx, 3, 3);
+    struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, 3, 1, 4);
+    fx_recv(&fx, &hb);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 2, 1, 9);
+    v.vote.pre = true;
+    v.vote.last_index = 7;
+    v.vote.last_term = 1;
+    fx_wait(&fx, 300); /* the leader goes quiet */
+    fx_recv(&fx, &v);  /* a PreVote of term 9 does not move the floor */
+    struct raft_msg r;
+    assert_true(fx_take(&fx, 1, 2, RAFT_MSG_VOTE_RESP, &r));
+    assert_true(r.vote_resp.pre && r.vote_resp.granted);
+    assert_true(fresh_grants(&fx, 5, 7));
+    fx_destroy(&fx);
+}
+
 static void test_vote_is_granted_to_one_candidate_per_term(void **state)
 {
     struct fx fx;
@@ -389,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_precandidate_with_majority_becomes_candidate_and_increments_term),
         cmocka_unit_test(test_candidate_vote_requests_wait_for_durable_term),
         cmocka_unit_test(test_candidate_with_stale_log_is_denied_vote),
+        cmocka_unit_test(test_fresh_node_votes_only_past_the_terms_it_heard_of),
         cmocka_unit_test(test_vote_is_granted_to_one_candidate_per_term),
         cmocka_unit_test(test_granted_vote_is_withheld_until_persisted),
         cmocka_unit_test(test_prevote_is_answered_without_changing_term_or_vote),
