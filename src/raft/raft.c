@@ -133,11 +133,7 @@ void raft__set_term(struct raft *r, uint64_t term)
 
 uint32_t raft__n_voters(const struct raft *r)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->config.n; i++) {
-        n += r->config.servers[i].role == RAFT_VOTER;
-    }
-    return n;
+    return raft_config_voters(&r->config);
 }
 
 bool raft__is_voter(const struct raft *r, uint64_t id)

@@ -127,6 +127,8 @@ int raft_config_encode(const struct raft_config *c, uint8_t *buf, size_t cap);
  * ids, too many servers). Never reads past len. */
 int raft_config_decode(const uint8_t *buf, size_t len, struct raft_config *c);
 /* Returns the server entry for id, or NULL. */
+/* The number of voters in c. */
+uint32_t raft_config_voters(const struct raft_config *c);
 const struct raft_server *raft_config_find(const struct raft_config *c,
                                            uint64_t id);
 

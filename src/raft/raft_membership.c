@@ -96,6 +96,15 @@ int raft_config_decode(const uint8_t *buf, size_t len, struct raft_config *c)
     return config_valid(c) ? 0 : ERR_PROTOCOL;
 }
 
+uint32_t raft_config_voters(const struct raft_config *c)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        n += c->servers[i].role == RAFT_VOTER;
+    }
+    return n;
+}
+
 const struct raft_server *raft_config_find(const struct raft_config *c,
                                            uint64_t id)
 {

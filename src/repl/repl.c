@@ -534,11 +534,9 @@ bool repl_failed_alone(const struct repl *r)
     if (!r->failed)
         return false;
     const struct raft_config *c = raft_config(r->raft);
-    uint32_t voters = 0;
-    for (uint32_t i = 0; i < c->n; i++)
-        voters += c->servers[i].role == RAFT_VOTER;
     const struct raft_server *me = raft_config_find(c, r->id);
-    return voters == 1 && me != NULL && me->role == RAFT_VOTER;
+    return raft_config_voters(c) == 1 && me != NULL &&
+           me->role == RAFT_VOTER;
 }
 
 /* A failed node knows the leader only when it is another node. */

@@ -50,9 +50,7 @@ void repl_info_section(struct metrics_buf *out, void *data)
     const char *host = "";
     int port = 0;
     bool known = repl_leader_addr(r, &host, &port);
-    uint32_t voters = 0;
-    for (uint32_t i = 0; i < c->n; i++)
-        voters += c->servers[i].role == RAFT_VOTER;
+    uint32_t voters = raft_config_voters(c);
     struct wal_stats ws;
     wal_get_stats(r->wal, &ws);
     metrics_buf_printf(out,
