@@ -77,13 +77,11 @@ static void persist_push(struct repl *r, uint64_t id, uint64_t index)
  * prefix is recovered and the leader sends the rest. */
 static void fail_group(struct repl *r, const char *what, int rv)
 {
-    if (!r->failed)
-        log_msg(LOG_LEVEL_WARNING, "Raft group stopped: %s failed: %s; "
-                "this node leaves the group until it is restarted", what,
-                err_str(rv));
-    r->failed = true;
-    if (r->fail_status == 0)
-        r->fail_status = rv;
+    if (r->failed)
+        return;
+    log_msg(LOG_LEVEL_WARNING, "Raft group stopped: %s failed: %s; this "
+            "node leaves the group until it is restarted", what, err_str(rv));
+    r->failed = rv;
 }
 
 /* Truncate, append, save the hard state; note what must become durable
@@ -526,7 +524,7 @@ bool repl_is_leader(const struct repl *r)
 
 int repl_log_error(const struct repl *r)
 {
-    return r->failed ? r->fail_status : 0;
+    return r->failed;
 }
 
 bool repl_failed_alone(const struct repl *r)

@@ -90,5 +90,5 @@ void repl_info_section(struct metrics_buf *out, void *data)
         ws.fsyncs, r->stats.proposals, r->stats.proposed, avg,
         r->stats.write_timeouts, r->stats.reads, r->stats.send_errors,
         wal_backend_name(r->wal),
-        r->failed ? err_str(r->fail_status) : "ok");
+        r->failed ? err_str(r->failed) : "ok");
 }

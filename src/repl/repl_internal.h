@@ -60,8 +60,8 @@ struct repl {
     uint64_t wakes;           /* parked requests completed so far */
     uint64_t id;
     bool stepping;
-    bool failed;              /* WAL error: this node left the group */
-    int fail_status;          /* the first such error */
+    int failed;               /* the WAL error (< 0) that made this node
+                               * leave the group; 0: none */
     /* the open batch */
     struct repl_blob *batch;
     void **batch_owners;
