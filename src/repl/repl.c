@@ -262,14 +262,17 @@ static void on_tick(struct loop_timer *t, void *data)
     check_voter(r, repl__now(r));
 }
 
-struct rx_buf {
-    struct raft_buf rb;
-    uint8_t data[];
-};
-
-static void rx_free(struct raft_buf *rb)
+static void logbuf_free(struct raft_buf *rb)
 {
-    free(rb);
+    arena_release(rb);
+}
+
+struct repl_logbuf *repl__logbuf_new(struct repl *r, size_t len)
+{
+    struct repl_logbuf *lb = arena_alloc(r->log_arena, sizeof(*lb) + len);
+    if (lb != NULL)
+        lb->rb = (struct raft_buf){1, logbuf_free};
+    return lb;
 }
 
 /* Messages that carry entries or chunks are copied once into a counted
@@ -281,12 +284,11 @@ void repl_on_frame(void *data, uint64_t peer, uint8_t type,
     struct repl *r = data;
     if (type != REPL_FRAME_RAFT || len < 2)
         return;
-    struct rx_buf *x = NULL;
+    struct repl_logbuf *x = NULL;
     const uint8_t *src = bytes;
     if (bytes[1] == RAFT_MSG_APPEND || bytes[1] == RAFT_MSG_SNAPSHOT) {
-        if ((x = malloc(sizeof(*x) + len)) == NULL)
+        if ((x = repl__logbuf_new(r, len)) == NULL)
             return;
-        x->rb = (struct raft_buf){1, rx_free};
         memcpy(x->data, bytes, len);
         src = x->data;
     }
@@ -420,6 +422,20 @@ static void copy_members(struct repl *r, const struct repl_config *cfg)
         repl__member_set(r, &cfg->members[i]);
 }
 
+/* The log of one snapshot cycle grows to snapshot_min_bytes and up to
+ * half as much again (the jitter), plus framing, and is then released at
+ * once: caching twice snapshot_min_bytes lets the next cycle reuse all
+ * of it. The cache never holds more than the log itself held before. */
+static struct arena *log_arena_create(const struct repl_config *cfg)
+{
+    struct arena_config ac = {.chunk_size = ARENA_DEFAULT_CHUNK,
+                              .max_cached = 2 * cfg->snapshot_min_bytes,
+                              .dontfork = 1};
+    if (ac.max_cached < 8 * (size_t)ARENA_DEFAULT_CHUNK)
+        ac.max_cached = 8 * (size_t)ARENA_DEFAULT_CHUNK;
+    return arena_create(&ac);
+}
+
 int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
 {
     struct repl *r = calloc(1, sizeof(*r));
@@ -438,9 +454,14 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
     if (r->cfg.pipeline_batches > REPL_PIPELINE_MAX)
         r->cfg.pipeline_batches = REPL_PIPELINE_MAX;
     copy_members(r, cfg);
+    if ((r->log_arena = log_arena_create(cfg)) == NULL) {
+        free(r);
+        return ERR_NOMEM;
+    }
     struct raft_init init = {0};
     struct raft_entry *first = malloc(sizeof(*first));
     if (first == NULL) {
+        arena_destroy(r->log_arena);
         free(r);
         return ERR_NOMEM;
     }
@@ -467,6 +488,7 @@ int repl_open(const struct repl_config *cfg, struct repl **out, char *errmsg)
     if (rv < 0) {
         if (errmsg && !errmsg[0])
             snprintf(errmsg, ERRMSG_LEN, "raft start-up: %s", err_str(rv));
+        arena_destroy(r->log_arena);
         free(r);
         return rv;
     }
@@ -512,6 +534,7 @@ void repl_close(struct repl *r)
     free(r->waits);
     free(r->reads);
     free(r->persists);
+    arena_destroy(r->log_arena); /* at once, or when the last entry goes */
     free(r);
 }
 

@@ -212,18 +212,19 @@ int repl_remove_node(struct repl *r, uint64_t id)
     return repl__step(r, &ev);
 }
 
-/* The log keeps a batch's blob until a snapshot releases it: give back
- * the unused tail (a batch of a few small writes fills little of it), so
- * the log costs its entries' bytes and the heap grows by no more. */
-static void blob_shrink(struct repl_blob *b)
+/* The open batch's blob is reused from batch to batch; one that a huge
+ * write grew past BLOB_KEEP is let go, so that it does not stay that big. */
+#define BLOB_KEEP (4u << 20)
+
+static void batch_reset(struct repl *r)
 {
-    if (b->cap - b->len < 1024 || b->len == 0)
+    r->batch_n = 0;
+    if (r->batch->cap > BLOB_KEEP) {
+        raft_buf_release(&r->batch->rb);
+        r->batch = NULL;
         return;
-    uint8_t *p = realloc(b->bytes, b->len);
-    if (p == NULL)
-        return;
-    b->bytes = p;
-    b->cap = b->len;
+    }
+    r->batch->len = 0;
 }
 
 static void wake_batch(struct repl *r, uint32_t from, int status)
@@ -284,15 +285,19 @@ void repl__propose_batch(struct repl *r)
         r->scratch_wal = w;
         r->scratch_cap = cap;
     }
-    blob_shrink(b);
+    /* The log keeps the batch until a snapshot releases it: it gets its
+     * exact bytes in the log arena, and the blob stays to collect the next. */
+    struct repl_logbuf *lb = repl__logbuf_new(r, b->len);
+    if (lb == NULL)
+        return;
+    memcpy(lb->data, b->bytes, b->len);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t end = i + 1 < n ? r->batch_offs[i + 1] : (uint32_t)b->len;
         r->scratch_entries[i] = (struct raft_entry){
-            .data = b->bytes + r->batch_offs[i], .buf = &b->rb,
+            .data = lb->data + r->batch_offs[i], .buf = &lb->rb,
             .len = end - r->batch_offs[i], .type = RAFT_ENTRY_NORMAL};
     }
-    r->batch = NULL;
-    r->batch_n = 0;
+    batch_reset(r);
     struct raft_event ev = {.type = RAFT_EVENT_PROPOSE};
     ev.propose.entries = r->scratch_entries;
     ev.propose.n = n;
@@ -304,7 +309,7 @@ void repl__propose_batch(struct repl *r)
         wake_batch(r, 0, rv == ERR_NOTLEADER || rv == 0 ? ERR_NOTLEADER
                                                         : ERR_BUSY);
         r->batch_n = 0;
-        raft_buf_release(&b->rb);
+        raft_buf_release(&lb->rb);
         return;
     }
     r->stats.proposed += n;
@@ -317,7 +322,7 @@ void repl__propose_batch(struct repl *r)
         if (w.owner != NULL)
             repl__wait_push(r, &w);
     }
-    raft_buf_release(&b->rb);
+    raft_buf_release(&lb->rb);
 }
 
 static int push_read(struct repl *r, void *owner, bool lease)

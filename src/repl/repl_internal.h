@@ -7,6 +7,7 @@
 
 #include "repl/repl.h"
 
+#include "mem/arena.h"
 #include "net/loop.h"
 #include "raft/raft.h"
 #include "transport/transport.h"
@@ -19,6 +20,13 @@ struct repl_blob {
     struct raft_buf rb;
     uint8_t *bytes;
     size_t len, cap;
+};
+
+/* Log bytes the core keeps until a snapshot releases them (a follower's
+ * received APPEND, a leader's proposed batch), in the log arena. */
+struct repl_logbuf {
+    struct raft_buf rb;
+    uint8_t data[];
 };
 
 /* A parked write: its entry's place and who waits for it. owner NULL: no
@@ -63,7 +71,8 @@ struct repl {
     int failed;               /* the WAL error (< 0) that made this node
                                * leave the group; 0: none */
     /* the open batch */
-    struct repl_blob *batch;
+    struct repl_blob *batch;  /* the open batch; reused, never logged */
+    struct arena *log_arena;  /* every repl_logbuf */
     void **batch_owners;
     uint32_t *batch_offs;
     uint32_t batch_n, batch_cap;
@@ -129,6 +138,7 @@ bool repl__batch_waits(struct repl *r);
 void repl__step_reads(struct repl *r);
 void repl__blob_free(struct raft_buf *rb);
 struct repl_blob *repl__blob_new(size_t cap);
+struct repl_logbuf *repl__logbuf_new(struct repl *r, size_t len);
 int repl__blob_reserve(struct repl_blob *b, size_t more);
 
 /* repl_apply.c */

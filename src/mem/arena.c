@@ -1,0 +1,180 @@
+/* The log arena (see arena.h). Each buffer is preceded by a 16-byte tag
+ * naming its chunk, so a release needs nothing but the pointer. A chunk
+ * counts its live buffers; the one being filled (current) starts over
+ * from its head when they are all released, any other goes to the cache
+ * of empty chunks, or back to the kernel when the cache is full. Why not
+ * malloc: freed log memory went back to the heap in pieces (or to the
+ * kernel through malloc_trim), and every cycle of the log then faulted
+ * fresh pages in again and shared the rest with the snapshot child. */
+#include "mem/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct arena_chunk {
+    struct arena *owner;
+    struct arena_chunk *next; /* in the cache */
+    size_t size;              /* bytes mapped */
+    size_t used;              /* bump offset from the chunk's start */
+    size_t live;              /* buffers not yet released */
+    int large;                /* one buffer, never cached */
+};
+
+struct arena_tag {
+    struct arena_chunk *chunk;
+    size_t pad; /* keeps the buffer 16-byte aligned */
+};
+
+struct arena {
+    struct arena_config cfg;
+    struct arena_chunk *current;
+    struct arena_chunk *cache;
+    struct arena_stats st;
+    int closing; /* arena_destroy came while buffers were live */
+};
+
+#define ALIGN16(n) (((n) + 15) & ~(size_t)15)
+#define CHUNK_HEAD ALIGN16(sizeof(struct arena_chunk))
+
+static size_t page_round(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) / page * page;
+}
+
+static struct arena_chunk *chunk_map(struct arena *a, size_t size, int large)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Best effort: without it the chunk is merely shared with children. */
+    if (a->cfg.dontfork)
+        (void)madvise(p, size, MADV_DONTFORK);
+    struct arena_chunk *c = p;
+    *c = (struct arena_chunk){a, NULL, size, CHUNK_HEAD, 0, large};
+    a->st.mapped += size;
+    a->st.maps++;
+    return c;
+}
+
+static void chunk_unmap(struct arena *a, struct arena_chunk *c)
+{
+    a->st.mapped -= c->size;
+    munmap(c, c->size);
+}
+
+/* An empty chunk that is not being filled: cached while there is room. */
+static void chunk_retire(struct arena *a, struct arena_chunk *c)
+{
+    if (c->large || a->closing ||
+        a->st.cached + c->size > a->cfg.max_cached) {
+        chunk_unmap(a, c);
+        return;
+    }
+    c->used = CHUNK_HEAD;
+    c->next = a->cache;
+    a->cache = c;
+    a->st.cached += c->size;
+}
+
+static struct arena_chunk *chunk_next(struct arena *a)
+{
+    struct arena_chunk *c = a->cache;
+    if (c == NULL)
+        return chunk_map(a, a->cfg.chunk_size, 0);
+    a->cache = c->next;
+    a->st.cached -= c->size;
+    return c;
+}
+
+static void free_all(struct arena *a)
+{
+    if (a->current != NULL)
+        chunk_unmap(a, a->current);
+    while (a->cache != NULL) {
+        struct arena_chunk *c = a->cache;
+        a->cache = c->next;
+        chunk_unmap(a, c);
+    }
+    free(a);
+}
+
+struct arena *arena_create(const struct arena_config *cfg)
+{
+    struct arena *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return NULL;
+    a->cfg = *cfg;
+    if (a->cfg.chunk_size == 0)
+        a->cfg.chunk_size = ARENA_DEFAULT_CHUNK;
+    a->cfg.chunk_size = page_round(a->cfg.chunk_size);
+    return a;
+}
+
+void arena_destroy(struct arena *a)
+{
+    if (a == NULL)
+        return;
+    if (a->st.live > 0) {
+        a->closing = 1; /* the last arena_release frees it */
+        return;
+    }
+    free_all(a);
+}
+
+static struct arena_chunk *chunk_for(struct arena *a, size_t need)
+{
+    if (need > a->cfg.chunk_size / 4)
+        return chunk_map(a, page_round(CHUNK_HEAD + need), 1);
+    struct arena_chunk *c = a->current;
+    if (c != NULL && c->used + need <= c->size)
+        return c;
+    struct arena_chunk *next = chunk_next(a);
+    if (next == NULL)
+        return NULL;
+    a->current = next;
+    if (c != NULL && c->live == 0)
+        chunk_retire(a, c);
+    return next;
+}
+
+void *arena_alloc(struct arena *a, size_t len)
+{
+    if (len > SIZE_MAX / 2)
+        return NULL;
+    size_t need = ALIGN16(sizeof(struct arena_tag) + len);
+    struct arena_chunk *c = chunk_for(a, need);
+    if (c == NULL)
+        return NULL;
+    struct arena_tag *t = (struct arena_tag *)((char *)c + c->used);
+    t->chunk = c;
+    c->used += need;
+    c->live++;
+    a->st.live++;
+    return t + 1;
+}
+
+void arena_release(void *p)
+{
+    if (p == NULL)
+        return;
+    struct arena_chunk *c = ((struct arena_tag *)p - 1)->chunk;
+    struct arena *a = c->owner;
+    a->st.live--;
+    if (--c->live == 0) {
+        if (c == a->current && !a->closing)
+            c->used = CHUNK_HEAD; /* start over on warm pages */
+        else if (c != a->current)
+            chunk_retire(a, c);
+    }
+    if (a->closing && a->st.live == 0)
+        free_all(a);
+}
+
+void arena_stats(const struct arena *a, struct arena_stats *st)
+{
+    *st = a->st;
+}

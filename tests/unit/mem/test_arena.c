@@ -1,0 +1,185 @@
+/* Unit tests for mem/arena.c: bump allocation in chunks, a chunk reused
+ * once its buffers are released, the bounded cache of empty chunks, large
+ * buffers in mappings of their own, a destroy that waits for the last
+ * buffer, and chunks left out of a forked child. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mem/arena.h"
+
+#define CHUNK (64 * 1024)
+
+static struct arena *new_arena(size_t max_cached)
+{
+    struct arena_config c = {.chunk_size = CHUNK, .max_cached = max_cached,
+                             .dontfork = 1};
+    struct arena *a = arena_create(&c);
+    assert_non_null(a);
+    return a;
+}
+
+static void test_buffers_are_aligned_and_hold_their_bytes(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(0);
+    uint8_t *p[100];
+    for (int i = 0; i < 100; i++) {
+        p[i] = arena_alloc(a, (size_t)i + 1);
+        assert_non_null(p[i]);
+        assert_int_equal((uintptr_t)p[i] % 16, 0);
+        memset(p[i], i, (size_t)i + 1);
+    }
+    for (int i = 0; i < 100; i++)
+        for (int j = 0; j <= i; j++)
+            assert_int_equal(p[i][j], i);
+    struct arena_stats st;
+    arena_stats(a, &st);
+    assert_int_equal(st.live, 100);
+    assert_int_equal(st.maps, 1); /* all in the first chunk */
+    for (int i = 0; i < 100; i++)
+        arena_release(p[i]);
+    arena_stats(a, &st);
+    assert_int_equal(st.live, 0);
+    arena_destroy(a);
+}
+
+static void test_current_chunk_starts_over_when_emptied(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(0);
+    void *x = arena_alloc(a, 1000);
+    arena_release(x);
+    void *y = arena_alloc(a, 1000);
+    assert_ptr_equal(x, y);
+    arena_release(y);
+    arena_destroy(a);
+}
+
+/* Fills chunks in FIFO order and releases them oldest first, as a
+ * snapshot releases the log: the second cycle maps nothing new. */
+static void test_released_chunks_are_reused_by_the_next_cycle(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(16 * CHUNK);
+    enum { N = 200, LEN = 4000 };
+    void *p[N];
+    struct arena_stats st;
+    for (int cycle = 0; cycle < 3; cycle++) {
+        for (int i = 0; i < N; i++)
+            assert_non_null(p[i] = arena_alloc(a, LEN));
+        for (int i = 0; i < N; i++)
+            arena_release(p[i]);
+        arena_stats(a, &st);
+        if (cycle == 0)
+            assert_true(st.maps > 10);
+    }
+    unsigned long long after_first = st.maps;
+    for (int i = 0; i < N; i++)
+        assert_non_null(p[i] = arena_alloc(a, LEN));
+    arena_stats(a, &st);
+    assert_int_equal(st.maps, after_first);
+    for (int i = 0; i < N; i++)
+        arena_release(p[i]);
+    arena_destroy(a);
+}
+
+static void test_cache_of_empty_chunks_is_bounded(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(2 * CHUNK);
+    enum { N = 100, LEN = 4000 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(p[i] = arena_alloc(a, LEN));
+    for (int i = 0; i < N; i++)
+        arena_release(p[i]);
+    struct arena_stats st;
+    arena_stats(a, &st);
+    assert_true(st.cached <= 2 * CHUNK);
+    /* the current chunk and at most two cached ones stay mapped */
+    assert_true(st.mapped <= 3 * CHUNK);
+    arena_destroy(a);
+}
+
+static void test_large_buffer_gets_its_own_mapping(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(8 * CHUNK);
+    struct arena_stats st;
+    uint8_t *big = arena_alloc(a, 5 * CHUNK);
+    assert_non_null(big);
+    memset(big, 7, 5 * CHUNK);
+    arena_stats(a, &st);
+    assert_true(st.mapped >= 5 * CHUNK);
+    arena_release(big);
+    arena_stats(a, &st);
+    assert_int_equal(st.mapped, 0); /* never cached */
+    assert_int_equal(st.cached, 0);
+    arena_destroy(a);
+}
+
+static void test_destroy_waits_for_the_last_buffer(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(4 * CHUNK);
+    uint8_t *x = arena_alloc(a, 100);
+    uint8_t *y = arena_alloc(a, 3 * CHUNK);
+    arena_destroy(a);
+    memset(x, 1, 100); /* still mapped */
+    memset(y, 2, 3 * CHUNK);
+    arena_release(y);
+    arena_release(x); /* frees the arena (LeakSanitizer checks it) */
+}
+
+/* Whether the page holding p is mapped (msync fails with ENOMEM if not). */
+static int page_mapped(const void *p)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    void *start = (void *)((uintptr_t)p & ~(page - 1));
+    return msync(start, page, MS_ASYNC) == 0 ? 1 : errno == ENOMEM ? 0 : -1;
+}
+
+/* The snapshot child never sees the log: the chunk is not mapped in the
+ * child, while the parent keeps it. */
+static void test_child_of_fork_does_not_inherit_chunks(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(0);
+    uint8_t *x = arena_alloc(a, 64);
+    x[0] = 42;
+    assert_int_equal(page_mapped(x), 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(page_mapped(x) == 0 ? 0 : 1);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    assert_int_equal(x[0], 42);
+    arena_release(x);
+    arena_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buffers_are_aligned_and_hold_their_bytes),
+        cmocka_unit_test(test_current_chunk_starts_over_when_emptied),
+        cmocka_unit_test(test_released_chunks_are_reused_by_the_next_cycle),
+        cmocka_unit_test(test_cache_of_empty_chunks_is_bounded),
+        cmocka_unit_test(test_large_buffer_gets_its_own_mapping),
+        cmocka_unit_test(test_destroy_waits_for_the_last_buffer),
+        cmocka_unit_test(test_child_of_fork_does_not_inherit_chunks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
