@@ -140,6 +140,46 @@ void wal__seg_free(struct wal *w, struct wal_seg *s, int unlink_file)
     wal__free(s);
 }
 
+struct wal_unlink {
+    struct wal_req req;
+    char name[64];
+};
+
+/* Freeing a 64 MiB segment's blocks takes the file system tens of ms,
+ * which the loop would stall for: a backend with a thread unlinks there.
+ * Each unlink is followed by a directory fsync, in the order given (the
+ * oldest first), so a crash can bring back only the newest of the files
+ * given up, which recovery compacts away again, and never leave a gap in
+ * the segments. */
+void wal__unlink_later(struct wal *w, const char *name)
+{
+    struct wal_unlink *u = NULL;
+    if (w->io->ops->unlink_async && !w->closing)
+        u = wal__calloc(1, sizeof(*u));
+    if (u != NULL) {
+        snprintf(u->name, sizeof(u->name), "%s", name);
+        u->req.name = u->name;
+        u->req.flags = WAL_REQ_UNLINK;
+        if (w->io->ops->submit(w->io, &u->req) == 0) {
+            w->unlinks++;
+            return;
+        }
+        wal__free(u);
+    }
+    if (w->io->ops->unlink(w->io, name) == 0)
+        w->io->ops->sync_dir(w->io);
+}
+
+static void unlink_done(struct wal *w, struct wal_req *req)
+{
+    struct wal_unlink *u = (struct wal_unlink *)req;
+    if (req->status != 0)
+        wal__logf(w, "removing %s failed (%s)", u->name,
+                  err_str(req->status));
+    w->unlinks--;
+    wal__free(u);
+}
+
 int wal__segs_push(struct wal *w, struct wal_seg *s)
 {
     if (w->nsegs == w->capsegs) {
@@ -560,6 +600,10 @@ int wal_flush(struct wal *w)
 
 static void complete(struct wal *w, struct wal_req *req)
 {
+    if (req->flags & WAL_REQ_UNLINK) {
+        unlink_done(w, req);
+        return;
+    }
     if (req == &w->spare_req) {
         w->spare_busy = 0;
         if (req->status != 0)
@@ -754,7 +798,7 @@ int wal_truncate(struct wal *w, uint64_t from)
 /* Waits until nothing is in flight, firing completions. */
 void wal__drain(struct wal *w)
 {
-    while (w->inflight || w->spare_busy) {
+    while (w->inflight || w->spare_busy || w->unlinks) {
         if (w->deferred == NULL)
             w->io->ops->wait(w->io);
         struct wal_req *req = reap(w);
@@ -795,14 +839,18 @@ int wal__compact(struct wal *w, uint64_t index)
     while (keep + 1 < w->nsegs && w->segs[keep]->last_index <= limit &&
            !(w->inflight && w->inflight->seg == w->segs[keep]))
         keep++;
-    for (size_t i = 0; i < keep; i++)
-        wal__seg_free(w, w->segs[i], 1);
+    for (size_t i = 0; i < keep; i++) {
+        char name[32];
+        wal__seg_name(name, sizeof(name), w->segs[i]->seq);
+        wal__seg_free(w, w->segs[i], 0);
+        wal__unlink_later(w, name);
+    }
     memmove(w->segs, w->segs + keep, (w->nsegs - keep) * sizeof(*w->segs));
     w->nsegs -= keep;
     if (index + 1 > w->first_index)
         w->first_index = index + 1 < w->next_index ? index + 1
                                                    : w->next_index;
-    return keep ? w->io->ops->sync_dir(w->io) : 0;
+    return 0;
 }
 
 /* ---- small accessors ---- */

@@ -71,12 +71,15 @@ static inline uint64_t wal__get64(const uint8_t *p)
 
 /* One asynchronous request: write buf at off of fd, then (flags) fdatasync
  * the file and fsync the directory; or (WAL_REQ_ALLOCATE) preallocate the
- * first len bytes of fd. Owned by the caller until reaped. */
+ * first len bytes of fd; or (WAL_REQ_UNLINK) unlink the file name, then
+ * fsync the directory. Owned by the caller until reaped. */
 #define WAL_REQ_SYNC 1
 #define WAL_REQ_SYNC_DIR 2
 #define WAL_REQ_ALLOCATE 4
+#define WAL_REQ_UNLINK 8
 struct wal_req {
     int fd;
+    const char *name; /* WAL_REQ_UNLINK */
     const void *buf;
     size_t len;
     uint64_t off;
@@ -115,6 +118,8 @@ struct wal_io_ops {
      * allocate_async NULL get no WAL_REQ_ALLOCATE requests. */
     int (*submit)(struct wal_io *io, struct wal_req *req);
     int allocate_async;
+    /* Likewise WAL_REQ_UNLINK: without it files are unlinked at once. */
+    int unlink_async;
     /* Writes are done when submit returns (wal-sync-thread no): the WAL
      * reaps them at once, and the owner, not a timer, calls wal_flush. */
     int completes_inline;

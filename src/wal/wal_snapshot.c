@@ -348,7 +348,7 @@ void wal_snapshot_writer_abort(struct wal_snapshot_writer *wr)
 /* ---- after a snapshot is durable ---- */
 
 struct old_snaps {
-    struct wal_io *io;
+    struct wal *w;
     uint64_t index;
 };
 
@@ -357,7 +357,7 @@ static void drop_older(void *data, const char *name)
     struct old_snaps *o = data;
     uint64_t term, index;
     if (wal__snap_parse_name(name, &term, &index) == 0 && index < o->index)
-        o->io->ops->unlink(o->io, name);
+        wal__unlink_later(o->w, name);
 }
 
 /* Reads the header and membership of a snapshot already verified (just
@@ -403,7 +403,7 @@ static int adopt(struct wal *w, const char *name)
     w->snap_index = meta.index;
     snprintf(w->snap_name, sizeof(w->snap_name), "%s", name);
     rv = keep ? wal__compact(w, meta.index) : wal__reset(w, meta.index + 1);
-    struct old_snaps o = {w->io, meta.index};
+    struct old_snaps o = {w, meta.index};
     w->io->ops->list(w->io, drop_older, &o);
     return rv;
 }

@@ -86,6 +86,7 @@ struct wal {
     struct wal_seg *spare;
     struct wal_req spare_req;
     int spare_busy;
+    int unlinks;           /* WAL_REQ_UNLINK requests not yet reaped */
     struct wal_req *deferred; /* reaped while waiting for the spare */
 
     struct loop_io *event_io;
@@ -103,6 +104,8 @@ int wal__segs_push(struct wal *w, struct wal_seg *s);
 void wal__seg_free(struct wal *w, struct wal_seg *s, int unlink_file);
 int wal__attach_loop(struct wal *w);
 void wal__drain(struct wal *w);
+/* Unlinks a file the log no longer needs, off the loop when it can. */
+void wal__unlink_later(struct wal *w, const char *name);
 void wal__spare_prepare(struct wal *w);
 void wal__snapshot_cleanup(struct wal *w);
 

@@ -5,7 +5,8 @@
  * eventfd, so the WAL reaps it exactly as it reaps io_uring completions.
  * With wal-sync-thread no, writes run at once in the caller's thread and
  * are reaped as submit returns (the owner flushes where blocking costs
- * least); the thread then only preallocates spare segments.
+ * least); the thread then only preallocates spare segments and unlinks
+ * the files a snapshot made obsolete.
  * Happy path: one pwrite and one fdatasync per batch. Failure modes: EINTR
  * and short writes are retried; any other error completes the request with
  * ERR_IO (or ERR_NOSPACE). */
@@ -316,6 +317,11 @@ static void run_req(struct wal_io *io, struct wal_req *req)
         req->status = posix_allocate(io, req->fd, req->len);
         return;
     }
+    if (req->flags & WAL_REQ_UNLINK) {
+        int rv = posix_unlink(io, req->name);
+        req->status = rv == 0 ? posix_sync_dir(io) : rv;
+        return;
+    }
     int rv = posix_pwrite(io, req->fd, req->buf, req->len, req->off);
     if (rv == 0 && (req->flags & WAL_REQ_SYNC))
         rv = posix_sync(io, req->fd);
@@ -361,7 +367,8 @@ static void *worker(void *arg)
 static int sync_submit(struct wal_io *io, struct wal_req *req)
 {
     struct wal_sync_io *s = (struct wal_sync_io *)io;
-    if (s->inline_writes && !(req->flags & WAL_REQ_ALLOCATE)) {
+    if (s->inline_writes &&
+        !(req->flags & (WAL_REQ_ALLOCATE | WAL_REQ_UNLINK))) {
         /* Reaped by the WAL right after this returns: no eventfd. */
         run_req(io, req);
         pthread_mutex_lock(&s->mu);
@@ -461,6 +468,7 @@ int wal__sync_create(const char *dir, int inline_writes, struct wal_io **out)
     s->ops.name = "sync";
     s->ops.submit = sync_submit;
     s->ops.allocate_async = 1;
+    s->ops.unlink_async = 1;
     s->ops.completes_inline = inline_writes;
     s->ops.reap = sync_reap;
     s->ops.wait = sync_wait;

@@ -240,6 +240,17 @@ static void test_fsync_off_acknowledges_after_the_write(void **state)
 
 /* Every segment is preallocated (the next one in the background while the
  * current one fills), and the spare never left behind. */
+static int count_dir_files(const char *d, const char *prefix)
+{
+    int n = 0;
+    DIR *dir = opendir(d);
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL)
+        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    closedir(dir);
+    return n;
+}
+
 static void test_segments_are_preallocated_and_no_spare_is_left(
     void **state)
 {
@@ -253,12 +264,7 @@ static void test_segments_are_preallocated_and_no_spare_is_left(
             assert_int_equal(append_range(w, i, i + 49, 1), 0);
             settle(w);
         }
-        uint64_t segs = 0;
-        DIR *dir = opendir(d);
-        struct dirent *de;
-        while ((de = readdir(dir)) != NULL)
-            segs += strncmp(de->d_name, "log-", 4) == 0;
-        closedir(dir);
+        uint64_t segs = (uint64_t)count_dir_files(d, "log-");
         assert_true(segs >= 4); /* 3 or more in use, and the spare */
         wal_close(w);
         char p[256];
@@ -419,6 +425,64 @@ static void test_auto_falls_back_to_sync_without_io_uring(void **state)
     rm_rf(d);
 }
 
+static int seg_exists(const char *d, uint64_t seq)
+{
+    char p[256];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/log-%016llx", d, (unsigned long long)seq);
+    return stat(p, &st) == 0;
+}
+
+static void take_snapshot(struct wal *w, uint64_t term, uint64_t index)
+{
+    struct wal_snapshot_meta meta = {term, index, "n1", 2};
+    struct wal_snapshot_writer *wr;
+    assert_int_equal(wal_snapshot_writer_open(w, &meta, &wr), 0);
+    assert_int_equal(wal_snapshot_write(wr, "state", 5), 0);
+    assert_int_equal(wal_snapshot_writer_finish(wr), 0);
+    assert_int_equal(wal_snapshot_installed(w, term, index), 0);
+}
+
+/* The sync backend (inline writes or not) unlinks the segments and the
+ * snapshot a newer snapshot made obsolete on its thread (freeing a large
+ * file's blocks stalled the loop for tens of ms); they are gone once the
+ * completions are reaped, wal_close waits for them, and the log comes
+ * back whole after a restart. */
+static void test_sync_backend_unlinks_obsolete_files_off_the_loop(
+    void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        inline_sync = mode;
+        char d[] = "/tmp/raftcache-wal-unlink-XXXXXX";
+        assert_non_null(mkdtemp(d));
+        struct acks a = {0};
+        struct wal *w = open_real(d, WAL_IO_SYNC, NULL, &a);
+        for (uint64_t i = 1; i <= 1200; i += 50) {
+            assert_int_equal(append_range(w, i, i + 49, 1), 0);
+            settle(w);
+        }
+        assert_true(count_dir_files(d, "log-") >= 4);
+        take_snapshot(w, 1, 400);
+        for (int i = 0; i < 1000 && seg_exists(d, 1); i++) {
+            usleep(1000);
+            wal_poll(w);
+        }
+        assert_false(seg_exists(d, 1));
+        assert_true(seg_exists(d, 2));
+        take_snapshot(w, 1, 900);
+        wal_close(w); /* waits for the unlinks still on the thread */
+        assert_int_equal(count_dir_files(d, "snap-"), 1);
+        assert_false(seg_exists(d, 2));
+        w = open_real(d, WAL_IO_SYNC, NULL, &a);
+        assert_int_equal(wal_first_index(w), 901);
+        assert_log(w, 901, 1200, 1);
+        wal_close(w);
+        rm_rf(d);
+    }
+    inline_sync = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +501,8 @@ int main(void)
         cmocka_unit_test(
             test_real_write_error_stops_the_wal_and_keeps_acked),
         cmocka_unit_test(test_auto_falls_back_to_sync_without_io_uring),
+        cmocka_unit_test(
+            test_sync_backend_unlinks_obsolete_files_off_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
