@@ -119,6 +119,8 @@ struct cmd_snapshot_status {
     int64_t last_duration_ms; /* how long the last one took (-1: none) */
     uint64_t log_bytes;       /* the log held in memory since the newest
                                * one (INFO mem_not_counted_for_evict) */
+    uint64_t forks;           /* INFO total_forks */
+    int64_t fork_us;          /* INFO latest_fork_usec */
 };
 
 /* What cmd needs from the rooms above it; server.c fills these. */

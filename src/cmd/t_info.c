@@ -163,6 +163,8 @@ static void section_stats(struct metrics_buf *o, void *data)
     struct metrics *m = env->metrics;
     struct store_stats s;
     store_stats(env->store, &s);
+    struct cmd_snapshot_status st;
+    cmd__save_status(env, &st);
     metrics_buf_printf(o,
         "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
         "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%llu\r\n"
@@ -176,8 +178,8 @@ static void section_stats(struct metrics_buf *o, void *data)
         "evicted_keys:%llu\r\nevicted_clients:0\r\n"
         "total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n"
         "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:0\r\n"
-        "pubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\n"
-        "total_forks:0\r\nmigrate_cached_sockets:0\r\n"
+        "pubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:%lld\r\n"
+        "total_forks:%llu\r\nmigrate_cached_sockets:0\r\n"
         "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\n"
         "active_defrag_misses:0\r\nactive_defrag_key_hits:0\r\n"
         "active_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n"
@@ -195,7 +197,8 @@ static void section_stats(struct metrics_buf *o, void *data)
         (double)metrics_inst_get(&m->inst_out) / 1024, m->rejected_connections,
         (unsigned long long)s.expired_keys, (double)s.expired_stale_perc,
         (unsigned long long)s.evicted_keys, (unsigned long long)s.keyspace_hits,
-        (unsigned long long)s.keyspace_misses, m->total_error_replies,
+        (unsigned long long)s.keyspace_misses, (long long)st.fork_us,
+        (unsigned long long)st.forks, m->total_error_replies,
         m->total_reads_processed, m->total_writes_processed,
         m->client_qbuf_limit_disconnections, m->client_obuf_limit_disconnections);
 }

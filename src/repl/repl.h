@@ -224,6 +224,8 @@ struct repl_snapshot_status {
     uint64_t saves;          /* snapshots saved since start */
     int64_t started_ms;      /* Unix ms the running or last one began */
     int64_t last_duration_ms; /* how long the last one took (-1: none) */
+    uint64_t forks;          /* children forked to write one */
+    int64_t fork_us;         /* how long the last fork() took */
 };
 void repl_snapshot_status(const struct repl *r,
                           struct repl_snapshot_status *st);

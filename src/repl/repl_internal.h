@@ -117,6 +117,8 @@ struct repl {
     int64_t snap_started_ms;           /* wall clock the last one began */
     int64_t snap_took_ms;              /* how long it took (-1: none yet) */
     uint64_t snap_saves;               /* saved since start */
+    uint64_t forks;                    /* snapshot children forked */
+    int64_t fork_us;                   /* how long the last fork() took */
     uint64_t snap_rng;
     uint32_t snap_jitter_pct;          /* extra wait, see log_outgrew */
     bool snap_failed;                  /* the last attempt failed */

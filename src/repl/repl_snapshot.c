@@ -276,9 +276,12 @@ int repl__snapshot_now(struct repl *r)
     r->taking = (struct raft_snapshot_meta){
         .index = r->applied, .term = r->applied_term,
         .config = r->applied_config};
+    int64_t t0 = loop_mono_us_fresh();
     pid_t pid = wal_snapshot_fork(r->wal, &meta, fill, taken, r);
     if (pid < 0)
         return (int)pid;
+    r->fork_us = loop_mono_us_fresh() - t0; /* the loop stood still */
+    r->forks++;
     r->snapshot_running = true;
     r->snap_bytes_mark = r->applied_bytes;
     r->snap_started_ms = loop_now_ms(r->cfg.loop);
@@ -302,6 +305,8 @@ void repl_snapshot_status(const struct repl *r,
     st->saves = r->snap_saves;
     st->started_ms = r->snap_started_ms;
     st->last_duration_ms = r->snap_took_ms;
+    st->forks = r->forks;
+    st->fork_us = r->fork_us;
 }
 
 /* ---- shipping ---------------------------------------------------------- */

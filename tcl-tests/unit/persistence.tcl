@@ -99,6 +99,8 @@ start_server {tags {persistence external:skip}} {
         assert_equal [info_persistence rdb_last_bgsave_time_sec] -1
         assert_equal [info_persistence rdb_current_bgsave_time_sec] -1
         assert_equal [raft_info raft_snapshot_index] 0
+        assert_equal [info_field [r info stats] total_forks] 0
+        assert_equal [info_field [r info stats] latest_fork_usec] 0
     } {raftcache-only}
 
     test {BGSAVE takes a snapshot at the applied index and LASTSAVE moves} {
@@ -113,6 +115,9 @@ start_server {tags {persistence external:skip}} {
         assert {[r lastsave] > $before}
         assert_equal [info_persistence rdb_last_save_time] [r lastsave]
         assert_equal [info_persistence rdb_changes_since_last_save] 0
+        # The snapshot child's fork, as Redis reports a BGSAVE's.
+        assert_equal [info_field [r info stats] total_forks] 1
+        assert_range [info_field [r info stats] latest_fork_usec] 1 5000000
     } {raftcache-only}
 
     test {BGSAVE with the newest snapshot current: started, nothing written} {
