@@ -53,6 +53,8 @@ void repl_info_section(struct metrics_buf *out, void *data)
     uint32_t voters = raft_config_voters(c);
     struct wal_stats ws;
     wal_get_stats(r->wal, &ws);
+    struct arena_stats as;
+    arena_stats(r->log_arena, &as);
     metrics_buf_printf(out,
         "raft_node_id:%" PRIu64 "\r\nraft_role:%s\r\n"
         "raft_leader_id:%" PRIu64 "\r\n",
@@ -69,11 +71,12 @@ void repl_info_section(struct metrics_buf *out, void *data)
         "raft_snapshot_size:%" PRIu64 "\r\n"
         "raft_snapshot_in_progress:%d\r\n"
         "raft_log_bytes_since_snapshot:%" PRIu64 "\r\n"
+        "raft_log_memory_mapped:%zu\r\nraft_log_memory_cached:%zu\r\n"
         "raft_num_nodes:%u\r\nraft_num_voters:%u\r\n",
         raft_term(r->raft), raft_commit_index(r->raft), r->applied,
         raft_last_index(r->raft), raft_snapshot_index(r->raft), r->snap_size,
         r->snapshot_running ? 1 : 0, r->applied_bytes - r->snap_bytes_mark,
-        c->n, voters);
+        as.mapped, as.cached, c->n, voters);
     int n = 0;
     for (uint32_t i = 0; i < c->n; i++)
         if (c->servers[i].id != r->id)

@@ -24,6 +24,11 @@ start_server {tags {persistence external:skip} overrides {
         # The log in memory is what maxmemory does not count.
         assert_equal [info_field [r info memory] mem_not_counted_for_evict] \
             [raft_info raft_log_bytes_since_snapshot]
+        # The log's own arena holds it (and empty chunks kept for reuse).
+        assert {[raft_info raft_log_memory_mapped] >=
+                [raft_info raft_log_bytes_since_snapshot]}
+        assert {[raft_info raft_log_memory_cached] <=
+                [raft_info raft_log_memory_mapped]}
         # Each node waits up to 49 % more (so a group's members do not all
         # fork at once): 160 KB is past any draw.
         for {set i 60} {$i < 160} {incr i} { r set k:$i $v }
