@@ -1,5 +1,5 @@
 /* The log arena (see arena.h). Each buffer is preceded by a 16-byte tag
- * naming its chunk, so a release needs nothing but the pointer. A chunk
+ * naming its chunk and length, so a release needs nothing but the pointer. A chunk
  * counts its live buffers; the one being filled (current) starts over
  * from its head when they are all released, any other goes to the cache
  * of empty chunks, or back to the kernel when the cache is full. Why not
@@ -13,6 +13,19 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Under AddressSanitizer a chunk is poisoned but for its header and the
+ * live buffers, and each tag is poisoned but while the arena reads or
+ * writes it: writing past a buffer or into a released one is reported,
+ * as it would be for malloc's blocks. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct arena_chunk {
     struct arena *owner;
     struct arena_chunk *next; /* in the cache */
@@ -24,7 +37,7 @@ struct arena_chunk {
 
 struct arena_tag {
     struct arena_chunk *chunk;
-    size_t pad; /* keeps the buffer 16-byte aligned */
+    size_t len; /* the buffer's bytes (also keeps it 16-byte aligned) */
 };
 
 struct arena {
@@ -55,6 +68,7 @@ static struct arena_chunk *chunk_map(struct arena *a, size_t size, int large)
         (void)madvise(p, size, MADV_DONTFORK);
     struct arena_chunk *c = p;
     *c = (struct arena_chunk){a, NULL, size, CHUNK_HEAD, 0, large};
+    POISON((char *)c + CHUNK_HEAD, size - CHUNK_HEAD);
     a->st.mapped += size;
     a->st.maps++;
     return c;
@@ -62,6 +76,7 @@ static struct arena_chunk *chunk_map(struct arena *a, size_t size, int large)
 
 static void chunk_unmap(struct arena *a, struct arena_chunk *c)
 {
+    UNPOISON(c, c->size); /* the mapping may be reused by anyone */
     a->st.mapped -= c->size;
     munmap(c, c->size);
 }
@@ -150,7 +165,10 @@ void *arena_alloc(struct arena *a, size_t len)
     if (c == NULL)
         return NULL;
     struct arena_tag *t = (struct arena_tag *)((char *)c + c->used);
-    t->chunk = c;
+    UNPOISON(t, sizeof(*t));
+    *t = (struct arena_tag){c, len};
+    POISON(t, sizeof(*t));
+    UNPOISON(t + 1, len);
     c->used += need;
     c->live++;
     a->st.live++;
@@ -161,8 +179,11 @@ void arena_release(void *p)
 {
     if (p == NULL)
         return;
-    struct arena_chunk *c = ((struct arena_tag *)p - 1)->chunk;
+    struct arena_tag *t = (struct arena_tag *)p - 1;
+    UNPOISON(t, sizeof(*t));
+    struct arena_chunk *c = t->chunk;
     struct arena *a = c->owner;
+    POISON(t, sizeof(*t) + t->len);
     a->st.live--;
     if (--c->live == 0) {
         if (c == a->current && !a->closing)

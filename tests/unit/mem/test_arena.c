@@ -170,6 +170,29 @@ static void test_child_of_fork_does_not_inherit_chunks(void **state)
     arena_destroy(a);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+/* Under AddressSanitizer (make test-asan) the bytes past a buffer, its
+ * tag and a released buffer are poisoned, as malloc's would be. */
+static void test_asan_sees_past_a_buffer_and_after_its_release(void **state)
+{
+    (void)state;
+    struct arena *a = new_arena(4 * CHUNK);
+    uint8_t *x = arena_alloc(a, 100);
+    uint8_t *y = arena_alloc(a, 100);
+    assert_false(__asan_address_is_poisoned(x));
+    assert_false(__asan_address_is_poisoned(x + 99));
+    assert_true(__asan_address_is_poisoned(x + 100));
+    assert_true(__asan_address_is_poisoned(y - 1)); /* y's tag */
+    arena_release(x);
+    assert_true(__asan_address_is_poisoned(x));
+    assert_false(__asan_address_is_poisoned(y));
+    arena_release(y);
+    arena_destroy(a);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +203,9 @@ int main(void)
         cmocka_unit_test(test_large_buffer_gets_its_own_mapping),
         cmocka_unit_test(test_destroy_waits_for_the_last_buffer),
         cmocka_unit_test(test_child_of_fork_does_not_inherit_chunks),
+#if defined(__SANITIZE_ADDRESS__)
+        cmocka_unit_test(test_asan_sees_past_a_buffer_and_after_its_release),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
