@@ -233,7 +233,12 @@ static long rec_verify_streamed(struct seg_reader *r, uint64_t off,
     uint64_t size = wal__rec_size(len);
     if (size > r->size - off)
         return ERR_CORRUPT;
+    /* A state on the stack must start with seed 0 (XXH3_INITSTATE):
+     * reset_withSeed skips deriving the secret when the stale seed field
+     * already holds this seed, and the stack may hold an earlier call's
+     * seed over a secret since overwritten. */
     XXH3_state_t st;
+    XXH3_INITSTATE(&st);
     if (XXH3_64bits_reset_withSeed(&st, XXH3_64bits(hdr, 24)) != XXH_OK)
         return ERR_CORRUPT;
     for (uint64_t pos = off + WAL_REC_HDR; pos < off + size;) {
