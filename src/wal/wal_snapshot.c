@@ -503,12 +503,20 @@ int wal_snapshot_read(struct wal_snapshot_reader *rd, const void **buf,
         *len = n;
         return 1;
     }
-    /* A record larger than the buffer: read it whole into its own. */
+    /* A record larger than the buffer: read it whole into its own, once
+     * the file is known to hold it. A checksum that verifies proves no
+     * more than that the writer (maybe a leader that shipped the file)
+     * meant these bytes, so a length is not trusted with memory. */
+    size_t have = rd->len - rd->pos;
+    uint64_t size;
+    if ((rv = rd->io->ops->size(rd->io, rd->fd, &size)) != 0)
+        return rv;
+    if (rd->off > size || n - have > size - rd->off)
+        return ERR_CORRUPT;
     uint8_t *p = wal__realloc(rd->rec, n);
     if (p == NULL)
         return ERR_NOMEM;
     rd->rec = p;
-    size_t have = rd->len - rd->pos;
     memcpy(p, rd->buf + rd->pos, have);
     if (rd->io->ops->pread(rd->io, rd->fd, p + have, n - have, rd->off) !=
         (long)(n - have))
