@@ -211,7 +211,7 @@ static int on_entry(void *data, const struct wal_entry *e)
 
 static void check_log(struct wal *w, const struct wal_recovered *rec)
 {
-    if (rec->first_index != wal_first_index(w) ||
+    if (rec->first_index == 0 || rec->first_index != wal_first_index(w) ||
         rec->last_index != wal_last_index(w) ||
         rec->first_index > rec->last_index + 1 ||
         rec->last_term != wal_last_term(w))
