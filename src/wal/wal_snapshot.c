@@ -78,7 +78,9 @@ static int header_decode(const uint8_t *h, struct wal_snapshot_meta *meta)
     meta->term = wal__get64(h + 16);
     meta->index = wal__get64(h + 24);
     meta->membership = NULL;
-    return 0;
+    /* The log after the snapshot starts at index + 1, which must not wrap
+     * around to 0. */
+    return meta->index == UINT64_MAX ? ERR_CORRUPT : 0;
 }
 
 /* Reads the membership blob that follows the header into *out (malloc'ed,

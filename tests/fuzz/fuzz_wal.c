@@ -211,6 +211,17 @@ static int on_entry(void *data, const struct wal_entry *e)
 
 static void check_log(struct wal *w, const struct wal_recovered *rec)
 {
+    if (getenv("FUZZ_DEBUG"))
+        fprintf(stderr, "open: %llu..%llu last term %llu, snapshot %llu "
+                "term %llu; wal %llu..%llu last term %llu\n",
+                (unsigned long long)rec->first_index,
+                (unsigned long long)rec->last_index,
+                (unsigned long long)rec->last_term,
+                (unsigned long long)rec->snap_index,
+                (unsigned long long)rec->snap_term,
+                (unsigned long long)wal_first_index(w),
+                (unsigned long long)wal_last_index(w),
+                (unsigned long long)wal_last_term(w));
     if (rec->first_index == 0 || rec->first_index != wal_first_index(w) ||
         rec->last_index != wal_last_index(w) ||
         rec->first_index > rec->last_index + 1 ||
