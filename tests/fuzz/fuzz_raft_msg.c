@@ -3,8 +3,9 @@
  * after the transport's framing. The input is decoded as a stream of
  * frames. Every frame that decodes must lie inside the input, its entry
  * and chunk bytes must be slices of that frame owned by the buffer given,
- * and it must re-encode (whole, and as header plus payloads) to a frame of
- * the same size that decodes to an equal message. A decode whose allocator
+ * its CONFIG entries must hold configurations, and it must re-encode
+ * (whole, and as header plus payloads) to a frame of the same size that
+ * decodes to an equal message. A decode whose allocator
  * fails must answer ERR_NOMEM or what the real one answered, and leak
  * nothing. The whole input is also tried as a configuration, which must
  * round-trip byte for byte. AddressSanitizer catches any read past len. */
@@ -139,7 +140,13 @@ static void check_slices(const struct raft_msg *m, const uint8_t *frame,
     if (m->type == RAFT_MSG_APPEND) {
         for (uint32_t i = 0; i < m->append.n_entries; i++) {
             const struct raft_entry *e = &m->append.entries[i];
+            struct raft_config c;
             if (e->buf != owner || !inside(e->data, e->len, frame, size))
+                abort();
+            /* raft_new refuses a log with a CONFIG entry that does not
+             * decode: none may come in from a peer. */
+            if (e->type == RAFT_ENTRY_CONFIG &&
+                raft_config_decode(e->data, e->len, &c) != 0)
                 abort();
         }
     }
