@@ -6,6 +6,9 @@
 #   fuzz_peer_frame the bus frame parser and the HELLO/AUTH handshake
 #   fuzz_wal        WAL recovery from arbitrary meta, segment and snapshot
 #                   files, snapshot reading and receiving (a disk, a leader)
+#   fuzz_repl       committed entries (commands, META member records,
+#                   CONFIG) and snapshot membership blobs in repl/; the
+#                   other rooms come uninstrumented from $(LIB)
 # Run one by hand:  $(BUILD)/tests/fuzz/fuzz_raft_msg -max_total_time=60 DIR
 # (FUZZ_WRITE_SEEDS=DIR $(BUILD)/tests/fuzz/fuzz_x writes its seeds first).
 # tests/layers/50-fuzz.sh runs them: a fixed number of runs in `make test`,
@@ -23,12 +26,15 @@ FUZZ_peer_frame_SRC := src/transport/peer_frame.c src/transport/peer_auth.c \
 FUZZ_wal_SRC        := $(wildcard src/wal/*.c) src/net/loop.c
 FUZZ_wal_LIBS       := $(shell pkg-config --libs liburing libxxhash) -lev \
                        -lpthread
-FUZZ_TARGETS        := resp raft_msg peer_frame wal
+FUZZ_repl_SRC       := $(wildcard src/repl/*.c)
+FUZZ_repl_DEPS      := $(LIB)
+FUZZ_repl_LIBS      := $(LIB) $(LDLIBS_ALL)
+FUZZ_TARGETS        := resp raft_msg peer_frame wal repl
 
 ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
 define FUZZ_RULE
 $(BUILD)/tests/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_$(1)_SRC) \
-        $$(wildcard src/*/*.h src/*.h tests/fuzz/*.h)
+        $$(FUZZ_$(1)_DEPS) $$(wildcard src/*/*.h src/*.h tests/fuzz/*.h)
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  FUZZ $$@")
 	$$(Q)$$(FUZZ_CC) $$(FUZZ_FLAGS) -o $$@ tests/fuzz/fuzz_$(1).c \
