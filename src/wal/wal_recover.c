@@ -411,10 +411,11 @@ static int seg_check_header(struct wal *w, struct wal_seg *s,
         return (int)n;
     uint64_t hseq;
     /* Raft's indexes start at 1: a first index of 0 would make the log's
-     * last index wrap around (first - 1). */
+     * last index wrap around (first - 1), one near 2^64 its next index. */
     if (n < WAL_SEG_HDR ||
         wal__seg_header_decode(p, &hseq, &s->first_index) != 0 ||
-        hseq != s->seq || s->first_index == 0)
+        hseq != s->seq || s->first_index == 0 ||
+        s->first_index > WAL_INDEX_MAX)
         return refuse(w, errmsg, "corrupt segment header in %s/%s at "
                       "offset 0", w->dir, name);
     uint64_t expect_first = w->nsegs ? w->next_index : s->first_index;

@@ -80,7 +80,7 @@ static int header_decode(const uint8_t *h, struct wal_snapshot_meta *meta)
     meta->membership = NULL;
     /* The log after the snapshot starts at index + 1, which must not wrap
      * around to 0. */
-    return meta->index == UINT64_MAX ? ERR_CORRUPT : 0;
+    return meta->index > WAL_INDEX_MAX ? ERR_CORRUPT : 0;
 }
 
 /* Reads the membership blob that follows the header into *out (malloc'ed,
