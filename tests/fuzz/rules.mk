@@ -9,6 +9,7 @@
 #   fuzz_repl       committed entries (commands, META member records,
 #                   CONFIG) and snapshot membership blobs in repl/; the
 #                   other rooms come uninstrumented from $(LIB)
+#   fuzz_store_load the keyspace records of a snapshot (store_load_record)
 # Run one by hand:  $(BUILD)/tests/fuzz/fuzz_raft_msg -max_total_time=60 DIR
 # (FUZZ_WRITE_SEEDS=DIR $(BUILD)/tests/fuzz/fuzz_x writes its seeds first).
 # tests/layers/50-fuzz.sh runs them: a fixed number of runs in `make test`,
@@ -29,7 +30,10 @@ FUZZ_wal_LIBS       := $(shell pkg-config --libs liburing libxxhash) -lev \
 FUZZ_repl_SRC       := $(wildcard src/repl/*.c)
 FUZZ_repl_DEPS      := $(LIB)
 FUZZ_repl_LIBS      := $(LIB) $(LDLIBS_ALL)
-FUZZ_TARGETS        := resp raft_msg peer_frame wal repl
+FUZZ_store_load_SRC := $(wildcard src/store/*.c)
+FUZZ_store_load_DEPS := $(LIB)
+FUZZ_store_load_LIBS := $(LIB) $(LDLIBS_ALL)
+FUZZ_TARGETS        := resp raft_msg peer_frame wal repl store_load
 
 ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
 define FUZZ_RULE
