@@ -397,7 +397,10 @@ static int adopt(struct wal *w, const char *name)
     int rv = snap_read_head(w->io, name, &meta, &mship);
     if (rv != 0)
         return rv;
-    int keep = wal__log_term_at(w, meta.index) == meta.term;
+    /* The log must hold the entry: a term of 0 is also what
+     * wal__log_term_at answers for an index it does not hold. */
+    int keep = meta.index >= w->first_index && meta.index < w->next_index &&
+               wal__log_term_at(w, meta.index) == meta.term;
     wal__free(w->membership);
     w->membership = mship;
     w->membership_len = meta.membership_len;
