@@ -341,6 +341,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             receive_snapshot(w, &recv);
             changed = true;
         }
+        /* The log goes on right after the snapshot (Raft §7). */
+        uint64_t snap_term, snap_index;
+        if (wal_snapshot_last(w, &snap_term, &snap_index) == 0 &&
+            (wal_first_index(w) > snap_index + 1 ||
+             wal_last_index(w) < snap_index))
+            abort();
         if (flags & FLAG_APPEND) {
             append_some(w, &last);
             changed = true;
