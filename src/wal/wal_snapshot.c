@@ -78,9 +78,10 @@ static int header_decode(const uint8_t *h, struct wal_snapshot_meta *meta)
     meta->term = wal__get64(h + 16);
     meta->index = wal__get64(h + 24);
     meta->membership = NULL;
-    /* The log after the snapshot starts at index + 1, which must not wrap
-     * around to 0. */
-    return meta->index > WAL_INDEX_MAX ? ERR_CORRUPT : 0;
+    /* A snapshot covers entries 1..index, index >= 1 (recovery takes
+     * index 0 for "no snapshot"), and the log after it starts at
+     * index + 1, which must not wrap around to 0. */
+    return meta->index == 0 || meta->index > WAL_INDEX_MAX ? ERR_CORRUPT : 0;
 }
 
 /* Reads the membership blob that follows the header into *out (malloc'ed,

@@ -343,6 +343,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         /* The log goes on right after the snapshot (Raft §7). */
         uint64_t snap_term, snap_index;
+        if (getenv("FUZZ_DEBUG") &&
+            wal_snapshot_last(w, &snap_term, &snap_index) == 0)
+            fprintf(stderr, "now: snapshot %llu term %llu, log %llu..%llu\n",
+                    (unsigned long long)snap_index,
+                    (unsigned long long)snap_term,
+                    (unsigned long long)wal_first_index(w),
+                    (unsigned long long)wal_last_index(w));
         if (wal_snapshot_last(w, &snap_term, &snap_index) == 0 &&
             (wal_first_index(w) > snap_index + 1 ||
              wal_last_index(w) < snap_index))
