@@ -285,13 +285,18 @@ static int decode_append(const struct raft_alloc *a, struct reader *rd,
     }
     m->append.entries = e;
     for (uint32_t i = 0; i < n; i++) {
+        struct raft_config c;
         e[i].term = r_u64(rd);
         e[i].type = r_u8(rd);
         e[i].len = r_u32(rd);
         e[i].data = r_take(rd, e[i].len);
         e[i].buf = owner;
+        /* A CONFIG entry that is no configuration would be kept in the log
+         * and refused by raft_new at the next start. */
         if (rd->bad || e[i].type < RAFT_ENTRY_NORMAL ||
-            e[i].type > RAFT_ENTRY_CONFIG || e[i].term == 0) {
+            e[i].type > RAFT_ENTRY_CONFIG || e[i].term == 0 ||
+            (e[i].type == RAFT_ENTRY_CONFIG &&
+             raft_config_decode(e[i].data, e[i].len, &c) != 0)) {
             raft_msg_decoded_free(a, m);
             return ERR_PROTOCOL;
         }

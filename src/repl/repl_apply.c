@@ -208,10 +208,12 @@ static void apply_one(struct repl *r, uint64_t index,
     } else if (mine) {
         owner = w->owner;
     }
+    struct raft_config c;
     if (e->type == RAFT_ENTRY_NORMAL)
         apply_normal(r, index, e, owner);
-    else if (e->type == RAFT_ENTRY_CONFIG)
-        raft_config_decode(e->data, e->len, &r->applied_config);
+    else if (e->type == RAFT_ENTRY_CONFIG &&
+             raft_config_decode(e->data, e->len, &c) == 0)
+        r->applied_config = c; /* a failed decode leaves c half written */
     r->applied = index;
     r->applied_term = e->term;
     r->applied_bytes += e->len;

@@ -845,8 +845,11 @@ int wal__compact(struct wal *w, uint64_t index)
         wal__seg_free(w, w->segs[i], 0);
         wal__unlink_later(w, name);
     }
-    memmove(w->segs, w->segs + keep, (w->nsegs - keep) * sizeof(*w->segs));
-    w->nsegs -= keep;
+    if (keep > 0) { /* segs is NULL when the log has no segment */
+        memmove(w->segs, w->segs + keep,
+                (w->nsegs - keep) * sizeof(*w->segs));
+        w->nsegs -= keep;
+    }
     if (index + 1 > w->first_index)
         w->first_index = index + 1 < w->next_index ? index + 1
                                                    : w->next_index;

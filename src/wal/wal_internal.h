@@ -66,6 +66,11 @@ static inline uint64_t wal__get64(const uint8_t *p)
     return v;
 }
 
+/* The highest index a segment or snapshot header may name. Raft's indexes
+ * never come near it, and the log's arithmetic on index + 1 (the next
+ * index, the first index after a snapshot) must not wrap around. */
+#define WAL_INDEX_MAX ((uint64_t)INT64_MAX)
+
 #define WAL_OPEN_CREATE 1 /* create if missing */
 #define WAL_OPEN_TRUNC 2  /* and empty it */
 

@@ -233,7 +233,12 @@ static long rec_verify_streamed(struct seg_reader *r, uint64_t off,
     uint64_t size = wal__rec_size(len);
     if (size > r->size - off)
         return ERR_CORRUPT;
+    /* A state on the stack must start with seed 0 (XXH3_INITSTATE):
+     * reset_withSeed skips deriving the secret when the stale seed field
+     * already holds this seed, and the stack may hold an earlier call's
+     * seed over a secret since overwritten. */
     XXH3_state_t st;
+    XXH3_INITSTATE(&st);
     if (XXH3_64bits_reset_withSeed(&st, XXH3_64bits(hdr, 24)) != XXH_OK)
         return ERR_CORRUPT;
     for (uint64_t pos = off + WAL_REC_HDR; pos < off + size;) {
@@ -405,9 +410,12 @@ static int seg_check_header(struct wal *w, struct wal_seg *s,
     if (n < 0)
         return (int)n;
     uint64_t hseq;
+    /* Raft's indexes start at 1: a first index of 0 would make the log's
+     * last index wrap around (first - 1), one near 2^64 its next index. */
     if (n < WAL_SEG_HDR ||
         wal__seg_header_decode(p, &hseq, &s->first_index) != 0 ||
-        hseq != s->seq)
+        hseq != s->seq || s->first_index == 0 ||
+        s->first_index > WAL_INDEX_MAX)
         return refuse(w, errmsg, "corrupt segment header in %s/%s at "
                       "offset 0", w->dir, name);
     uint64_t expect_first = w->nsegs ? w->next_index : s->first_index;

@@ -78,7 +78,10 @@ static int header_decode(const uint8_t *h, struct wal_snapshot_meta *meta)
     meta->term = wal__get64(h + 16);
     meta->index = wal__get64(h + 24);
     meta->membership = NULL;
-    return 0;
+    /* A snapshot covers entries 1..index, index >= 1 (recovery takes
+     * index 0 for "no snapshot"), and the log after it starts at
+     * index + 1, which must not wrap around to 0. */
+    return meta->index == 0 || meta->index > WAL_INDEX_MAX ? ERR_CORRUPT : 0;
 }
 
 /* Reads the membership blob that follows the header into *out (malloc'ed,
@@ -395,7 +398,10 @@ static int adopt(struct wal *w, const char *name)
     int rv = snap_read_head(w->io, name, &meta, &mship);
     if (rv != 0)
         return rv;
-    int keep = wal__log_term_at(w, meta.index) == meta.term;
+    /* The log must hold the entry: a term of 0 is also what
+     * wal__log_term_at answers for an index it does not hold. */
+    int keep = meta.index >= w->first_index && meta.index < w->next_index &&
+               wal__log_term_at(w, meta.index) == meta.term;
     wal__free(w->membership);
     w->membership = mship;
     w->membership_len = meta.membership_len;
@@ -503,12 +509,20 @@ int wal_snapshot_read(struct wal_snapshot_reader *rd, const void **buf,
         *len = n;
         return 1;
     }
-    /* A record larger than the buffer: read it whole into its own. */
+    /* A record larger than the buffer: read it whole into its own, once
+     * the file is known to hold it. A checksum that verifies proves no
+     * more than that the writer (maybe a leader that shipped the file)
+     * meant these bytes, so a length is not trusted with memory. */
+    size_t have = rd->len - rd->pos;
+    uint64_t size;
+    if ((rv = rd->io->ops->size(rd->io, rd->fd, &size)) != 0)
+        return rv;
+    if (rd->off > size || n - have > size - rd->off)
+        return ERR_CORRUPT;
     uint8_t *p = wal__realloc(rd->rec, n);
     if (p == NULL)
         return ERR_NOMEM;
     rd->rec = p;
-    size_t have = rd->len - rd->pos;
     memcpy(p, rd->buf + rd->pos, have);
     if (rd->io->ops->pread(rd->io, rd->fd, p + have, n - have, rd->off) !=
         (long)(n - have))

@@ -29,6 +29,8 @@ static size_t big_feed(struct resp_parser *p, struct big *b,
 {
     size_t want = resp_big_want(p);
     size_t k = n < want ? n : want;
+    if (k == 0)
+        return 0; /* no value taken (b->val may be NULL) */
     memcpy(b->val + b->put, data, k);
     b->put += k;
     resp_big_put(p, k);

@@ -4,6 +4,10 @@
  * torn tail, refuse damage in an earlier segment, notice non-zero bytes
  * far beyond the zeroed end, and replay every payload whole, from any
  * index. Every window size must give the same log. */
+#include <dlfcn.h>
+#define XXH_STATIC_LINKING_ONLY /* the state's seed field */
+#include <xxhash.h>
+
 #include "unit/wal/wal_test_util.h"
 
 #define SEG (64u << 10)
@@ -302,6 +306,70 @@ static void test_cut_at_every_byte_of_big_last_records(void **state)
     wal_mem_disk_destroy(d);
 }
 
+/* xxHash's seeded reset of a state on the stack needs the state's seed
+ * field cleared first (XXH3_INITSTATE): it skips deriving the secret when
+ * the field already holds the seed. This stands in for the library's
+ * function (the executable's definition comes first) and counts the
+ * resets that found the field holding anything else, then lets the real
+ * one run. Only recovery's streamed checksum resets with a seed. */
+static int stale_resets;
+
+XXH_errorcode XXH3_64bits_reset_withSeed(XXH3_state_t *st, XXH64_hash_t seed)
+{
+    static XXH_errorcode (*real)(XXH3_state_t *, XXH64_hash_t);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "XXH3_64bits_reset_withSeed");
+    if (real == NULL)
+        abort();
+    stale_resets += st->seed != 0;
+    return real(st, seed);
+}
+
+/* Fills the stack below the caller with copies of v, so that whatever a
+ * deeper frame leaves uninitialized reads v. */
+static __attribute__((noinline)) void paint_stack(uint64_t v)
+{
+    volatile uint64_t area[4096];
+    for (size_t i = 0; i < sizeof(area) / sizeof(area[0]); i++)
+        area[i] = v;
+}
+
+/* A record larger than the window is checksummed in pieces, with the
+ * XXH3 state on the stack. Its stale seed field once equalled the
+ * record's seed (recovery's scan had checked the same record just before
+ * replay) and XXH3 kept a stale secret: the record failed its checksum,
+ * so replay failed, or recovery could cut an acknowledged record as a
+ * torn tail. Found by tests/fuzz/fuzz_wal.c. Whatever the stack held, no
+ * seeded reset may find a stale seed, and the record must verify. */
+static void test_big_record_verifies_whatever_the_stack_held(void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    struct acks a = {0};
+    struct wal_config c = mem_config(d, SEG, &a);
+    struct wal *w;
+    struct wal_recovered rec;
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    uint8_t buf[1500];
+    struct wal_entry e;
+    make_big(&e, buf, 7); /* 1477 bytes: streamed through the window */
+    e.index = 1;
+    assert_int_equal(wal_append(w, &e, 1), 0);
+    settle(w);
+    wal_close(w);
+    stale_resets = 0;
+    paint_stack(0x5eed5eed5eed5eedULL);
+    assert_int_equal(wal_open(&c, &w, &rec, NULL), 0);
+    assert_int_equal(rec.last_index, 1);
+    assert_int_equal(rec.bytes_dropped, 0);
+    struct big_check chk = {1, 0, 0};
+    paint_stack(0x5eed5eed5eed5eedULL);
+    assert_int_equal(wal_replay(w, 1, big_check_cb, &chk), 0);
+    assert_int_equal(chk.count, 1);
+    wal_close(w);
+    assert_int_equal(stale_resets, 0);
+    wal_mem_disk_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +393,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_cut_at_every_byte_of_big_last_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_big_record_verifies_whatever_the_stack_held, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
