@@ -147,12 +147,12 @@ static struct arena_chunk *chunk_for(struct arena *a, size_t need)
     struct arena_chunk *c = a->current;
     if (c != NULL && c->used + need <= c->size)
         return c;
+    /* A full current chunk holds live buffers (an emptied one starts over
+     * from its head): their last release retires it. */
     struct arena_chunk *next = chunk_next(a);
     if (next == NULL)
         return NULL;
     a->current = next;
-    if (c != NULL && c->live == 0)
-        chunk_retire(a, c);
     return next;
 }
 
