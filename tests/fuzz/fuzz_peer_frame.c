@@ -324,13 +324,4 @@ static void write_seeds(const char *dir)
     fuzz_seed_write(dir, "oversized", big, sizeof(big));
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    if (fuzz_seed_dir() != NULL) {
-        write_seeds(fuzz_seed_dir());
-        exit(0);
-    }
-    return 0;
-}
+FUZZ_SEEDS_INITIALIZE(write_seeds)

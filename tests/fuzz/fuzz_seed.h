@@ -31,4 +31,18 @@ static inline const char *fuzz_seed_dir(void)
     return getenv("FUZZ_WRITE_SEEDS");
 }
 
+/* Defines the target's LLVMFuzzerInitialize: with FUZZ_WRITE_SEEDS set,
+ * write_seeds(dir) writes the seeds and the process exits. */
+#define FUZZ_SEEDS_INITIALIZE(write_seeds)                                 \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                     \
+    {                                                                      \
+        (void)argc;                                                        \
+        (void)argv;                                                        \
+        if (fuzz_seed_dir() != NULL) {                                     \
+            write_seeds(fuzz_seed_dir());                                  \
+            exit(0);                                                       \
+        }                                                                  \
+        return 0;                                                          \
+    }
+
 #endif

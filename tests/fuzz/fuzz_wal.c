@@ -511,13 +511,4 @@ static void write_seeds(const char *dir)
     write_seed(dir, "raw", 0, 6, true, false);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    if (fuzz_seed_dir() != NULL) {
-        write_seeds(fuzz_seed_dir());
-        exit(0);
-    }
-    return 0;
-}
+FUZZ_SEEDS_INITIALIZE(write_seeds)
