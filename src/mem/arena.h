@@ -7,7 +7,10 @@
  * (MADV_DONTFORK): the snapshot child never reads the log, so the fork
  * copies fewer page tables and the parent takes no copy-on-write faults on
  * log memory. Buffers larger than a quarter chunk get a mapping of their
- * own. Single-threaded; knows nothing of what is stored. */
+ * own. Chunks of whole huge pages are aligned to one and advised
+ * MADV_HUGEPAGE, and with prefault a thread maps and faults in the next
+ * chunk while the current one fills. Called from one thread; knows
+ * nothing of what is stored. */
 #ifndef RAFTCACHE_ARENA_H
 #define RAFTCACHE_ARENA_H
 
@@ -21,13 +24,16 @@ struct arena_config {
     size_t chunk_size; /* 0: ARENA_DEFAULT_CHUNK; rounded up to pages */
     size_t max_cached; /* bytes of empty chunks kept for reuse */
     int dontfork;      /* 1: chunks are not inherited by fork() */
+    int prefault;      /* 1: a thread prepares the next chunk (arena.c) */
 };
 
 struct arena_stats {
-    size_t mapped;     /* bytes mapped: chunks in use, cached, large */
+    size_t mapped;     /* bytes mapped: chunks in use, cached, large, and
+                        * the prefault thread's spare */
     size_t cached;     /* of which empty chunks kept for reuse */
     size_t live;       /* buffers not yet released */
-    unsigned long long maps; /* mmap calls so far (chunk reuse saves them) */
+    unsigned long long maps; /* chunks mapped so far (reuse saves them) */
+    unsigned long long prefaulted; /* of which taken ready from the thread */
 };
 
 /* Returns NULL when out of memory. */

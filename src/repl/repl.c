@@ -430,7 +430,7 @@ static struct arena *log_arena_create(const struct repl_config *cfg)
 {
     struct arena_config ac = {.chunk_size = ARENA_DEFAULT_CHUNK,
                               .max_cached = 2 * cfg->snapshot_min_bytes,
-                              .dontfork = 1};
+                              .dontfork = 1, .prefault = 1};
     if (ac.max_cached < 8 * (size_t)ARENA_DEFAULT_CHUNK)
         ac.max_cached = 8 * (size_t)ARENA_DEFAULT_CHUNK;
     return arena_create(&ac);

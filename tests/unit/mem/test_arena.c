@@ -1,7 +1,8 @@
 /* Unit tests for mem/arena.c: bump allocation in chunks, a chunk reused
  * once its buffers are released, the bounded cache of empty chunks, large
  * buffers in mappings of their own, a destroy that waits for the last
- * buffer, and chunks left out of a forked child. */
+ * buffer, chunks left out of a forked child, chunks of whole huge pages
+ * aligned to one, and the next chunk prepared by the prefault thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,6 +195,81 @@ static void test_asan_sees_past_a_buffer_and_after_its_release(void **state)
 }
 #endif
 
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+/* The first buffer sits right after its chunk's header and tag. */
+static uintptr_t chunk_of(const void *first_buffer)
+{
+    return ((uintptr_t)first_buffer - 1) & ~(HUGE_PAGE - 1);
+}
+
+/* A large buffer first, so that the chunk is not simply the next mapping
+ * the kernel hands out. (Linux 6.7 and later align anonymous mappings of
+ * 2 MiB and more themselves; there this checks the result only.) */
+static void test_huge_page_chunks_are_aligned_to_one(void **state)
+{
+    (void)state;
+    struct arena_config c = {.chunk_size = 2 * HUGE_PAGE};
+    for (int i = 0; i < 3; i++) {
+        struct arena *a = arena_create(&c);
+        assert_non_null(a);
+        void *p = arena_alloc(a, HUGE_PAGE + (size_t)i * 4096);
+        assert_non_null(p); /* over a quarter chunk: a mapping of its own */
+        void *q = arena_alloc(a, 100);
+        assert_non_null(q);
+        assert_true((uintptr_t)q - chunk_of(q) < 256);
+        memset(q, 0xab, 100);
+        arena_release(p);
+        arena_release(q);
+        arena_destroy(a);
+    }
+}
+
+static void wait_for_spare(struct arena *a, size_t mapped)
+{
+    struct arena_stats st;
+    for (int i = 0; i < 5000; i++) { /* at most 5 s */
+        arena_stats(a, &st);
+        if (st.mapped >= mapped)
+            return;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    fail_msg("the prefault thread prepared no chunk");
+}
+
+/* Fills chunks one after the other, as the log does: from the second on,
+ * each comes ready from the prefault thread, holds its bytes, and counts
+ * as mapped from the moment it is ready. */
+static void test_prefault_thread_prepares_the_next_chunk(void **state)
+{
+    (void)state;
+    struct arena_config c = {.chunk_size = CHUNK, .dontfork = 1,
+                             .prefault = 1};
+    struct arena *a = arena_create(&c);
+    assert_non_null(a);
+    enum { PER_CHUNK = 15, LEN = 4200, CHUNKS = 6 }; /* 15 fill a chunk */
+    uint8_t *p[CHUNKS * PER_CHUNK];
+    struct arena_stats st;
+    for (int k = 0; k < CHUNKS; k++) {
+        for (int i = 0; i < PER_CHUNK; i++) {
+            uint8_t *b = p[k * PER_CHUNK + i] = arena_alloc(a, LEN);
+            assert_non_null(b);
+            memset(b, k * PER_CHUNK + i, LEN);
+        }
+        wait_for_spare(a, (size_t)(k + 2) * CHUNK);
+    }
+    arena_stats(a, &st);
+    assert_int_equal(st.maps, CHUNKS);
+    assert_int_equal(st.prefaulted, CHUNKS - 1);
+    assert_int_equal(st.mapped, (CHUNKS + 1) * CHUNK); /* with the spare */
+    for (int i = 0; i < CHUNKS * PER_CHUNK; i++) {
+        assert_int_equal(p[i][0], (uint8_t)i);
+        assert_int_equal(p[i][LEN - 1], (uint8_t)i);
+        arena_release(p[i]);
+    }
+    arena_destroy(a); /* joins the thread and unmaps the spare */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +280,8 @@ int main(void)
         cmocka_unit_test(test_large_buffer_gets_its_own_mapping),
         cmocka_unit_test(test_destroy_waits_for_the_last_buffer),
         cmocka_unit_test(test_child_of_fork_does_not_inherit_chunks),
+        cmocka_unit_test(test_huge_page_chunks_are_aligned_to_one),
+        cmocka_unit_test(test_prefault_thread_prepares_the_next_chunk),
 #if defined(__SANITIZE_ADDRESS__)
         cmocka_unit_test(test_asan_sees_past_a_buffer_and_after_its_release),
 #endif
