@@ -32,7 +32,7 @@ void raft__free(struct raft *r, void *p)
     free(p);
 }
 
-static void *raft_realloc(struct raft *r, void *p, size_t size)
+void *raft__realloc(struct raft *r, void *p, size_t size)
 {
     if (r->alloc.realloc != NULL) {
         return r->alloc.realloc(r->alloc.ctx, p, size);
@@ -52,7 +52,7 @@ int raft__grow(struct raft *r, void **arr, uint32_t *cap, uint32_t need,
     while (ncap < need) {
         ncap *= 2;
     }
-    void *p = raft_realloc(r, *arr, (size_t)ncap * elem);
+    void *p = raft__realloc(r, *arr, (size_t)ncap * elem);
     if (p == NULL) {
         r->nomem = true;
         return ERR_NOMEM;

@@ -177,6 +177,7 @@ struct raft {
 /* raft.c: memory, output, persistence, roles */
 void *raft__alloc(struct raft *r, size_t size);
 void raft__free(struct raft *r, void *p);
+void *raft__realloc(struct raft *r, void *p, size_t size);
 int raft__grow(struct raft *r, void **arr, uint32_t *cap, uint32_t need,
                size_t elem);
 struct raft_msg *raft__msg(struct raft *r, uint8_t type, uint64_t to);

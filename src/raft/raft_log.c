@@ -39,33 +39,34 @@ struct raft_entry *raft__entry(const struct raft *r, uint64_t index)
     return &r->ents[r->off + (index - r->start)];
 }
 
-/* Makes room for `more` entries at the end (moving the live window to the
- * front of the array first when that suffices). */
+/* Makes room for `more` entries at the end, moving the live window to the
+ * front of the array first; when that gained fewer slots than it moved,
+ * the array doubles too, so the moves cost O(1) per entry. A larger
+ * array comes from realloc: glibc moves a large array's pages (mremap)
+ * where a fresh one would be copied into and faulted in page by page. */
 int raft__log_reserve(struct raft *r, uint64_t more)
 {
     if (r->off + r->n + more <= r->cap) {
         return 0;
     }
-    if (r->off > 0 && r->n + more <= r->cap && r->off >= r->n) {
+    uint64_t gained = r->off;
+    if (gained > 0) {
         memmove(r->ents, r->ents + r->off, r->n * sizeof(*r->ents));
         r->off = 0;
-        return 0;
+        if (gained >= r->n && r->n + more <= r->cap) {
+            return 0;
+        }
     }
-    uint64_t cap = r->cap ? r->cap : 256;
+    uint64_t cap = r->cap ? r->cap * 2 : 256;
     while (cap < r->n + more) {
         cap *= 2;
     }
-    struct raft_entry *ents = raft__alloc(r, cap * sizeof(*ents));
+    struct raft_entry *ents = raft__realloc(r, r->ents, cap * sizeof(*ents));
     if (ents == NULL) {
         return ERR_NOMEM;
     }
-    if (r->n > 0) {
-        memcpy(ents, r->ents + r->off, r->n * sizeof(*ents));
-    }
-    raft__free(r, r->ents);
     r->ents = ents;
     r->cap = cap;
-    r->off = 0;
     return 0;
 }
 
