@@ -8,7 +8,8 @@
 # new leader overwrote. Entries the leader holds but has not applied when
 # an EXEC decides count as possible touches: its own eviction DEL proposed
 # in the EXEC's loop iteration, and a write whose client got -CLUSTERDOWN
-# on its deadline but that commits once the partition heals.
+# on its deadline but that commits once the partition heals. An EXEC after
+# a leader change since the WATCH aborts.
 
 proc wc {i} { return [redis_client 127.0.0.1 [node_port $i]] }
 
@@ -218,6 +219,37 @@ test "WATCH and EXEC on a follower get -MOVED with the key's slot" {
     set slot [ncmd $l cluster keyslot t]
     assert_error "MOVED $slot [node_addr $l]" {$a exec}
     $a close
+}
+
+# The new-leader window: while another node led, it may have written the
+# watched key, and a leader that wins leadership back cannot tell from its
+# own WATCH registry. An EXEC after any leader change since the WATCH
+# aborts, whether the other leader wrote the key or not.
+test "WATCH: leadership lost and won back since the WATCH aborts the EXEC" {
+    need_cluster
+    set l [wait_leader]
+    set t [lindex [nodes_except $l] 0]
+    set a [wc $l]
+    $a set w:lt 1
+    foreach write {1 0} {
+        $a watch w:lt
+        assert_equal [ncmd_timeout 20000 $l raft.transfer-leader [node_id $t]] OK
+        wait_leader_moved $l $t
+        if {$write} { assert_equal [ncmd $t set w:lt 2] OK }
+        assert_equal [ncmd_timeout 20000 $t raft.transfer-leader [node_id $l]] OK
+        wait_leader_moved $t $l
+        $a multi
+        $a set w:lt 3
+        assert_equal [$a rawcmd exec] "*-1\r\n" "(other leader wrote: $write)"
+        assert_equal [$a get w:lt] 2
+    }
+    # A WATCH taken in the current term goes through as before.
+    $a watch w:lt
+    $a multi
+    $a set w:lt 3
+    assert_equal [$a exec] OK
+    $a close
+    assert_digests_equal
 }
 
 test "a write whose entry a new leader overwrote gets -MOVED with its key's slot" {

@@ -21,17 +21,6 @@ proc load_stop {} {
     if {[info exists ::membership_bench]} { bench_stop $::membership_bench; unset ::membership_bench }
 }
 
-# Leadership moved to a node other than OLD (TARGET if given) within 3 s.
-proc wait_leader_moved {old {target ""}} {
-    set nl ""
-    for {set k 0} {$k < 30} {incr k} {
-        catch {set nl [wait_leader 1000]}
-        if {$nl ne "" && $nl != $old && ($target eq "" || $nl == $target)} { return $nl }
-        after 100
-    }
-    error "leadership did not move from node $old[expr {$target ne "" ? " to node $target" : ""}] (now node $nl)"
-}
-
 test "a fresh node joins under load with RAFT.CLUSTER JOIN" {
     cluster_start
     set l [wait_leader]

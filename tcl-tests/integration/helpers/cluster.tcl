@@ -279,6 +279,17 @@ proc wait_leader {{ms 10000} {candidates {}}} {
     error "no leader among nodes {$candidates} after $ms ms ([cluster_roles $candidates])"
 }
 
+# Leadership moved to a node other than OLD (TARGET if given) within 3 s.
+proc wait_leader_moved {old {target ""}} {
+    set nl ""
+    for {set k 0} {$k < 30} {incr k} {
+        catch {set nl [wait_leader 1000]}
+        if {$nl ne "" && $nl != $old && ($target eq "" || $nl == $target)} { return $nl }
+        after 100
+    }
+    error "leadership did not move from node $old[expr {$target ne "" ? " to node $target" : ""}] (now node $nl)"
+}
+
 proc ::cl::agreed_leader {candidates} {
     set leader ""
     foreach i $candidates {
