@@ -146,11 +146,12 @@ struct wal_unlink {
 };
 
 /* Freeing a 64 MiB segment's blocks takes the file system tens of ms,
- * which the loop would stall for: a backend with a thread unlinks there.
- * Each unlink is followed by a directory fsync, in the order given (the
- * oldest first), so a crash can bring back only the newest of the files
- * given up, which recovery compacts away again, and never leave a gap in
- * the segments. */
+ * which the loop would stall for: a backend with a thread unlinks there
+ * (wal_sync.c: renamed to NAME.tmp, then freed in steps). Each file leaves
+ * the directory with a directory fsync, in the order given (the oldest
+ * first), so a crash can bring back only the newest of the files given
+ * up, which recovery compacts away again, and never leave a gap in the
+ * segments. */
 void wal__unlink_later(struct wal *w, const char *name)
 {
     struct wal_unlink *u = NULL;

@@ -448,6 +448,22 @@ static void take_snapshot(struct wal *w, uint64_t term, uint64_t index)
  * file's blocks stalled the loop for tens of ms); they are gone once the
  * completions are reaped, wal_close waits for them, and the log comes
  * back whole after a restart. */
+static int count_tmp_files(const char *d)
+{
+    int n = 0;
+    DIR *dir = opendir(d);
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        size_t len = strlen(de->d_name);
+        n += len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0;
+    }
+    closedir(dir);
+    return n;
+}
+
+/* A file given up is renamed to NAME.tmp and freed in steps on the thread;
+ * none is left once close has waited, and one left by a crash in between
+ * is deleted when the log is opened again. */
 static void test_sync_backend_unlinks_obsolete_files_off_the_loop(
     void **state)
 {
@@ -474,7 +490,15 @@ static void test_sync_backend_unlinks_obsolete_files_off_the_loop(
         wal_close(w); /* waits for the unlinks still on the thread */
         assert_int_equal(count_dir_files(d, "snap-"), 1);
         assert_false(seg_exists(d, 2));
+        assert_int_equal(count_tmp_files(d), 0);
+        char junk[256];
+        snprintf(junk, sizeof(junk), "%s/log-%016llx.tmp", d, 2ULL);
+        FILE *f = fopen(junk, "w");
+        assert_non_null(f);
+        fputs("a half-freed segment", f);
+        fclose(f);
         w = open_real(d, WAL_IO_SYNC, NULL, &a);
+        assert_int_equal(count_tmp_files(d), 0);
         assert_int_equal(wal_first_index(w), 901);
         assert_log(w, 901, 1200, 1);
         wal_close(w);
