@@ -14,10 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
 /* Under AddressSanitizer a chunk is poisoned but for its header and the
  * live buffers, and each tag is poisoned but while the arena reads or
  * writes it: writing past a buffer or into a released one is reported,
@@ -78,14 +74,16 @@ static size_t page_round(size_t n)
     return (n + page - 1) / page * page;
 }
 
-/* Maps size bytes; a whole number of huge pages is mapped on a huge-page
- * boundary and advised MADV_HUGEPAGE, so that filling a chunk takes two
- * page faults instead of a thousand (a fault is dear, most of all in a
- * virtual machine). With dontfork no child shares the mapping (best
+/* Maps size bytes. With huge set, a whole number of huge pages is mapped
+ * on a huge-page boundary and advised MADV_HUGEPAGE, so that filling the
+ * chunk takes two page faults instead of a thousand (a fault is dear, most
+ * of all in a virtual machine). Only the prefault thread asks for that: a
+ * huge-page fault may compact memory for milliseconds, which the loop
+ * must not wait for. With dontfork no child shares the mapping (best
  * effort), so a huge page is never copied on write after a fork. */
-static void *map_chunk(const struct arena_config *cfg, size_t size)
+static void *map_chunk(const struct arena_config *cfg, size_t size, int huge)
 {
-    int huge = size % ARENA_HUGE_PAGE == 0;
+    huge = huge && size % ARENA_HUGE_PAGE == 0;
     size_t span = huge ? size + ARENA_HUGE_PAGE : size;
     char *p = mmap(NULL, span, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -120,7 +118,7 @@ static struct arena_chunk *chunk_init(struct arena *a, void *p, size_t size,
 
 static struct arena_chunk *chunk_map(struct arena *a, size_t size, int large)
 {
-    void *p = map_chunk(&a->cfg, size);
+    void *p = map_chunk(&a->cfg, size, 0);
     return p == NULL ? NULL : chunk_init(a, p, size, large);
 }
 
@@ -158,10 +156,12 @@ static void *prefault_worker(void *arg)
             break;
         pf->want = 0;
         pthread_mutex_unlock(&pf->mu);
-        char *p = map_chunk(&a->cfg, size);
-        if (p != NULL && madvise(p, size, MADV_POPULATE_WRITE) != 0)
-            for (size_t off = 0; off < size; off += 4096)
-                p[off] = 0; /* kernels before 5.14 */
+        /* Touched page by page rather than MADV_POPULATE_WRITE, which
+         * holds the mmap lock throughout: the loop's own mmap/munmap
+         * calls would wait for it. */
+        char *p = map_chunk(&a->cfg, size, 1);
+        for (size_t off = 0; p != NULL && off < size; off += 4096)
+            p[off] = 0;
         pthread_mutex_lock(&pf->mu);
         pf->spare = p;
     }

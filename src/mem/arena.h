@@ -7,10 +7,10 @@
  * (MADV_DONTFORK): the snapshot child never reads the log, so the fork
  * copies fewer page tables and the parent takes no copy-on-write faults on
  * log memory. Buffers larger than a quarter chunk get a mapping of their
- * own. Chunks of whole huge pages are aligned to one and advised
- * MADV_HUGEPAGE, and with prefault a thread maps and faults in the next
- * chunk while the current one fills. Called from one thread; knows
- * nothing of what is stored. */
+ * own. With prefault a thread maps the next chunk (in transparent huge
+ * pages when the chunk is a whole number of them) and faults it in while
+ * the current one fills. Called from one thread; knows nothing of what is
+ * stored. */
 #ifndef RAFTCACHE_ARENA_H
 #define RAFTCACHE_ARENA_H
 

@@ -1,8 +1,8 @@
 /* Unit tests for mem/arena.c: bump allocation in chunks, a chunk reused
  * once its buffers are released, the bounded cache of empty chunks, large
  * buffers in mappings of their own, a destroy that waits for the last
- * buffer, chunks left out of a forked child, chunks of whole huge pages
- * aligned to one, and the next chunk prepared by the prefault thread. */
+ * buffer, chunks left out of a forked child, and the next chunk prepared
+ * by the prefault thread, in huge pages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -203,28 +203,6 @@ static uintptr_t chunk_of(const void *first_buffer)
     return ((uintptr_t)first_buffer - 1) & ~(HUGE_PAGE - 1);
 }
 
-/* A large buffer first, so that the chunk is not simply the next mapping
- * the kernel hands out. (Linux 6.7 and later align anonymous mappings of
- * 2 MiB and more themselves; there this checks the result only.) */
-static void test_huge_page_chunks_are_aligned_to_one(void **state)
-{
-    (void)state;
-    struct arena_config c = {.chunk_size = 2 * HUGE_PAGE};
-    for (int i = 0; i < 3; i++) {
-        struct arena *a = arena_create(&c);
-        assert_non_null(a);
-        void *p = arena_alloc(a, HUGE_PAGE + (size_t)i * 4096);
-        assert_non_null(p); /* over a quarter chunk: a mapping of its own */
-        void *q = arena_alloc(a, 100);
-        assert_non_null(q);
-        assert_true((uintptr_t)q - chunk_of(q) < 256);
-        memset(q, 0xab, 100);
-        arena_release(p);
-        arena_release(q);
-        arena_destroy(a);
-    }
-}
-
 static void wait_for_spare(struct arena *a, size_t mapped)
 {
     struct arena_stats st;
@@ -270,6 +248,31 @@ static void test_prefault_thread_prepares_the_next_chunk(void **state)
     arena_destroy(a); /* joins the thread and unmaps the spare */
 }
 
+/* The prefault thread's chunks are huge pages: aligned to one. (Linux
+ * 6.7 and later align anonymous mappings of 2 MiB and more themselves;
+ * there this checks the result only.) */
+static void test_prefaulted_chunks_are_aligned_to_a_huge_page(void **state)
+{
+    (void)state;
+    struct arena_config c = {.chunk_size = 2 * HUGE_PAGE, .prefault = 1};
+    struct arena *a = arena_create(&c);
+    assert_non_null(a);
+    enum { LEN = (1 << 20) - 32 }; /* four fill the first chunk */
+    void *p[5];
+    for (int i = 0; i < 4; i++)
+        assert_non_null(p[i] = arena_alloc(a, LEN));
+    wait_for_spare(a, 4 * HUGE_PAGE);
+    assert_non_null(p[4] = arena_alloc(a, LEN));
+    struct arena_stats st;
+    arena_stats(a, &st);
+    assert_int_equal(st.prefaulted, 1);
+    assert_true((uintptr_t)p[4] - chunk_of(p[4]) < 256);
+    memset(p[4], 0xab, LEN);
+    for (int i = 0; i < 5; i++)
+        arena_release(p[i]);
+    arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,8 +283,8 @@ int main(void)
         cmocka_unit_test(test_large_buffer_gets_its_own_mapping),
         cmocka_unit_test(test_destroy_waits_for_the_last_buffer),
         cmocka_unit_test(test_child_of_fork_does_not_inherit_chunks),
-        cmocka_unit_test(test_huge_page_chunks_are_aligned_to_one),
         cmocka_unit_test(test_prefault_thread_prepares_the_next_chunk),
+        cmocka_unit_test(test_prefaulted_chunks_are_aligned_to_a_huge_page),
 #if defined(__SANITIZE_ADDRESS__)
         cmocka_unit_test(test_asan_sees_past_a_buffer_and_after_its_release),
 #endif
