@@ -116,10 +116,51 @@ void raft__read_out(struct raft *r, uint64_t req_id, uint64_t index,
 
 /* ---- roles and terms ------------------------------------------------- */
 
+/* Leader leases rely on the §4.2.3 promise (see raft__hears_leader). */
+bool raft__leases_on(const struct raft *r)
+{
+    return r->opts.lease_drift_ms != 0 && !r->opts.no_check_quorum;
+}
+
+/* In [T, 2T) from now; once our leader is known to be gone
+ * (RAFT_EVENT_PEER_DOWN), in [T/8, T/2) from the moment the promise to it
+ * lapses, or from now if that moment has passed. */
 void raft__reset_election_timer(struct raft *r)
 {
     uint64_t t = r->opts.election_timeout_ms;
+    if (r->leader_gone) {
+        uint64_t from = r->now;
+        if (raft__leases_on(r) && r->heard_at + t > from) {
+            from = r->heard_at + t;
+        }
+        r->election_deadline = from + t / 8 + raft__random(r) % (t * 3 / 8 + 1);
+        return;
+    }
     r->election_deadline = r->now + t + raft__random(r) % t;
+}
+
+/* A message from the current leader: the promise starts over. */
+void raft__heard_leader(struct raft *r)
+{
+    r->heard_at = r->now;
+    r->leader_gone = false;
+    raft__reset_election_timer(r);
+}
+
+/* RAFT_EVENT_PEER_DOWN: the election moves earlier, never later. */
+static int peer_down(struct raft *r, uint64_t id)
+{
+    if (r->opts.no_pre_vote || r->role != RAFT_FOLLOWER || id == 0 ||
+        r->leader != id || r->leader_gone) {
+        return 0;
+    }
+    uint64_t deadline = r->election_deadline;
+    r->leader_gone = true;
+    raft__reset_election_timer(r);
+    if (deadline < r->election_deadline) {
+        r->election_deadline = deadline;
+    }
+    return 0;
 }
 
 void raft__set_term(struct raft *r, uint64_t term)
@@ -182,6 +223,11 @@ bool raft__hears_leader(const struct raft *r)
     }
     if (r->now < r->vote_hold_until) {
         return true;
+    }
+    /* Without leases nothing rests on the promise once the transport
+     * found the leader gone: others may vote as early as we campaign. */
+    if (r->leader_gone && !raft__leases_on(r)) {
+        return false;
     }
     return r->leader != 0 &&
            r->now < r->heard_at + r->opts.election_timeout_ms;
@@ -641,6 +687,8 @@ static int dispatch(struct raft *r, const struct raft_event *ev)
         return raft__snapshot_taken(r, &ev->snapshot);
     case RAFT_EVENT_SNAPSHOT_INSTALLED:
         return raft__snapshot_installed(r, ev->installed.index);
+    case RAFT_EVENT_PEER_DOWN:
+        return peer_down(r, ev->peer_down.id);
     }
     return ERR_INVALID;
 }
@@ -653,7 +701,7 @@ static int dispatch(struct raft *r, const struct raft_event *ev)
 static void first_event(struct raft *r)
 {
     r->started = true;
-    if (r->opts.lease_drift_ms != 0 && !r->opts.no_check_quorum) {
+    if (raft__leases_on(r)) {
         r->vote_hold_until = r->now + r->opts.election_timeout_ms;
     }
     raft__reset_election_timer(r);

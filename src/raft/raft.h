@@ -379,6 +379,7 @@ enum raft_event_type {
     RAFT_EVENT_CHANGE = 7, /* membership change (leader only) */
     RAFT_EVENT_SNAPSHOT_TAKEN = 8, /* the caller took a snapshot */
     RAFT_EVENT_SNAPSHOT_INSTALLED = 9, /* the caller installed a received one */
+    RAFT_EVENT_PEER_DOWN = 10, /* nothing listens at a peer's address */
 };
 
 enum raft_change_op {
@@ -431,6 +432,17 @@ struct raft_event {
         struct {
             uint64_t index;
         } installed;
+        /* PEER_DOWN: the transport found no process at peer id's address
+         * (a connection refused). When that peer is our leader, the next
+         * election does not wait a whole randomized timeout: it comes
+         * [T/8, T/2) after the moment the §4.2.3 promise to the leader
+         * lapses (heard_at + T with leases, else now), and until a leader
+         * is heard from again a failed round is retried as soon. Only an
+         * earlier timeout: a false report costs at most a needless
+         * PreVote round. Ignored without PreVote. */
+        struct {
+            uint64_t id;
+        } peer_down;
     };
 };
 

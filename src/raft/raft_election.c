@@ -199,6 +199,7 @@ void raft__become_leader(struct raft *r)
 {
     r->role = RAFT_LEADER;
     r->fresh_settled = true; /* it knows the group's term: its own */
+    r->leader_gone = false;
     r->leader = r->id;
     r->transfer_to = 0;
     r->lease_off = false;

@@ -124,6 +124,7 @@ struct raft {
     uint64_t quorum_due;
     uint64_t heard_at; /* last message from the current leader */
     uint64_t vote_hold_until; /* after a restart, with leases: no votes */
+    bool leader_gone;         /* RAFT_EVENT_PEER_DOWN of our leader */
     bool fresh;               /* raft_init.fresh */
     bool fresh_settled;       /* a leader's message came: floor is final */
     uint64_t fresh_floor;     /* no vote up to this term (fresh) */
@@ -186,6 +187,8 @@ void raft__read_out(struct raft *r, uint64_t req_id, uint64_t index,
                     int status);
 uint64_t raft__random(struct raft *r);
 void raft__reset_election_timer(struct raft *r);
+void raft__heard_leader(struct raft *r);
+bool raft__leases_on(const struct raft *r);
 void raft__become_follower(struct raft *r, uint64_t term, uint64_t leader);
 void raft__set_term(struct raft *r, uint64_t term);
 bool raft__hears_leader(const struct raft *r);

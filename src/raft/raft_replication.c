@@ -384,8 +384,7 @@ static void recv_from_leader(struct raft *r, const struct raft_msg *m)
     if (r->role != RAFT_FOLLOWER || r->leader != m->from) {
         raft__become_follower(r, r->term, m->from);
     }
-    r->heard_at = r->now;
-    raft__reset_election_timer(r);
+    raft__heard_leader(r);
 }
 
 static void reply_append(struct raft *r, const struct raft_msg *m,

@@ -306,8 +306,7 @@ void raft__recv_snapshot(struct raft *r, const struct raft_msg *m)
     if (r->role != RAFT_FOLLOWER || r->leader != m->from) {
         raft__become_follower(r, r->term, m->from);
     }
-    r->heard_at = r->now;
-    raft__reset_election_timer(r);
+    raft__heard_leader(r);
     if (r->installing || (s->len > 0 && s->data == NULL)) {
         return;
     }

@@ -64,6 +64,9 @@ struct sim_params {
     uint32_t drift_ppm;     /* bound on each node's clock rate error */
     int clients;
     uint32_t churn_permille; /* new leaders cut off / crashed at once */
+    /* The survivors of a crash get RAFT_EVENT_PEER_DOWN for it 5-100 ms
+     * later (a redial refused), and chaos sends some false ones. */
+    bool peer_down;
 };
 
 /* ---- storage --------------------------------------------------------- */
@@ -198,6 +201,7 @@ enum sim_ev_type {
     SIM_EV_HEAL,
     SIM_EV_CHURN,      /* cut off or crash a leader just elected */
     SIM_EV_REJOIN,     /* undo a churn cut */
+    SIM_EV_PEER_DOWN,  /* node is told that peer arg is gone */
 };
 
 struct sim_netmsg;
@@ -226,6 +230,7 @@ struct sim_lm_slot {     /* (index, term) -> entry identity, Log Matching */
 struct sim_world {
     struct sim_params p;
     struct sim_rng rng;
+    struct sim_rng rng_down; /* PEER_DOWN draws: the rest stays as it was */
     uint64_t now;
     uint64_t steps;
     /* event heap */
@@ -261,7 +266,7 @@ struct sim_world {
     char why[512];
     /* stats */
     uint64_t n_msgs, n_crashes, n_changes, n_transfers, n_snapshots,
-        n_installs, n_partitions;
+        n_installs, n_partitions, n_peer_down;
     FILE *trace;
 };
 

@@ -24,6 +24,7 @@ struct sim_cli {
     bool no_membership;
     bool heavy_loss;
     bool no_pre_vote, no_check_quorum; /* force off; else from the seed */
+    bool no_peer_down;      /* force off; else from the seed */
     uint32_t chunk_window;  /* 0: from the seed */
     int storage;            /* -1: from the seed, else enum sim_storage */
     const char *argv0;
@@ -110,6 +111,7 @@ static void params_derive(const struct sim_cli *cli, uint64_t seed,
     p->chunk_window = (uint32_t)pick(&r, chunk_window, 4);
     if (cli->chunk_window)
         p->chunk_window = cli->chunk_window;
+    p->peer_down = sim_rng_chance(&r, 500) && !cli->no_peer_down;
 }
 
 static const char *storage_name(enum sim_storage s)
@@ -139,6 +141,8 @@ static void print_replay(const struct sim_cli *cli, const struct sim_params *p)
         printf(" --no-check-quorum");
     if (cli->chunk_window)
         printf(" --chunk-window %u", cli->chunk_window);
+    if (cli->no_peer_down)
+        printf(" --no-peer-down");
     printf(" --verbose\n");
 }
 
@@ -149,6 +153,7 @@ static void usage(const char *argv0)
             "          [--chaos-ms T] [--settle-ms T] [--stop-on-fail]\n"
             "          [--consequences-only] [--no-membership] [--heavy-loss]\n"
             "          [--no-pre-vote] [--no-check-quorum] [--chunk-window N]\n"
+            "          [--no-peer-down]\n"
             "          (default: per seed)\n"
             "          [--storage wal|model]  (default: per seed, 2/3 wal)\n"
             "          [--verbose] [--quiet] [--no-fork]\n"
@@ -212,6 +217,8 @@ static int parse_args(int argc, char **argv, struct sim_cli *cli)
             cli->no_pre_vote = true;
         } else if (!strcmp(a, "--no-check-quorum")) {
             cli->no_check_quorum = true;
+        } else if (!strcmp(a, "--no-peer-down")) {
+            cli->no_peer_down = true;
         } else if (!strcmp(a, "--storage") && has &&
                    (!strcmp(argv[i + 1], "wal") ||
                     !strcmp(argv[i + 1], "model"))) {

@@ -105,7 +105,8 @@ void sim_schedule(struct sim_world *w, uint64_t at, uint8_t type,
     }
     struct sim_event ev = {.time = at, .seq = ++w->ev_seq, .type = type,
                            .node = node, .arg = arg, .msg = msg};
-    if (type == SIM_EV_TICK || type == SIM_EV_DISK || type == SIM_EV_RESTART)
+    if (type == SIM_EV_TICK || type == SIM_EV_DISK || type == SIM_EV_RESTART ||
+        type == SIM_EV_PEER_DOWN)
         ev.incarnation = w->nodes[node].incarnation;
     uint32_t i = w->n_heap++;
     while (i > 0 && ev_before(&ev, &w->heap[(i - 1) / 2])) {
@@ -203,6 +204,41 @@ void sim_crash_node(struct sim_world *w, struct sim_node *n, uint64_t down_ms)
     w->n_crashes++;
     sim_node_crash(w, n);
     sim_schedule(w, w->now + down_ms, SIM_EV_RESTART, n->id, 0, NULL);
+    /* The others' transports redial and are refused. */
+    for (uint64_t i = 1; w->p.peer_down && i <= w->max_id; i++)
+        if (i != n->id && w->nodes[i].state == SIM_NODE_UP)
+            sim_schedule(w, w->now + sim_rng_range(&w->rng_down, 5, 100),
+                         SIM_EV_PEER_DOWN, i, n->id, NULL);
+}
+
+#define PEER_DOWN_FALSE (1ULL << 63) /* arg flag: the peer is up */
+
+/* A false report to one follower that the leader is gone: it may only make
+ * that follower campaign early, never break a lease. */
+static void false_peer_down(struct sim_world *w)
+{
+    struct sim_node *l = sim_leader(w);
+    if (!w->p.peer_down || !l || !sim_rng_chance(&w->rng_down, 150))
+        return;
+    uint64_t id = 1 + sim_rng_below(&w->rng_down, w->max_id);
+    if (id != l->id && w->nodes[id].state == SIM_NODE_UP)
+        sim_schedule(w, w->now, SIM_EV_PEER_DOWN, id,
+                     l->id | PEER_DOWN_FALSE, NULL);
+}
+
+static void peer_down(struct sim_world *w, struct sim_node *n, uint64_t arg)
+{
+    uint64_t id = arg & ~PEER_DOWN_FALSE;
+    bool is_false = arg & PEER_DOWN_FALSE;
+    /* a real report only while the peer is still down */
+    if (!is_false && w->nodes[id].state == SIM_NODE_UP)
+        return;
+    w->n_peer_down++;
+    sim_trace(w, "node %llu: peer %llu is gone%s", (unsigned long long)n->id,
+              (unsigned long long)id, is_false ? " (a false report)" : "");
+    struct raft_event ev = {.type = RAFT_EVENT_PEER_DOWN};
+    ev.peer_down.id = id;
+    sim_node_step(w, n, &ev);
 }
 
 static void node_restart(struct sim_world *w, struct sim_node *n)
@@ -387,6 +423,7 @@ static void chaos_links(struct sim_world *w)
 
 static void chaos(struct sim_world *w)
 {
+    false_peer_down(w);
     uint64_t r = sim_rng_below(&w->rng, 1000);
     struct sim_node *l = sim_leader(w);
     if (r < 120) {
@@ -548,6 +585,10 @@ static void dispatch(struct sim_world *w, struct sim_event *ev)
         if (w->chaos)
             rejoin(w, ev->node);
         break;
+    case SIM_EV_PEER_DOWN:
+        if (current && n->state == SIM_NODE_UP)
+            peer_down(w, n, ev->arg);
+        break;
     }
 }
 
@@ -557,7 +598,8 @@ static void trace_params(struct sim_world *w)
     sim_trace(w, "seed %llu: %d nodes, election %u ms, %u entries/append, "
                  "window %u, snapshot every %llu (+%llu trailing, %u B chunks x %u), "
                  "pre-vote %d, check-quorum %d, lease %d, auto-promote %d, "
-                 "drift %u ppm, %d clients, churn %u/1000, storage %s",
+                 "drift %u ppm, %d clients, churn %u/1000, storage %s, "
+                 "peer-down %d",
               (unsigned long long)p->seed, p->nodes, p->election_ms,
               p->max_append_entries, p->max_inflight,
               (unsigned long long)p->snapshot_threshold,
@@ -565,7 +607,7 @@ static void trace_params(struct sim_world *w)
               p->chunk_window,
               p->pre_vote, p->check_quorum, p->lease, p->auto_promote,
               p->drift_ppm, p->clients, p->churn_permille,
-              p->storage == SIM_STORAGE_WAL ? "wal" : "model");
+              p->storage == SIM_STORAGE_WAL ? "wal" : "model", p->peer_down);
 }
 
 static void world_init(struct sim_world *w)
@@ -663,6 +705,7 @@ int sim_run(const struct sim_params *p, struct sim_world *w)
     w->p = *p;
     w->trace = p->verbose ? stderr : NULL;
     sim_rng_seed(&w->rng, p->seed);
+    sim_rng_seed(&w->rng_down, p->seed ^ 0xd0d0d0d0d0d0d0d0ULL);
     world_init(w);
     uint64_t end = p->chaos_ms + p->settle_ms;
     while (w->n_heap > 0 && !w->failed) {

@@ -428,6 +428,157 @@ static void test_leader_is_reelected_after_crash_and_log_survives(void **state)
     fx_destroy(&fx);
 }
 
+/* ---- RAFT_EVENT_PEER_DOWN: the transport finds the leader's process gone */
+
+/* A 3-node group with a leader, whose follower f has just heard from it
+ * (at fx->now); the other follower is *g. */
+static struct fx_node *peer_down_setup(struct fx *fx, uint64_t seed,
+                                       bool leases, uint64_t *f,
+                                       uint64_t *g)
+{
+    struct raft_options o = {.election_timeout_ms = 100, .seed = seed,
+                             .lease_drift_ms = leases ? 10 : 0};
+    fx_init_opts(fx, 3, 3, &o);
+    struct fx_node *l = fx_elect(fx);
+    assert_non_null(l);
+    *f = l->id == 1 ? 2 : 1;
+    *g = 6 - l->id - *f;
+    fx_drop_all(fx);
+    struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, *f,
+                                raft_term(l->r));
+    hb.heartbeat.commit = raft_commit_index(fx_node(fx, *f)->r);
+    fx_recv(fx, &hb);
+    fx_drop_all(fx);
+    return l;
+}
+
+static void peer_down(struct fx *fx, uint64_t at, uint64_t id)
+{
+    struct raft_event ev = {.type = RAFT_EVENT_PEER_DOWN};
+    ev.peer_down.id = id;
+    fx_step(fx, fx_node(fx, at), &ev);
+}
+
+/* Ticks node id alone every millisecond until it leaves `role`; returns
+ * the milliseconds that took (1000 if it never did). */
+static uint64_t ms_until_role_changes(struct fx *fx, uint64_t id)
+{
+    struct fx_node *nd = fx_node(fx, id);
+    uint8_t role = raft_role(nd->r);
+    for (uint64_t ms = 1; ms < 1000; ms++) {
+        fx->now++;
+        fx_tick(fx, nd);
+        if (raft_role(nd->r) != role) {
+            return ms;
+        }
+    }
+    return 1000;
+}
+
+/* With leases the promise to the leader (no campaign for T after hearing
+ * from it) holds; the election comes within T/2 after it, not up to 2T.
+ * Without the event, about half of these seeds wait past 1.5 T. */
+static void test_peer_down_of_leader_campaigns_when_the_lease_promise_ends(
+    void **state)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        struct fx fx;
+        uint64_t f, g;
+        struct fx_node *l = peer_down_setup(&fx, seed, true, &f, &g);
+        peer_down(&fx, f, l->id);
+        uint64_t ms = ms_until_role_changes(&fx, f);
+        assert_int_equal(raft_role(fx_node(&fx, f)->r), RAFT_PRECANDIDATE);
+        assert_true(ms >= 100); /* never before the promise ends */
+        assert_true(ms < 100 + 50);
+        fx_destroy(&fx);
+    }
+}
+
+/* Without leases nothing waits for the promise: the follower campaigns in
+ * [T/8, T/2), and a follower that also found the leader gone grants its
+ * PreVote although it heard from the leader just now; one that did not
+ * still ignores it (§4.2.3). */
+static void test_peer_down_without_leases_campaigns_at_once(void **state)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        struct fx fx;
+        uint64_t f, g;
+        struct fx_node *l = peer_down_setup(&fx, seed, false, &f, &g);
+        struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, g,
+                                    raft_term(l->r));
+        hb.heartbeat.commit = raft_commit_index(fx_node(&fx, g)->r);
+        fx_recv(&fx, &hb);
+        fx_drop_all(&fx);
+        peer_down(&fx, f, l->id);
+        uint64_t ms = ms_until_role_changes(&fx, f);
+        assert_int_equal(raft_role(fx_node(&fx, f)->r), RAFT_PRECANDIDATE);
+        assert_true(ms >= 12 && ms < 50);
+        struct raft_msg v;
+        assert_true(fx_take(&fx, f, g, RAFT_MSG_VOTE, &v));
+        assert_true(v.vote.pre);
+        fx_recv(&fx, &v);
+        assert_int_equal(fx_count(&fx, g, f, RAFT_MSG_VOTE_RESP), 0);
+        peer_down(&fx, g, l->id);
+        fx_recv(&fx, &v);
+        struct raft_msg r;
+        assert_true(fx_take(&fx, g, f, RAFT_MSG_VOTE_RESP, &r));
+        assert_true(r.vote_resp.granted);
+        fx_destroy(&fx);
+    }
+}
+
+/* Until a leader is heard from, a round that fails (a split vote, or no
+ * answers) is retried within T/2 too; a message from the leader ends that. */
+static void test_peer_down_retries_failed_rounds_quickly_until_a_leader_is_heard(
+    void **state)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        struct fx fx;
+        uint64_t f, g;
+        struct fx_node *l = peer_down_setup(&fx, seed, false, &f, &g);
+        peer_down(&fx, f, l->id);
+        ms_until_role_changes(&fx, f);
+        assert_int_equal(raft_role(fx_node(&fx, f)->r), RAFT_PRECANDIDATE);
+        uint64_t term = raft_term(fx_node(&fx, f)->r);
+        /* nobody answers: the next round (a new PreVote) within T/2 */
+        uint64_t sent = fx_count(&fx, f, 0, RAFT_MSG_VOTE);
+        uint64_t ms = 0;
+        while (ms < 1000 && fx_count(&fx, f, 0, RAFT_MSG_VOTE) == sent) {
+            fx.now++;
+            ms++;
+            fx_tick(&fx, fx_node(&fx, f));
+        }
+        assert_true(ms >= 12 && ms < 50);
+        /* the leader was alive after all: back to [T, 2T) */
+        struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, f,
+                                    raft_term(l->r));
+        hb.heartbeat.commit = raft_commit_index(fx_node(&fx, f)->r);
+        fx_recv(&fx, &hb);
+        assert_int_equal(raft_role(fx_node(&fx, f)->r), RAFT_FOLLOWER);
+        assert_int_equal(raft_term(fx_node(&fx, f)->r), term);
+        fx_drop_all(&fx);
+        assert_true(ms_until_role_changes(&fx, f) >= 100);
+        fx_destroy(&fx);
+    }
+}
+
+/* Only the leader's absence counts: a follower that is gone, or a second
+ * report, changes no deadline. */
+static void test_peer_down_of_a_follower_changes_nothing(void **state)
+{
+    static struct fx a, b;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        uint64_t f, g;
+        peer_down_setup(&a, seed, false, &f, &g);
+        peer_down_setup(&b, seed, false, &f, &g);
+        peer_down(&b, f, g);
+        assert_int_equal(ms_until_role_changes(&a, f),
+                         ms_until_role_changes(&b, f));
+        fx_destroy(&a);
+        fx_destroy(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +605,10 @@ int main(void)
         cmocka_unit_test(test_learner_never_campaigns),
         cmocka_unit_test(test_timeout_now_makes_target_campaign_at_once),
         cmocka_unit_test(test_leader_is_reelected_after_crash_and_log_survives),
+        cmocka_unit_test(test_peer_down_of_leader_campaigns_when_the_lease_promise_ends),
+        cmocka_unit_test(test_peer_down_without_leases_campaigns_at_once),
+        cmocka_unit_test(test_peer_down_retries_failed_rounds_quickly_until_a_leader_is_heard),
+        cmocka_unit_test(test_peer_down_of_a_follower_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
