@@ -493,6 +493,13 @@ static void bus_frame(void *data, uint64_t peer, uint8_t type,
         repl_on_frame(sr->repl, peer, type, bytes, len);
 }
 
+static void bus_gone(void *data, uint64_t peer)
+{
+    struct server_raft *sr = data;
+    if (sr->repl != NULL)
+        repl_on_peer_gone(sr->repl, peer);
+}
+
 static int open_bus(struct server_raft *sr, const struct repl_member *self,
                     bool needed, char *errmsg)
 {
@@ -519,7 +526,8 @@ static int open_bus(struct server_raft *sr, const struct repl_member *self,
         .node_id = sr->node_id, .bind = bind, .port = self->bus_port,
         .secret = secret, .secret_len = strlen(secret),
         .seed = sr->node_id ^ (uint64_t)loop_mono_us_fresh(),
-        .on_frame = bus_frame, .log = bus_log, .data = sr};
+        .on_frame = bus_frame, .on_gone = bus_gone, .log = bus_log,
+        .data = sr};
     char err[ERRMSG_LEN] = "";
     sr->bus = peer_open(sr->loop, &pc, err);
     if (sr->bus == NULL && needed) {

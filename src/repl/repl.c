@@ -304,6 +304,26 @@ void repl_on_frame(void *data, uint64_t peer, uint8_t type,
         raft_buf_release(&x->rb);
 }
 
+void repl_on_peer_gone(void *data, uint64_t peer)
+{
+    struct repl *r = data;
+    /* inside a step (a peer added by a config change dials at once) the
+     * report is dropped: the next refused redial repeats it */
+    if (r->failed || r->stepping || raft_leader(r->raft) != peer ||
+        raft_role(r->raft) != RAFT_FOLLOWER)
+        return;
+    r->stats.leader_gone++;
+    if (r->gone_term != raft_term(r->raft)) { /* once per leader's term */
+        r->gone_term = raft_term(r->raft);
+        log_msg(LOG_LEVEL_NOTICE, "Raft: leader %llu refuses connections "
+                "(its process is gone): an election comes early",
+                (unsigned long long)peer);
+    }
+    struct raft_event ev = {.type = RAFT_EVENT_PEER_DOWN};
+    ev.peer_down.id = peer;
+    repl__step(r, &ev);
+}
+
 bool repl_prepare_sleep(struct repl *r)
 {
     bool did = false;

@@ -128,6 +128,10 @@ void repl_close(struct repl *r);
 /* The transport's frame callback (data: the struct repl). */
 void repl_on_frame(void *data, uint64_t peer, uint8_t type,
                    const uint8_t *bytes, size_t len);
+/* The transport's on_gone callback (data: the struct repl): a dial to
+ * peer was refused. If it was our leader, the election comes early
+ * (RAFT_EVENT_PEER_DOWN). */
+void repl_on_peer_gone(void *data, uint64_t peer);
 
 /* Writes. Copies the command (argc args; RESP multibulk is written into
  * the open batch, the one copy of its bytes) and parks owner until it is
@@ -240,6 +244,7 @@ struct repl_stats {
     uint64_t reads;          /* READ events */
     uint64_t write_timeouts;
     uint64_t send_errors;
+    uint64_t leader_gone;    /* refused dials to the leader we followed */
 };
 void repl_get_stats(const struct repl *r, struct repl_stats *st);
 

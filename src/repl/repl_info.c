@@ -88,10 +88,11 @@ void repl_info_section(struct metrics_buf *out, void *data)
         "raft_fsyncs:%" PRIu64 "\r\nraft_batches:%" PRIu64 "\r\n"
         "raft_entries:%" PRIu64 "\r\nraft_avg_batch_entries:%.2f\r\n"
         "raft_write_timeouts:%" PRIu64 "\r\nraft_reads:%" PRIu64 "\r\n"
-        "raft_send_errors:%" PRIu64 "\r\nraft_wal_backend:%s\r\n"
-        "raft_wal_status:%s\r\n",
+        "raft_send_errors:%" PRIu64 "\r\nraft_leader_gone_reports:%" PRIu64
+        "\r\nraft_wal_backend:%s\r\nraft_wal_status:%s\r\n",
         ws.fsyncs, r->stats.proposals, r->stats.proposed, avg,
         r->stats.write_timeouts, r->stats.reads, r->stats.send_errors,
+        r->stats.leader_gone,
         wal_backend_name(r->wal),
         r->failed ? err_str(r->failed) : "ok");
 }

@@ -68,6 +68,7 @@ struct repl {
     uint64_t wakes;           /* parked requests completed so far */
     uint64_t id;
     bool stepping;
+    uint64_t gone_term; /* term whose leader was last reported gone */
     int failed;               /* the WAL error (< 0) that made this node
                                * leave the group; 0: none */
     /* the open batch */

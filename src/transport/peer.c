@@ -393,6 +393,14 @@ void peer__link_lost(struct peer *p)
     peer__maybe_writable(p);
 }
 
+void peer__refused(struct peer *p)
+{
+    struct peer_transport *t = p->t;
+    p->st.refused++;
+    if (t->cfg.on_gone != NULL && !p->removed)
+        t->cfg.on_gone(t->cfg.data, p->id);
+}
+
 void peer__link_up(struct peer *p)
 {
     p->state = PEER_UP;

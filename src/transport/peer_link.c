@@ -355,7 +355,10 @@ static void finish_connect(struct peer_link *l)
     if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
+        struct peer *p = l->peer;
         peer__link_close(l, strerror(err));
+        if (err == ECONNREFUSED && p != NULL)
+            peer__refused(p);
         return;
     }
     l->connecting = false;
@@ -447,9 +450,12 @@ void peer__dial(struct peer *p)
     snprintf(addr, sizeof(addr), "%s:%d", p->host, p->port);
     int fd = start_connect(p->host, p->port, t->cfg.socket_buffer, &pending);
     if (fd < 0) {
+        int err = errno;
         peer__log(t, PEER_LOG_VERBOSE, "connect to peer %llu at %s: %s",
-                  (unsigned long long)p->id, addr, strerror(errno));
+                  (unsigned long long)p->id, addr, strerror(err));
         peer__link_lost(p);
+        if (err == ECONNREFUSED)
+            peer__refused(p);
         return;
     }
     set_sockopts(fd, t->cfg.user_timeout_ms);

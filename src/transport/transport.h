@@ -76,6 +76,10 @@ typedef void (*peer_writable_cb)(void *data, uint64_t peer);
 typedef void (*peer_release_cb)(void *ctx, const void *buf, size_t len);
 typedef void (*peer_log_cb)(void *data, enum peer_log_level level,
                             const char *msg);
+/* Called when a dial to a peer is refused (ECONNREFUSED): no process
+ * listens at its address, so its process is gone (or not yet started).
+ * May call peer_send. */
+typedef void (*peer_gone_cb)(void *data, uint64_t peer);
 
 /* Zero fields take the default given beside them. */
 struct peer_config {
@@ -95,6 +99,7 @@ struct peer_config {
     uint64_t seed;           /* for backoff jitter; any value */
     peer_frame_cb on_frame;  /* required */
     peer_writable_cb on_writable;
+    peer_gone_cb on_gone;
     peer_log_cb log;         /* NULL: warnings and notices to stderr */
     void *data;              /* passed to the callbacks above */
 };
@@ -116,6 +121,7 @@ struct peer_status {
     uint64_t links_up;       /* successful outbound handshakes */
     uint64_t write_calls;    /* sendmsg calls that wrote queued frames */
     uint64_t auth_failures;  /* handshakes it failed, both directions */
+    uint64_t refused;        /* dials refused: nothing listened */
 };
 
 struct peer_transport;

@@ -145,6 +145,8 @@ void peer__leave(struct peer_transport *t);
 /* The outbound link of p failed or closed: drop the queue, schedule a
  * redial after the backoff. */
 void peer__link_lost(struct peer *p);
+/* A dial was refused (after peer__link_lost): counts it, tells on_gone. */
+void peer__refused(struct peer *p);
 /* The outbound link of p passed the handshake. */
 void peer__link_up(struct peer *p);
 /* Releases every queued frame of p, counting them as dropped. */

@@ -38,6 +38,7 @@ struct node {
     uint64_t received[MAX_NODES + 1];
     uint64_t out_of_order;
     uint64_t writable_calls;
+    uint64_t gone[MAX_NODES + 1]; /* on_gone calls, per peer id */
     uint64_t bad_payload;
     char last_warning[ERRMSG_LEN];
     int warnings;
@@ -90,6 +91,13 @@ static void on_writable(void *data, uint64_t peer)
     n->writable_calls++;
 }
 
+static void on_gone(void *data, uint64_t peer)
+{
+    struct node *n = data;
+    if (peer <= MAX_NODES)
+        n->gone[peer]++;
+}
+
 static void on_log(void *data, enum peer_log_level level, const char *msg)
 {
     struct node *n = data;
@@ -117,7 +125,8 @@ static struct peer_config config_for(struct node *n, const char *secret,
         .max_queue_bytes = max_queue, .socket_buffer = sockbuf,
         .backoff_min_ms = 10, .backoff_max_ms = 100,
         .handshake_timeout_ms = 1000, .seed = n->id * 7919,
-        .on_frame = on_frame, .on_writable = on_writable, .log = on_log,
+        .on_frame = on_frame, .on_writable = on_writable,
+        .on_gone = on_gone, .log = on_log,
         .data = n,
     };
     return c;
@@ -568,6 +577,9 @@ static void test_link_recovers_after_it_is_dropped(void **state)
     assert_int_equal(st.links_up, 2);
     send_and_await(1, 2, 100, 200, 200);
     assert_int_equal(nodes[2].out_of_order, 0);
+    /* the peer's process was there all along: nothing refused */
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(nodes[1].gone[2], 0);
 }
 
 static void test_link_recovers_after_node_restarts_on_same_port(void **s)
@@ -578,6 +590,11 @@ static void test_link_recovers_after_node_restarts_on_same_port(void **s)
     node_close(2);
     run_for(150); /* node 1 sees the loss and starts backing off */
     assert_false(authed(1, 2));
+    /* its redials are refused: nothing listens there any more */
+    struct peer_status down;
+    assert_int_equal(peer_get_status(nodes[1].t, 2, &down), 0);
+    assert_true(down.refused > 0);
+    assert_int_equal(nodes[1].gone[2], down.refused);
     /* Sends during the outage are dropped and counted, not queued. */
     for (uint32_t seq = 0; seq < 10; seq++)
         assert_int_equal(send_blocking(1, 2, seq, true), 0);
