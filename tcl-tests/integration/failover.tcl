@@ -2,7 +2,9 @@
 # in flight at the moment of the kill), alone and under redis-benchmark
 # load (SETs to the leader, then to the new one): a new leader is agreed within 2 election timeouts (plus 200 ms for
 # polling on a loaded machine) and every acknowledged write is readable
-# afterwards, on the survivors and on the old leader once it is back.
+# afterwards, on the survivors and on the old leader once it is back. The
+# survivors learn that the leader is gone from its refused bus port, which
+# brings the election forward (RAFT_EVENT_PEER_DOWN).
 
 proc failover_limit_ms {} { return [expr {2 * $::cl::et + 200}] }
 
@@ -15,6 +17,12 @@ test "kill -9 the leader: new leader within 2 election timeouts, no acknowledged
     lassign [time_new_leader $l $t0] nl ms
     puts "    new leader node $nl after $ms ms (limit [failover_limit_ms] ms)"
     assert {$ms <= [failover_limit_ms]} "(new leader after $ms ms)"
+    # the survivors' redials were refused: they knew the leader was gone
+    set reports 0
+    foreach i $::cl::nodes {
+        if {$i != $l} { incr reports [raft_field $i raft_leader_gone_reports] }
+    }
+    assert {$reports > 0} "(no survivor saw the leader's bus port refuse)"
     rec_write 100
     assert_acked_readable
     assert_digests_equal
