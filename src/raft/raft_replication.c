@@ -451,8 +451,32 @@ static int store_entries(struct raft *r, const struct raft_msg *m,
     return 0;
 }
 
+/* A leader's entries carry terms from prev_term up to its own, never
+ * decreasing, and never 0 (§5.3). Anything else comes from a broken or
+ * hostile peer: stored, it would leave a log this node cannot restart
+ * from (raft_new refuses it). */
+static bool append_well_formed(const struct raft_msg *m)
+{
+    const struct raft_msg_append *a = &m->append;
+    if (a->prev_index > UINT64_MAX - a->n_entries) {
+        return false;
+    }
+    uint64_t floor = a->prev_term > 0 ? a->prev_term : 1;
+    for (uint32_t i = 0; i < a->n_entries; i++) {
+        uint64_t t = a->entries[i].term;
+        if (t < floor || t > m->term) {
+            return false;
+        }
+        floor = t;
+    }
+    return true;
+}
+
 void raft__recv_append(struct raft *r, const struct raft_msg *m)
 {
+    if (!append_well_formed(m)) {
+        return;
+    }
     recv_from_leader(r, m);
     if (r->installing) {
         return; /* the log is about to be replaced by a snapshot */

@@ -3,6 +3,8 @@
 # exercises itself, so they carry the fuzzer's coverage instrumentation:
 #   fuzz_resp       the RESP parser (what a client sends)
 #   fuzz_raft_msg   the Raft message and configuration codecs (a peer)
+#   fuzz_raft_step  the Raft core stepped with well-formed hostile messages
+#                   and every other event, in the unit tests' fixture
 #   fuzz_peer_frame the bus frame parser and the HELLO/AUTH handshake
 #   fuzz_wal        WAL recovery from arbitrary meta, segment and snapshot
 #                   files, snapshot reading and receiving (a disk, a leader)
@@ -16,12 +18,13 @@
 # FUZZ_SECONDS each under FULL=1.
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror \
-              -Wno-unused-parameter -Isrc -Itests/fuzz \
+              -Wno-unused-parameter -Isrc -Itests -Itests/fuzz \
               -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
 FUZZ_resp_SRC       := src/resp/resp_parse.c
 FUZZ_raft_msg_SRC   := $(wildcard src/raft/*.c)
+FUZZ_raft_step_SRC  := $(wildcard src/raft/*.c)
 FUZZ_peer_frame_SRC := src/transport/peer_frame.c src/transport/peer_auth.c \
                        src/transport/peer_sha256.c
 FUZZ_wal_SRC        := $(wildcard src/wal/*.c) src/net/loop.c
@@ -33,7 +36,8 @@ FUZZ_repl_LIBS      := $(LIB) $(LDLIBS_ALL)
 FUZZ_store_load_SRC := $(wildcard src/store/*.c)
 FUZZ_store_load_DEPS := $(LIB)
 FUZZ_store_load_LIBS := $(LIB) $(LDLIBS_ALL)
-FUZZ_TARGETS        := resp raft_msg peer_frame wal repl store_load
+FUZZ_TARGETS        := resp raft_msg raft_step peer_frame wal repl \
+                       store_load
 
 ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
 define FUZZ_RULE

@@ -19,8 +19,9 @@ logdir="$BUILD/test-logs"
 mkdir -p "$logdir"
 
 # target:quick-runs:max-len
-targets="resp:300000:4096 raft_msg:300000:4096 peer_frame:300000:4096 \
-wal:30000:16384 repl:300000:4096 store_load:150000:4096"
+targets="resp:300000:4096 raft_msg:300000:4096 raft_step:30000:4096 \
+peer_frame:300000:4096 wal:30000:16384 repl:300000:4096 \
+store_load:150000:4096"
 
 seed_resp() {
     printf '\x05*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n' >"$1/set"

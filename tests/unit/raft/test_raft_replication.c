@@ -57,6 +57,37 @@ static void test_follower_rejects_append_beyond_its_last_index(void **state)
     fx_destroy(&fx);
 }
 
+/* Entries whose terms go down, pass the message's term, are 0 or fall
+ * below prev_term cannot come from a leader: they are dropped unanswered,
+ * and the log stays one the node can restart from. */
+static void test_follower_drops_append_with_impossible_entry_terms(void **state)
+{
+    static const uint64_t bad[][3] = {
+        {3, 2, 0}, /* decreasing */
+        {4, 0, 0}, /* newer than the leader's term (3) */
+        {1, 0, 0}, /* older than prev_term (2) */
+    };
+    for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
+        struct fx fx;
+        follower_setup(&fx);
+        struct raft_entry e[2] = {ents_of(bad[c][0]), ents_of(bad[c][1])};
+        uint32_t n = bad[c][1] ? 2 : 1;
+        struct raft_msg a = fx_append_msg(2, 1, 3, 2, 2, n, e);
+        fx_recv(&fx, &a);
+        assert_int_equal(fx_count(&fx, 1, 2, RAFT_MSG_APPEND_RESP), 0);
+        assert_int_equal(raft_last_index(fx.nodes[0].r), 2);
+        /* a well-formed one still goes through */
+        e[0] = ents_of(3);
+        a = fx_append_msg(2, 1, 3, 2, 2, 1, e);
+        fx_recv(&fx, &a);
+        assert_int_equal(raft_last_index(fx.nodes[0].r), 3);
+        fx_crash(&fx, 1);
+        fx_start(&fx, 1, 3); /* aborts if raft_new refuses the log */
+        assert_int_equal(raft_last_index(fx.nodes[0].r), 3);
+        fx_destroy(&fx);
+    }
+}
+
 static void test_follower_truncates_conflicting_suffix_and_reports_it(void **state)
 {
     struct fx fx;
@@ -448,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_follower_rejects_append_with_mismatched_prev_term),
         cmocka_unit_test(test_follower_that_lost_its_log_gets_it_again),
         cmocka_unit_test(test_follower_rejects_append_beyond_its_last_index),
+        cmocka_unit_test(test_follower_drops_append_with_impossible_entry_terms),
         cmocka_unit_test(test_follower_truncates_conflicting_suffix_and_reports_it),
         cmocka_unit_test(test_follower_keeps_matching_entries_of_a_duplicate_append),
         cmocka_unit_test(test_follower_acknowledges_only_after_persist),
