@@ -467,6 +467,12 @@ static int seg_load(struct wal *w, uint64_t seq, int is_last,
         rv = seg_check_header(w, s, name, &r, errmsg);
     if (rv == 0)
         rv = seg_check_records(w, s, name, &r, is_last, rec, errmsg, cut);
+    /* A process killed between a write and its fsync leaves the write in
+     * the page cache, where recovery reads it back; from here on it counts
+     * as durable (the core acknowledges what it restarts with), so it is
+     * made durable first. */
+    if (rv == 0 && is_last && w->cfg.fsync == WAL_FSYNC_ALWAYS)
+        rv = w->io->ops->sync(w->io, s->fd);
     reader_close(&r);
     if (rv == 0)
         rv = wal__segs_push(w, s);

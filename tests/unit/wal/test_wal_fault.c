@@ -181,6 +181,27 @@ static void test_crash_before_deferred_fsync_loses_only_unacked(
     wal_mem_disk_destroy(d);
 }
 
+/* A write whose fsync never completed (the process was killed before it,
+ * or it failed) sits in the page cache; the next start-up reads it back
+ * and the core counts it as durable from then on, so recovery makes it
+ * durable: a power cut after that start-up loses none of it. */
+static void test_recovery_makes_what_it_read_back_durable(void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    struct acks a = {0};
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 5);
+    wal_mem_fail_sync(d, 1); /* the write lands, its fsync never does */
+    assert_int_equal(append_range(w, 6, 10, 1), 0);
+    settle(w);
+    assert_int_equal(a.durable, 5);
+    wal_close(w);                      /* the process dies; the OS lives */
+    assert_int_equal(verify(d, 5), 10); /* read back from the page cache */
+    wal_mem_crash(d);                   /* then the power goes */
+    assert_int_equal(verify(d, 10), 10);
+    wal_mem_disk_destroy(d);
+}
+
 /* Random workloads on a slow disk, cut by power losses that keep a random
  * part of the unsynced bytes: what was acknowledged is always there and
  * whatever else survived is whole. */
@@ -232,6 +253,7 @@ int main(void)
         cmocka_unit_test(
             test_crash_before_deferred_fsync_loses_only_unacked),
         cmocka_unit_test(test_torn_power_loss_at_random_moments),
+        cmocka_unit_test(test_recovery_makes_what_it_read_back_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
