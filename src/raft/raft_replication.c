@@ -618,6 +618,11 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
         recv_reject(r, pr, a);
         return;
     }
+    if (a->index > raft__last_index(r)) {
+        return; /* acknowledges entries this leader never had: no follower
+                 * of its term sends that, and taken as a match it would
+                 * send snapshots in a loop, or commit past the log */
+    }
     if (a->index > pr->match) {
         pr->match = a->index;
         if (pr->next <= pr->match) {

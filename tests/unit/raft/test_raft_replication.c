@@ -296,6 +296,30 @@ static struct fx_node *leader_with_log(struct fx *fx, uint32_t n,
     return n1;
 }
 
+/* An acknowledgement past the leader's log comes from no follower of its
+ * term: taken as a match it once sent snapshots in an endless loop. */
+static void test_leader_ignores_acknowledgement_past_its_log(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_non_null(l);
+    uint64_t f = l->id == 1 ? 2 : 1, match, next;
+    uint64_t last = raft_last_index(l->r);
+    assert_true(raft_progress(l->r, f, &match, &next));
+    assert_int_equal(match, last);
+    struct raft_msg r = fx_msg(RAFT_MSG_APPEND_RESP, f, l->id,
+                               raft_term(l->r));
+    r.append_resp.index = last + 5;
+    fx_recv(&fx, &r);
+    assert_true(raft_progress(l->r, f, &match, &next));
+    assert_int_equal(match, last);
+    assert_int_equal(next, last + 1);
+    fx_run(&fx, 100);
+    assert_int_equal(fx.n_sent[RAFT_MSG_SNAPSHOT], 0);
+    fx_destroy(&fx);
+}
+
 static void test_leader_skips_a_whole_conflicting_term_on_rejection(void **state)
 {
     /* leader [1:t1, 2:t2, 3:t2, 4:t2, 5:t3 no-op]; follower 2 holds
@@ -480,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_follower_that_lost_its_log_gets_it_again),
         cmocka_unit_test(test_follower_rejects_append_beyond_its_last_index),
         cmocka_unit_test(test_follower_drops_append_with_impossible_entry_terms),
+        cmocka_unit_test(test_leader_ignores_acknowledgement_past_its_log),
         cmocka_unit_test(test_follower_truncates_conflicting_suffix_and_reports_it),
         cmocka_unit_test(test_follower_keeps_matching_entries_of_a_duplicate_append),
         cmocka_unit_test(test_follower_acknowledges_only_after_persist),
