@@ -136,6 +136,9 @@ static void snapshot_done(struct raft *r, struct raft__progress *pr,
     if (pr->state != RAFT__SNAPSHOT) {
         return; /* a late copy: replication has resumed already */
     }
+    if (index > raft__last_index(r)) {
+        return; /* past our log: see raft__recv_append_resp */
+    }
     if (index > pr->match) {
         pr->match = index;
     }

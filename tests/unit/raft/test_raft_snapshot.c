@@ -554,6 +554,31 @@ static void test_done_for_an_older_snapshot_keeps_the_transfer_going(void **stat
     fx_destroy(&fx);
 }
 
+/* A done answer past the leader's log comes from no follower of its term:
+ * it neither ends the transfer nor moves the follower's match. */
+static void test_done_past_the_leaders_log_is_ignored(void **state)
+{
+    struct fx fx;
+    uint64_t lag, match, next;
+    struct fx_node *l = lagging_cluster_window(&fx, &lag, 2);
+    take_snapshot(&fx, l, 9500);
+    start_transfer(&fx, l, lag);
+    assert_true(raft_progress(l->r, lag, &match, &next));
+    struct raft_msg done = fx_msg(RAFT_MSG_SNAPSHOT_RESP, lag, l->id,
+                                  raft_term(l->r));
+    done.snapshot_resp.index = raft_last_index(l->r) + 3;
+    done.snapshot_resp.done = true;
+    fx_recv(&fx, &done);
+    uint64_t match2, next2;
+    assert_true(raft_progress(l->r, lag, &match2, &next2));
+    assert_int_equal(match2, match);
+    assert_int_equal(fx_count(&fx, l->id, lag, RAFT_MSG_APPEND), 0);
+    fx_run(&fx, 300); /* the real transfer still completes */
+    assert_int_equal(raft_snapshot_index(fx_node(&fx, lag)->r),
+                     raft_snapshot_index(l->r));
+    fx_destroy(&fx);
+}
+
 /* The caller keeps its newest snapshot only: while a transfer is under way
  * a new one is suggested only at 4 times the threshold. */
 static void test_no_snapshot_is_suggested_while_one_is_shipped(void **state)
@@ -712,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_leader_restarts_the_transfer_when_the_follower_lost_it),
         cmocka_unit_test(test_late_copies_of_a_done_answer_restart_nothing),
         cmocka_unit_test(test_done_for_an_older_snapshot_keeps_the_transfer_going),
+        cmocka_unit_test(test_done_past_the_leaders_log_is_ignored),
         cmocka_unit_test(test_no_snapshot_is_suggested_while_one_is_shipped),
         cmocka_unit_test(test_snapshot_transfer_completes_over_a_lossy_reordering_link),
         cmocka_unit_test(test_snapshot_window_ships_several_chunks_per_round_trip),
