@@ -591,7 +591,16 @@ static void recv_reject(struct raft *r, struct raft__progress *pr,
                                                 a->hint_term);
         }
         uint64_t next = a->index < probe + 1 ? a->index : probe + 1;
-        become_probe(pr, next > pr->match + 1 ? next : pr->match + 1);
+        if (next <= pr->match) {
+            /* It refuses what it acknowledged, and not because it lost
+             * its log (lost_log): no honest follower does. Probing again
+             * at once would repeat the refusal as fast as the network
+             * goes; the heartbeat paces the retries instead. */
+            become_probe(pr, pr->match + 1);
+            pr->probe_sent = true;
+            return;
+        }
+        become_probe(pr, next);
     }
     raft__send_append(r, pr, true);
 }

@@ -320,6 +320,48 @@ static void test_leader_ignores_acknowledgement_past_its_log(void **state)
     fx_destroy(&fx);
 }
 
+/* A follower that refuses a probe at what it acknowledged (which no honest
+ * follower does, short of losing its log) is probed again at the
+ * heartbeat's pace, not at once: answer and probe would otherwise chase
+ * each other as fast as the network goes. */
+static void test_leader_paces_probes_refused_below_the_match(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_non_null(l);
+    fx_run(&fx, 50);
+    uint64_t f = l->id == 1 ? 2 : 1, term = raft_term(l->r);
+    uint64_t m = raft_last_index(l->r), match, next;
+    assert_true(raft_progress(l->r, f, &match, &next));
+    assert_int_equal(match, m);
+    assert_int_equal(fx_propose(&fx, l, "a"), 0);
+    assert_int_equal(fx_propose(&fx, l, "b"), 0);
+    fx_drop_all(&fx);
+    struct raft_msg r = fx_msg(RAFT_MSG_APPEND_RESP, f, l->id, term);
+    r.append_resp.reject = true;
+    r.append_resp.index = m + 1; /* past the match: probing starts */
+    r.append_resp.hint_index = m + 1;
+    fx_recv(&fx, &r);
+    struct raft_msg probe;
+    assert_true(fx_take(&fx, l->id, f, RAFT_MSG_APPEND, &probe));
+    assert_int_equal(probe.append.prev_index, m);
+    fx_drop_all(&fx);
+    /* refuses the match itself, claiming an older term there (a hint
+     * below the match would be a lost log, handled apart) */
+    r.append_resp.index = m;
+    r.append_resp.hint_index = m;
+    r.append_resp.hint_term = raft_term_at(l->r, m) - 1;
+    fx_recv(&fx, &r);
+    assert_int_equal(fx_count(&fx, l->id, f, RAFT_MSG_APPEND), 0);
+    assert_true(raft_progress(l->r, f, &match, &next));
+    assert_int_equal(match, m);
+    fx_run(&fx, 100); /* heartbeats go on, and the group with them */
+    assert_int_equal(raft_role(l->r), RAFT_LEADER);
+    assert_int_equal(raft_commit_index(l->r), m + 2);
+    fx_destroy(&fx);
+}
+
 static void test_leader_skips_a_whole_conflicting_term_on_rejection(void **state)
 {
     /* leader [1:t1, 2:t2, 3:t2, 4:t2, 5:t3 no-op]; follower 2 holds
@@ -505,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_follower_rejects_append_beyond_its_last_index),
         cmocka_unit_test(test_follower_drops_append_with_impossible_entry_terms),
         cmocka_unit_test(test_leader_ignores_acknowledgement_past_its_log),
+        cmocka_unit_test(test_leader_paces_probes_refused_below_the_match),
         cmocka_unit_test(test_follower_truncates_conflicting_suffix_and_reports_it),
         cmocka_unit_test(test_follower_keeps_matching_entries_of_a_duplicate_append),
         cmocka_unit_test(test_follower_acknowledges_only_after_persist),
