@@ -605,11 +605,48 @@ static void note_fresh_term(struct raft *r, const struct raft_msg *m)
     r->fresh_settled = from_leader(m->type);
 }
 
+/* Terms and indexes stay below 2^63: a cluster cannot count that far
+ * (the WAL refuses such indexes too), and a term near 2^64 would wrap to
+ * 0 at the next election. A message naming one is dropped. */
+static bool msg_in_range(const struct raft_msg *m)
+{
+    uint64_t v = m->term;
+    switch (m->type) {
+    case RAFT_MSG_APPEND:
+        v |= m->append.prev_index + m->append.n_entries;
+        v |= m->append.prev_index | m->append.prev_term | m->append.commit;
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        v |= m->append_resp.index | m->append_resp.hint_index |
+             m->append_resp.hint_term;
+        break;
+    case RAFT_MSG_VOTE:
+        v |= m->vote.last_index | m->vote.last_term;
+        break;
+    case RAFT_MSG_HEARTBEAT:
+        v |= m->heartbeat.commit;
+        break;
+    case RAFT_MSG_SNAPSHOT:
+        v |= m->snapshot.meta.index | m->snapshot.meta.term;
+        break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        v |= m->snapshot_resp.index;
+        break;
+    case RAFT_MSG_READ_INDEX_RESP:
+        v |= m->read_index_resp.index;
+        break;
+    }
+    return v <= (uint64_t)INT64_MAX;
+}
+
 static int on_receive(struct raft *r, const struct raft_msg *m)
 {
     if (m == NULL || m->type == 0 || m->type > RAFT_MSG_TYPE_MAX ||
         m->from == 0 || m->from == r->id) {
         return ERR_INVALID;
+    }
+    if (!msg_in_range(m)) {
+        return 0;
     }
     note_fresh_term(r, m);
     if (!check_term(r, m)) {

@@ -566,7 +566,10 @@ static bool lost_log(struct raft *r, struct raft__progress *pr,
     }
     pr->match = a->hint_index;
     become_probe(pr, a->hint_index + 1);
-    raft__send_append(r, pr, true);
+    /* The probe waits for the next heartbeat answer: a follower that
+     * acknowledges and then disowns the same entries (which only a lying
+     * member does) costs a round per heartbeat, not a message storm. */
+    pr->probe_sent = true;
     return true;
 }
 

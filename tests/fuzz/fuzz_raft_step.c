@@ -47,10 +47,16 @@ static uint8_t next(struct input *in)
     return *in->p++;
 }
 
-/* A value near base: base - 2 .. base + 5 (never below 0). */
+/* A value near base: base - 2 .. base + 5 (never below 0); one time in
+ * sixteen a far one instead (up to 2^63 past base, or next to 2^64). */
 static uint64_t near(struct input *in, uint64_t base)
 {
-    int d = (int)(next(in) % 8) - 2;
+    uint8_t b = next(in);
+    if (b >= 0xf8)
+        return UINT64_MAX - (b & 7);
+    if (b >= 0xf0)
+        return base + ((uint64_t)1 << (9 * (b & 7)));
+    int d = (int)(b % 8) - 2;
     return d < 0 && base < (uint64_t)-d ? 0 : base + (uint64_t)(int64_t)d;
 }
 

@@ -428,6 +428,34 @@ static void test_leader_is_reelected_after_crash_and_log_survives(void **state)
     fx_destroy(&fx);
 }
 
+/* A term past 2^63 is no term a cluster reaches: taken, it would wrap to
+ * 0 at the next election. Such messages are dropped, as are indexes that
+ * far out. */
+static void test_terms_and_indexes_past_2_63_are_dropped(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_non_null(l);
+    uint64_t f = l->id == 1 ? 2 : 1, term = raft_term(l->r);
+    struct raft_msg v = fx_msg(RAFT_MSG_VOTE, 6 - l->id - f, f, UINT64_MAX);
+    v.vote.pre = false;
+    v.vote.transfer = true; /* would be granted despite the leader */
+    v.vote.last_index = 100;
+    v.vote.last_term = term;
+    fx_recv(&fx, &v);
+    assert_int_equal(raft_term(fx_node(&fx, f)->r), term);
+    assert_int_equal(fx_count(&fx, f, 0, RAFT_MSG_VOTE_RESP), 0);
+    struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, f, term);
+    hb.heartbeat.commit = (uint64_t)INT64_MAX + 1;
+    fx_recv(&fx, &hb);
+    assert_int_equal(fx_count(&fx, f, l->id, RAFT_MSG_HEARTBEAT_RESP), 0);
+    hb.heartbeat.commit = raft_commit_index(fx_node(&fx, f)->r);
+    fx_recv(&fx, &hb);
+    assert_int_equal(fx_count(&fx, f, l->id, RAFT_MSG_HEARTBEAT_RESP), 1);
+    fx_destroy(&fx);
+}
+
 /* ---- RAFT_EVENT_PEER_DOWN: the transport finds the leader's process gone */
 
 /* A 3-node group with a leader, whose follower f has just heard from it
@@ -605,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_learner_never_campaigns),
         cmocka_unit_test(test_timeout_now_makes_target_campaign_at_once),
         cmocka_unit_test(test_leader_is_reelected_after_crash_and_log_survives),
+        cmocka_unit_test(test_terms_and_indexes_past_2_63_are_dropped),
         cmocka_unit_test(test_peer_down_of_leader_campaigns_when_the_lease_promise_ends),
         cmocka_unit_test(test_peer_down_without_leases_campaigns_at_once),
         cmocka_unit_test(test_peer_down_retries_failed_rounds_quickly_until_a_leader_is_heard),

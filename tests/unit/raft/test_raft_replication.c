@@ -362,6 +362,35 @@ static void test_leader_paces_probes_refused_below_the_match(void **state)
     fx_destroy(&fx);
 }
 
+/* A follower that no longer holds what it acknowledged (lost_log) is
+ * probed from what it holds at the next heartbeat answer: one that
+ * acknowledges and disowns the same entries over and over (a lying
+ * member) must not make a message storm of it. */
+static void test_leader_probes_a_lost_log_at_the_heartbeat_pace(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *l = fx_elect(&fx);
+    assert_non_null(l);
+    fx_run(&fx, 50);
+    uint64_t f = l->id == 1 ? 2 : 1, match, next;
+    uint64_t m = raft_last_index(l->r);
+    fx_drop_all(&fx);
+    struct raft_msg r = fx_msg(RAFT_MSG_APPEND_RESP, f, l->id,
+                               raft_term(l->r));
+    r.append_resp.reject = true;
+    r.append_resp.index = m;
+    r.append_resp.hint_index = m - 1; /* holds less than it acknowledged */
+    fx_recv(&fx, &r);
+    assert_true(raft_progress(l->r, f, &match, &next));
+    assert_int_equal(match, m - 1);
+    assert_int_equal(fx_count(&fx, l->id, f, RAFT_MSG_APPEND), 0);
+    fx_run(&fx, 100); /* a heartbeat round later it is probed and caught up */
+    assert_true(raft_progress(l->r, f, &match, &next));
+    assert_int_equal(match, m);
+    fx_destroy(&fx);
+}
+
 static void test_leader_skips_a_whole_conflicting_term_on_rejection(void **state)
 {
     /* leader [1:t1, 2:t2, 3:t2, 4:t2, 5:t3 no-op]; follower 2 holds
@@ -548,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_follower_drops_append_with_impossible_entry_terms),
         cmocka_unit_test(test_leader_ignores_acknowledgement_past_its_log),
         cmocka_unit_test(test_leader_paces_probes_refused_below_the_match),
+        cmocka_unit_test(test_leader_probes_a_lost_log_at_the_heartbeat_pace),
         cmocka_unit_test(test_follower_truncates_conflicting_suffix_and_reports_it),
         cmocka_unit_test(test_follower_keeps_matching_entries_of_a_duplicate_append),
         cmocka_unit_test(test_follower_acknowledges_only_after_persist),
