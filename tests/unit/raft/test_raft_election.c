@@ -458,6 +458,15 @@ static void test_terms_and_indexes_past_2_63_are_dropped(void **state)
 
 /* ---- RAFT_EVENT_PEER_DOWN: the transport finds the leader's process gone */
 
+/* A heartbeat from leader l to node `to`, carrying to's commit index. */
+static void heartbeat(struct fx *fx, struct fx_node *l, uint64_t to)
+{
+    struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, to,
+                                raft_term(l->r));
+    hb.heartbeat.commit = raft_commit_index(fx_node(fx, to)->r);
+    fx_recv(fx, &hb);
+}
+
 /* A 3-node group with a leader, whose follower f has just heard from it
  * (at fx->now); the other follower is *g. */
 static struct fx_node *peer_down_setup(struct fx *fx, uint64_t seed,
@@ -472,10 +481,7 @@ static struct fx_node *peer_down_setup(struct fx *fx, uint64_t seed,
     *f = l->id == 1 ? 2 : 1;
     *g = 6 - l->id - *f;
     fx_drop_all(fx);
-    struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, *f,
-                                raft_term(l->r));
-    hb.heartbeat.commit = raft_commit_index(fx_node(fx, *f)->r);
-    fx_recv(fx, &hb);
+    heartbeat(fx, l, *f);
     fx_drop_all(fx);
     return l;
 }
@@ -532,10 +538,7 @@ static void test_peer_down_without_leases_campaigns_at_once(void **state)
         struct fx fx;
         uint64_t f, g;
         struct fx_node *l = peer_down_setup(&fx, seed, false, &f, &g);
-        struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, g,
-                                    raft_term(l->r));
-        hb.heartbeat.commit = raft_commit_index(fx_node(&fx, g)->r);
-        fx_recv(&fx, &hb);
+        heartbeat(&fx, l, g);
         fx_drop_all(&fx);
         peer_down(&fx, f, l->id);
         uint64_t ms = ms_until_role_changes(&fx, f);
@@ -578,10 +581,7 @@ static void test_peer_down_retries_failed_rounds_quickly_until_a_leader_is_heard
         }
         assert_true(ms >= 12 && ms < 50);
         /* the leader was alive after all: back to [T, 2T) */
-        struct raft_msg hb = fx_msg(RAFT_MSG_HEARTBEAT, l->id, f,
-                                    raft_term(l->r));
-        hb.heartbeat.commit = raft_commit_index(fx_node(&fx, f)->r);
-        fx_recv(&fx, &hb);
+        heartbeat(&fx, l, f);
         assert_int_equal(raft_role(fx_node(&fx, f)->r), RAFT_FOLLOWER);
         assert_int_equal(raft_term(fx_node(&fx, f)->r), term);
         fx_drop_all(&fx);

@@ -320,6 +320,23 @@ static void test_leader_ignores_acknowledgement_past_its_log(void **state)
     fx_destroy(&fx);
 }
 
+/* A 3-node group whose leader's follower *f holds all of its log, up to
+ * *m. */
+static struct fx_node *settled_leader(struct fx *fx, uint64_t *f,
+                                      uint64_t *m)
+{
+    fx_init(fx, 3, 3);
+    struct fx_node *l = fx_elect(fx);
+    assert_non_null(l);
+    fx_run(fx, 50);
+    uint64_t match, next;
+    *f = l->id == 1 ? 2 : 1;
+    *m = raft_last_index(l->r);
+    assert_true(raft_progress(l->r, *f, &match, &next));
+    assert_int_equal(match, *m);
+    return l;
+}
+
 /* A follower that refuses a probe at what it acknowledged (which no honest
  * follower does, short of losing its log) is probed again at the
  * heartbeat's pace, not at once: answer and probe would otherwise chase
@@ -327,14 +344,9 @@ static void test_leader_ignores_acknowledgement_past_its_log(void **state)
 static void test_leader_paces_probes_refused_below_the_match(void **state)
 {
     struct fx fx;
-    fx_init(&fx, 3, 3);
-    struct fx_node *l = fx_elect(&fx);
-    assert_non_null(l);
-    fx_run(&fx, 50);
-    uint64_t f = l->id == 1 ? 2 : 1, term = raft_term(l->r);
-    uint64_t m = raft_last_index(l->r), match, next;
-    assert_true(raft_progress(l->r, f, &match, &next));
-    assert_int_equal(match, m);
+    uint64_t f, m, match, next;
+    struct fx_node *l = settled_leader(&fx, &f, &m);
+    uint64_t term = raft_term(l->r);
     assert_int_equal(fx_propose(&fx, l, "a"), 0);
     assert_int_equal(fx_propose(&fx, l, "b"), 0);
     fx_drop_all(&fx);
@@ -369,12 +381,8 @@ static void test_leader_paces_probes_refused_below_the_match(void **state)
 static void test_leader_probes_a_lost_log_at_the_heartbeat_pace(void **state)
 {
     struct fx fx;
-    fx_init(&fx, 3, 3);
-    struct fx_node *l = fx_elect(&fx);
-    assert_non_null(l);
-    fx_run(&fx, 50);
-    uint64_t f = l->id == 1 ? 2 : 1, match, next;
-    uint64_t m = raft_last_index(l->r);
+    uint64_t f, m, match, next;
+    struct fx_node *l = settled_leader(&fx, &f, &m);
     fx_drop_all(&fx);
     struct raft_msg r = fx_msg(RAFT_MSG_APPEND_RESP, f, l->id,
                                raft_term(l->r));
