@@ -437,7 +437,7 @@ struct raft_event {
          * election does not wait a whole randomized timeout: it comes
          * [T/8, T/2) after the moment the §4.2.3 promise to the leader
          * lapses (heard_at + T with leases, else now), and until a leader
-         * is heard from again a failed round is retried as soon. Only an
+         * is heard from again a failed round is retried as quickly. Only an
          * earlier timeout: a false report costs at most a needless
          * PreVote round. Ignored without PreVote. */
         struct {
