@@ -306,6 +306,13 @@ static void ack_held_snapshot(struct raft *r, const struct raft_msg *m,
 void raft__recv_snapshot(struct raft *r, const struct raft_msg *m)
 {
     const struct raft_msg_snapshot *s = &m->snapshot;
+    /* A snapshot covers at least the first entry, of a term from 1 up to
+     * the sender's: anything else is from a broken or lying peer, and
+     * installed it would leave a log whose last term is 0 (the leader it
+     * may become would ship it for ever). */
+    if (s->meta.index == 0 || s->meta.term == 0 || s->meta.term > m->term) {
+        return;
+    }
     if (r->role != RAFT_FOLLOWER || r->leader != m->from) {
         raft__become_follower(r, r->term, m->from);
     }

@@ -342,6 +342,32 @@ static void test_follower_takes_snapshot_chunks_in_order_only(void **state)
     fx_destroy(&fx);
 }
 
+/* A snapshot of term 0, of index 0 or of a term past the sender's cannot
+ * come from a leader: dropped unanswered, nothing stored. */
+static void test_follower_drops_snapshots_no_leader_could_send(void **state)
+{
+    struct fx fx;
+    fx_init(&fx, 3, 3);
+    struct fx_node *f = fx_node(&fx, 2);
+    for (int c = 0; c < 3; c++) {
+        struct raft_msg m = chunk_msg(&fx, 1, 2, 0, 3000);
+        if (c == 0)
+            m.snapshot.meta.term = 0;
+        else if (c == 1)
+            m.snapshot.meta.index = 0;
+        else
+            m.snapshot.meta.term = 3;
+        fx_recv(&fx, &m);
+        assert_int_equal(fx_count(&fx, 2, 1, RAFT_MSG_SNAPSHOT_RESP), 0);
+        assert_int_equal(f->last.n_chunks, 0);
+        assert_false(f->install_pending);
+    }
+    struct raft_msg_snapshot_resp a =
+        chunk_answer(&fx, chunk_msg(&fx, 1, 2, 0, 3000));
+    assert_int_equal(a.next_offset, 1000); /* a well-formed one goes in */
+    fx_destroy(&fx);
+}
+
 static void test_follower_answers_a_duplicate_chunk_with_the_offset_it_wants(void **state)
 {
     struct fx fx;
@@ -729,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_node_restarts_from_snapshot_and_later_entries),
         cmocka_unit_test(test_snapshot_is_suggested_after_threshold_entries),
         cmocka_unit_test(test_follower_takes_snapshot_chunks_in_order_only),
+        cmocka_unit_test(test_follower_drops_snapshots_no_leader_could_send),
         cmocka_unit_test(test_follower_answers_a_duplicate_chunk_with_the_offset_it_wants),
         cmocka_unit_test(test_follower_rejects_a_chunk_of_a_transfer_it_has_not_begun),
         cmocka_unit_test(test_new_leader_restarts_the_snapshot_transfer_from_offset_zero),
