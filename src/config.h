@@ -64,6 +64,7 @@ struct config {
     long long raft_election_timeout;
     long long raft_heartbeat_interval;
     long long raft_write_timeout;
+    long long raft_log_retry_interval;
     long long raft_snapshot_entries;
     long long raft_snapshot_min_log_size;
     long long raft_snapshot_log_percentage;

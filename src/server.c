@@ -150,8 +150,10 @@ static void on_cron(struct loop_timer *t, void *data)
             store_expire_cycle(s->store, (uint64_t)now, budget,
                                STORE_REAP_DELETE, reap_none, NULL);
     }
-    if (s->raft.repl != NULL)
+    if (s->raft.repl != NULL) {
         server_raft_snapshot_cron(&s->raft);
+        server_raft_failure_cron(&s->raft, now);
+    }
     store_rehash_steps(s->store, REHASH_STEPS);
     client_cron(&s->clients, now);
     metrics_cron(&s->metrics, now);

@@ -590,12 +590,13 @@ static int open_repl(struct server_raft *sr, const struct wal_recovered *rec,
     return repl_open(&rc, &sr->repl, errmsg);
 }
 
-int server_raft_open(struct server_raft *sr, char *errmsg)
+/* The WAL, the cluster bus and the repl group, from what dir holds: at
+ * start-up and when a failed node mends. */
+static int open_group(struct server_raft *sr, char *errmsg)
 {
     struct wal_recovered rec;
     struct repl_member m[RAFT_MAX_SERVERS];
     uint64_t self_id = 1;
-    errmsg[0] = '\0';
     int rv = open_wal(sr, &rec, errmsg);
     if (rv < 0)
         return rv;
@@ -613,25 +614,12 @@ int server_raft_open(struct server_raft *sr, char *errmsg)
     self.id = sr->node_id;
     if ((rv = open_bus(sr, &self, n > 1, errmsg)) < 0)
         return rv;
-    resp_parser_init(&sr->parser, (long long)WAL_ENTRY_MAX, NULL);
-    resp_parser_init(&sr->mparser, (long long)WAL_ENTRY_MAX, NULL);
-    sr->sess.resp = 2;
-    sr->sess.authenticated = 1;
-    sr->discard.muted = 1;
-    sr->discard.proto = 2;
-    store_set_hide_expired_only(sr->store, 1);
     sr->alone = 0;
     sr->evict_pending = 0;
-    sr->env->evict = raft_evict;
-    sr->env->evict_data = sr;
-    rv = open_repl(sr, &rec, m, n, true, errmsg);
-    if (rv < 0)
+    store_set_hide_expired_only(sr->store, 1);
+    if ((rv = open_repl(sr, &rec, m, n, true, errmsg)) < 0)
         return rv;
     sr->clients->repl = sr->repl;
-    sr->clients->raft_admin = server_raft_admin;
-    sr->clients->raft_admin_data = sr;
-    metrics_register_section(sr->metrics, "raft", info_section, sr,
-                             METRICS_SECTION_NAMED);
     log_msg(LOG_LEVEL_NOTICE, "Raft node %llu of %d, log %llu..%llu, term %llu",
             (unsigned long long)sr->node_id, n,
             (unsigned long long)rec.first_index,
@@ -640,7 +628,7 @@ int server_raft_open(struct server_raft *sr, char *errmsg)
     return 0;
 }
 
-void server_raft_close(struct server_raft *sr)
+static void close_group(struct server_raft *sr)
 {
     if (sr->clients != NULL)
         sr->clients->repl = NULL;
@@ -652,8 +640,84 @@ void server_raft_close(struct server_raft *sr)
     if (sr->wal != NULL)
         wal_close(sr->wal);
     sr->wal = NULL;
+}
+
+int server_raft_open(struct server_raft *sr, char *errmsg)
+{
+    errmsg[0] = '\0';
+    resp_parser_init(&sr->parser, (long long)WAL_ENTRY_MAX, NULL);
+    resp_parser_init(&sr->mparser, (long long)WAL_ENTRY_MAX, NULL);
+    sr->sess.resp = 2;
+    sr->sess.authenticated = 1;
+    sr->discard.muted = 1;
+    sr->discard.proto = 2;
+    sr->env->evict = raft_evict;
+    sr->env->evict_data = sr;
+    int rv = open_group(sr, errmsg);
+    if (rv < 0)
+        return rv;
+    sr->clients->raft_admin = server_raft_admin;
+    sr->clients->raft_admin_data = sr;
+    metrics_register_section(sr->metrics, "raft", info_section, sr,
+                             METRICS_SECTION_NAMED);
+    return 0;
+}
+
+void server_raft_close(struct server_raft *sr)
+{
+    close_group(sr);
     resp_parser_free(&sr->parser);
     resp_parser_free(&sr->mparser);
+}
+
+/* ---- a node whose log failed ------------------------------------------ */
+
+/* What a restart does, in place, once the disk takes writes again: the
+ * keyspace and the group are dropped and rebuilt from the snapshot and
+ * the log, as at start-up, and the node rejoins its group (or leads its
+ * group of one again). Clients stay connected; parked ones get
+ * -CLUSTERDOWN, WATCHers see every key touched. Safe as a restart is:
+ * only what the log holds durably is read back. */
+static void mend(struct server_raft *sr)
+{
+    char errmsg[ERRMSG_LEN] = "";
+    log_msg(LOG_LEVEL_WARNING, "Raft log writable again: this node reloads "
+            "from its log and rejoins its group");
+    repl_wake_all(sr->repl);
+    close_group(sr);
+    if (sr->env->touch_all != NULL)
+        sr->env->touch_all(sr->env->touch_data);
+    store_flush(sr->store);
+    sr->snapshot_scheduled = 0;
+    if (open_group(sr, errmsg) < 0) {
+        /* Half open, the node can serve nothing safely: what a restart
+         * would meet too, so stop as a failed start-up does. */
+        log_msg(LOG_LEVEL_WARNING, "Could not reopen the Raft log: %s; "
+                "exiting", errmsg);
+        exit(1);
+    }
+}
+
+void server_raft_failure_cron(struct server_raft *sr, int64_t now_ms)
+{
+    long long every = sr->cfg->raft_log_retry_interval;
+    if (repl_log_error(sr->repl) == 0) {
+        sr->probe_at = 0;
+        return;
+    }
+    if (every <= 0)
+        return;
+    if (sr->probe_at == 0)
+        sr->probe_at = now_ms + every;
+    if (now_ms < sr->probe_at)
+        return;
+    sr->probe_at = now_ms + every;
+    int rv = wal_probe(sr->wal);
+    if (rv == 0)
+        mend(sr);
+    else if (sr->probe_failures++ == 0)
+        log_msg(LOG_LEVEL_WARNING, "Raft log still not writable (%s); "
+                "checking every %lld ms", err_str(rv), every);
 }
 
 /* ---- what the admin commands borrow (server_admin.c) ------------------ */
@@ -678,14 +742,7 @@ void server_raft_self_member(const struct server_raft *sr,
 int server_raft_reopen(struct server_raft *sr, uint64_t id,
                  const struct repl_member *m, int n, char *errmsg)
 {
-    sr->clients->repl = NULL;
-    repl_close(sr->repl);
-    sr->repl = NULL;
-    if (sr->bus != NULL)
-        peer_close(sr->bus);
-    sr->bus = NULL;
-    wal_close(sr->wal);
-    sr->wal = NULL;
+    close_group(sr);
     DIR *d = opendir(".");
     struct dirent *de;
     while (d != NULL && (de = readdir(d)) != NULL)

@@ -47,6 +47,8 @@ struct server_raft {
     int snapshot_scheduled;     /* BGSAVE in MULTI: start one after apply */
     int64_t current_ms;         /* when a save found the newest snapshot
                                  * current (Unix ms; LASTSAVE) */
+    int64_t probe_at;           /* failed log: next wal_probe (loop ms) */
+    unsigned probe_failures;    /* probes that found the disk still full */
 };
 
 /* Opens everything; returns 0, or <0 with a line for the log in errmsg
@@ -72,6 +74,10 @@ void server_raft_snapshot_cron(struct server_raft *sr);
 /* Hide-only expiry in a group of several, lazy deletes in a group of one
  * (called before sleeping). */
 void server_raft_sync_expiry_mode(struct server_raft *sr);
+/* The cron's share after a log write failed: every
+ * raft-log-retry-interval ms, whether the disk takes writes again; if so
+ * the node reloads from its log and rejoins its group. */
+void server_raft_failure_cron(struct server_raft *sr, int64_t now_ms);
 /* The cron's share: the leader proposes DELs for expired keys. */
 void server_raft_cron(struct server_raft *sr, int64_t now_ms,
                       size_t budget);

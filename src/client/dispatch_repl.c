@@ -400,17 +400,26 @@ static bool debug_allowed(struct conn *c)
     return true;
 }
 
-/* DEBUG RAFT-WAL-FAIL: the next log write fails as on a full disk. */
-static void debug_wal_fail(struct conn *c, int argc)
+/* DEBUG RAFT-WAL-FAIL: the next log write fails as on a full disk, which
+ * stays full until DEBUG RAFT-WAL-FAIL CLEAR. */
+static void debug_wal_fail(struct conn *c, int argc,
+                           const struct resp_arg *argv)
 {
     if (!debug_allowed(c))
         return;
-    if (argc != 2) {
+    if (argc > 3) {
         resp_add_error(&c->out, "wrong number of arguments for "
                        "'debug|raft-wal-fail' command");
         return;
     }
-    repl_fail_wal(c->srv->repl);
+    if (argc == 3 && !arg_is(&argv[2], "clear")) {
+        resp_add_error(&c->out, "syntax error");
+        return;
+    }
+    if (argc == 3)
+        repl_clear_wal_fault(c->srv->repl);
+    else
+        repl_fail_wal(c->srv->repl);
     resp_add_ok(&c->out);
 }
 
@@ -487,7 +496,7 @@ static int replication_command(struct conn *c, int argc,
         debug_partition(c, argc, argv);
     else if (arg_is(a, "debug") && argc >= 2 &&
              arg_is(&argv[1], "raft-wal-fail"))
-        debug_wal_fail(c, argc);
+        debug_wal_fail(c, argc, argv);
     else
         return 0;
     return 1;

@@ -80,7 +80,9 @@ static void fail_group(struct repl *r, const char *what, int rv)
     if (r->failed)
         return;
     log_msg(LOG_LEVEL_WARNING, "Raft group stopped: %s failed: %s; this "
-            "node leaves the group until it is restarted", what, err_str(rv));
+            "node leaves the group until its disk takes writes again "
+            "(raft-log-retry-interval) or it is restarted", what,
+            err_str(rv));
     r->failed = rv;
 }
 
@@ -651,6 +653,13 @@ int repl_transfer_leader(struct repl *r, uint64_t to)
 void repl_fail_wal(struct repl *r)
 {
     wal_inject_failure(r->wal, ERR_NOSPACE);
+    wal_inject_probe(r->wal, ERR_NOSPACE);
+}
+
+void repl_clear_wal_fault(struct repl *r)
+{
+    wal_inject_failure(r->wal, 0);
+    wal_inject_probe(r->wal, 0);
 }
 
 int repl_partition(struct repl *r, const uint64_t *ids, size_t n)

@@ -159,6 +159,10 @@ int repl_submit_follower_read(struct repl *r, void *owner);
 /* The owner is gone: its pending requests complete silently (entries
  * still apply everywhere, their replies are discarded). */
 void repl_cancel(struct repl *r, void *owner);
+/* Before closing a group that clients still wait on: every parked
+ * request is woken with ERR_BUSY, as at its deadline (a write's outcome
+ * is then unknown). */
+void repl_wake_all(struct repl *r);
 
 /* The before-sleep work, in order: acknowledge durable WAL writes
  * (PERSISTED), close the batch (PROPOSE), ask the read index (READ),
@@ -208,8 +212,11 @@ int repl_wait_voter(struct repl *r, void *owner, int64_t timeout_ms);
 /* DEBUG RAFT-PARTITION: block (on) or heal every peer in ids. */
 int repl_partition(struct repl *r, const uint64_t *ids, size_t n);
 /* DEBUG RAFT-WAL-FAIL: the next WAL write fails as on a full disk, and
- * this node leaves the group as it would then (see fail_group). */
+ * this node leaves the group as it would then (see fail_group); the disk
+ * stays full for wal_probe until repl_clear_wal_fault (DEBUG
+ * RAFT-WAL-FAIL CLEAR). */
 void repl_fail_wal(struct repl *r);
+void repl_clear_wal_fault(struct repl *r);
 const struct raft_config *repl_config_now(const struct repl *r);
 const struct repl_member *repl_member(const struct repl *r, uint64_t id);
 /* Every member whose address is known; returns the count. */

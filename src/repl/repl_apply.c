@@ -92,6 +92,19 @@ void repl__expire_waits(struct repl *r, int64_t now)
     r->n_reads = j;
 }
 
+void repl_wake_all(struct repl *r)
+{
+    repl__expire_waits(r, INT64_MAX);
+    for (uint32_t i = 0; i < r->batch_n; i++) {
+        void *owner = r->batch_owners[i];
+        r->batch_owners[i] = NULL;
+        wake(r, owner, ERR_BUSY);
+    }
+    void *owner = r->voter_owner;
+    r->voter_owner = NULL;
+    wake(r, owner, ERR_BUSY);
+}
+
 void repl_cancel(struct repl *r, void *owner)
 {
     if (r->voter_owner == owner)

@@ -577,6 +577,36 @@ void wal_inject_failure(struct wal *w, int status)
     w->inject = status;
 }
 
+/* Ends in .tmp: a start-up finding it (a crash mid-probe) unlinks it. */
+#define WAL_PROBE_NAME "probe.tmp"
+
+int wal_probe(struct wal *w)
+{
+    if (w->probe_inject != 0)
+        return w->probe_inject;
+    const struct wal_io_ops *ops = w->io->ops;
+    uint64_t avail;
+    int rv = ops->space(w->io, &avail);
+    if (rv == 0 && avail / 2 < w->segment_size)
+        rv = ERR_NOSPACE;
+    int fd;
+    if (rv != 0 || (rv = ops->open(w->io, WAL_PROBE_NAME,
+                                   WAL_OPEN_CREATE | WAL_OPEN_TRUNC, &fd)) != 0)
+        return rv;
+    static const uint8_t page[WAL_PAGE];
+    rv = ops->pwrite(w->io, fd, page, sizeof(page), 0);
+    if (rv == 0)
+        rv = ops->sync(w->io, fd);
+    ops->close(w->io, fd);
+    int u = ops->unlink(w->io, WAL_PROBE_NAME);
+    return rv != 0 ? rv : u;
+}
+
+void wal_inject_probe(struct wal *w, int status)
+{
+    w->probe_inject = status;
+}
+
 int wal_flush(struct wal *w)
 {
     while (!w->failed && w->inflight == NULL && w->head != NULL) {

@@ -149,6 +149,14 @@ int wal_flush(struct wal *w);
 /* The next write the WAL submits fails with status (< 0) as a full or
  * broken disk would, and the WAL stops (DEBUG RAFT-WAL-FAIL). */
 void wal_inject_failure(struct wal *w, int status);
+/* After a failure: whether the disk takes the log again. Looks for room
+ * for two segments (the next one and its spare) and writes and fsyncs a
+ * page in a scratch file, in the caller's thread (about one fsync).
+ * Returns 0 or the error met. wal_inject_probe(w, s) makes it report s
+ * (< 0) instead of looking, until it is called with 0 (DEBUG
+ * RAFT-WAL-FAIL: a disk that stays full). */
+int wal_probe(struct wal *w);
+void wal_inject_probe(struct wal *w, int status);
 /* 1 when wal_flush writes and fsyncs in the caller's thread before it
  * returns (the sync backend with wal-sync-thread no). Such a WAL arms no
  * flush timer of its own: its owner calls wal_flush where blocking on the

@@ -114,6 +114,8 @@ struct wal_io_ops {
     int (*rename)(struct wal_io *io, const char *from, const char *to);
     int (*unlink)(struct wal_io *io, const char *name);
     int (*sync_dir)(struct wal_io *io);
+    /* Bytes the directory's file system can still give (statvfs). */
+    int (*space)(struct wal_io *io, uint64_t *avail);
     /* Calls cb for each regular file in the directory. */
     int (*list)(struct wal_io *io, void (*cb)(void *data, const char *name),
                 void *data);

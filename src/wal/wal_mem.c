@@ -356,6 +356,13 @@ static void mem_destroy(struct wal_io *io)
     free(m);
 }
 
+/* No size limit: a full disk is a lasting write failure here. */
+static int mem_space(struct wal_io *io, uint64_t *avail)
+{
+    *avail = UINT64_MAX;
+    return 0;
+}
+
 static const struct wal_io_ops mem_ops = {
     .name = "mem",
     .open = mem_open,
@@ -370,6 +377,7 @@ static const struct wal_io_ops mem_ops = {
     .rename = mem_rename,
     .unlink = mem_unlink,
     .sync_dir = mem_sync_dir,
+    .space = mem_space,
     .list = mem_list,
     .lock = mem_lock,
     .submit = mem_submit,

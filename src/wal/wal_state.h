@@ -59,6 +59,7 @@ struct wal {
     uint64_t segment_size;
     int failed; /* sticky status */
     int inject; /* the next write fails with this (wal_inject_failure) */
+    int probe_inject; /* wal_probe reports this instead of looking */
 
     struct wal_hard_state hs;
     uint64_t snap_term, snap_index;

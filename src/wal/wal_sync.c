@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,6 +233,15 @@ static int posix_sync_dir(struct wal_io *io)
     return fsync(io->dir_fd) == 0 ? 0 : ERR_IO;
 }
 
+static int posix_space(struct wal_io *io, uint64_t *avail)
+{
+    struct statvfs sv;
+    if (fstatvfs(io->dir_fd, &sv) != 0)
+        return ERR_IO;
+    *avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    return 0;
+}
+
 static int posix_list(struct wal_io *io,
                       void (*cb)(void *data, const char *name), void *data)
 {
@@ -284,6 +294,7 @@ const struct wal_io_ops wal__posix_ops = {
     .rename = posix_rename,
     .unlink = posix_unlink,
     .sync_dir = posix_sync_dir,
+    .space = posix_space,
     .list = posix_list,
     .lock = posix_lock,
 };

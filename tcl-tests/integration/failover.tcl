@@ -117,6 +117,32 @@ test "a follower's log cannot be written: the group goes on without it, and it c
 }
 cluster_stop
 
+# DEBUG RAFT-WAL-FAIL keeps the disk "full" until DEBUG RAFT-WAL-FAIL CLEAR;
+# the node checks every raft-log-retry-interval ms (1000 by default) and,
+# once its disk takes writes, reloads from its log and rejoins in place.
+test "a failed leader rejoins by itself once its disk takes writes again" {
+    cluster_start
+    rec_reset
+    rec_write 100
+    set l [wait_leader]
+    wal_fail_node $l
+    set nl [wait_leader 5000 [nodes_except $l]]
+    rec_write 100
+    after 1500 ;# a check found the disk still full
+    assert_equal [raft_field $l raft_role] failed
+    assert_equal [ncmd $l debug raft-wal-fail clear] OK
+    wait_for_condition 100 50 {[raft_field $l raft_role] eq "follower"} \
+        "node $l did not rejoin ([cluster_roles])"
+    assert_equal [raft_field $l raft_wal_status] ok
+    rec_write 100
+    assert_acked_readable
+    wait_converged
+    assert_digests_equal
+    assert_acked_on_node $l
+    assert_equal [raft_field $l raft_leader_id] [node_id [wait_leader]]
+}
+cluster_stop
+
 test "DEBUG RAFT-WAL-FAIL is refused unless enable-debug-command allows it" {
     cluster_start -overrides {enable-debug-command no}
     set l [wait_leader]

@@ -225,11 +225,14 @@ start_server {tags {persistence external:skip}} {
 }
 
 # A log write that fails (a full disk; DEBUG RAFT-WAL-FAIL makes the next
-# one fail with ENOSPC) on a node alone in its group: as Redis after an AOF
-# write error, writes are refused with -MISCONF and reads go on; after a
-# restart the node serves writes again, with everything acknowledged.
+# one fail with ENOSPC, and the disk stays full until DEBUG RAFT-WAL-FAIL
+# CLEAR) on a node alone in its group: as Redis after an AOF write error,
+# writes are refused with -MISCONF and reads go on; once the disk takes
+# writes again (checked every raft-log-retry-interval ms) the node reloads
+# from its log, with everything acknowledged, and serves writes again on
+# the same connections. A restart mends it too.
 start_server {tags {persistence external:skip} overrides {
-        enable-debug-command yes}} {
+        enable-debug-command yes raft-log-retry-interval 100}} {
     test {A failed log write: -MISCONF for writes, reads go on, a restart mends it} {
         for {set i 0} {$i < 100} {incr i} { r set f:$i $i }
         assert_equal [r debug raft-wal-fail] OK
@@ -248,4 +251,80 @@ start_server {tags {persistence external:skip} overrides {
         assert_equal [r set f:x 2] OK
         assert_equal [r get f:x] 2
     } {raftcache-only}
+
+    test {A failed log write: the node mends itself once the disk takes writes again} {
+        r flushall
+        for {set i 0} {$i < 100} {incr i} { r set m:$i $i }
+        assert_equal [r save] OK ;# so they come back from the snapshot
+        r watch m:1
+        assert_equal [r debug raft-wal-fail] OK
+        assert_error "MISCONF*" {r set m:x 1}
+        after 500 ;# five checks, each finding the disk still full
+        assert_equal [raft_info raft_role] failed
+        assert_error "MISCONF*" {r set m:x 1}
+        assert_equal [r debug raft-wal-fail clear] OK
+        wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
+            "the node did not mend ([raft_info raft_role])"
+        assert_equal [raft_info raft_wal_status] ok
+        assert_equal [r dbsize] 100
+        assert_equal [r get m:99] 99
+        assert_equal [r get m:x] {}
+        # the keyspace was reloaded: a WATCH from before is broken
+        r multi
+        r set m:1 changed
+        assert_equal [r exec] {}
+        assert_equal [r set m:x 2] OK
+        assert_equal [r get m:x] 2
+        restart_same_dir
+        wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
+            "the restarted node did not lead"
+        assert_equal [r dbsize] 101
+        assert_equal [r get m:x] 2
+    } {raftcache-only}
+}
+
+# The same with a real full file system: the node's dir is a 16 MiB tmpfs
+# (needs root, else skipped) whose free space a filler file takes.
+proc tmpfs_mount {dir} {
+    file mkdir $dir
+    if {[catch {exec mount -t tmpfs -o size=16m tmpfs $dir}]} { return 0 }
+    return 1
+}
+
+proc tmpfs_free_kb {dir} {
+    lindex [exec df -k --output=avail $dir] end
+}
+
+set full_dir [file normalize [file join $::srv::tmpdir full.[pid]]]
+if {![::srv::is_redis] && [tmpfs_mount $full_dir]} {
+    start_server [list tags {persistence external:skip} overrides [list \
+            dir $full_dir wal-segment-size 1mb raft-log-retry-interval 100]] {
+        test {A full disk: writes fail with -MISCONF, and the node mends once space is freed} {
+            set filler [file join $full_dir filler]
+            exec fallocate -l [expr {([tmpfs_free_kb $full_dir] - 1500) * 1024}] $filler
+            set v [string repeat x 1000]
+            set acked 0
+            set err ""
+            for {set i 0} {$i < 5000 && $err eq ""} {incr i} {
+                if {[catch {r set full:$i $v} e]} { set err $e } else { incr acked }
+            }
+            assert_match "MISCONF Errors writing to the Raft log: no space" $err
+            assert {$acked > 100}
+            assert_equal [raft_info raft_role] failed
+            after 500
+            assert_equal [raft_info raft_role] failed
+            assert_equal [raft_info raft_wal_status] "no space"
+            file delete $filler
+            wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
+                "the node did not mend ([raft_info raft_role])"
+            for {set i 0} {$i < $acked} {incr i} {
+                assert_equal [r strlen full:$i] 1000
+            }
+            assert_equal [r set full:after 1] OK
+            assert_equal [r get full:after] 1
+        } {raftcache-only}
+    }
+    catch {exec umount $full_dir}
+} else {
+    catch {file delete -force $full_dir}
 }

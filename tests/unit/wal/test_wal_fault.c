@@ -163,6 +163,47 @@ static void test_lasting_write_failures_from_nth_write(void **state)
     assert_true(completed);
 }
 
+/* A node whose log failed asks wal_probe until the disk takes writes
+ * again, then reopens the WAL in place (no crash): the probe reports the
+ * disk's error meanwhile, leaves no file behind, and the reopened log
+ * holds every acknowledged entry and takes appends. */
+static void test_probe_reports_the_disk_until_it_takes_writes_again(
+    void **state)
+{
+    struct wal_mem_disk *d = wal_mem_disk_create();
+    struct acks a = {0};
+    struct wal_config c;
+    struct wal *w = open_with_durable(d, SEG, &a, &c, 5);
+    assert_int_equal(wal_probe(w), 0);
+    wal_mem_fail_write(d, 1, 1);
+    assert_int_equal(append_range(w, 6, 9, 1), 0);
+    settle(w);
+    assert_int_equal(a.status, ERR_IO);
+    assert_int_equal(wal_probe(w), ERR_IO);
+    assert_int_equal(wal_probe(w), ERR_IO);
+    wal_mem_fail_write(d, 0, 0); /* the disk is mended */
+    wal_inject_probe(w, ERR_NOSPACE);
+    assert_int_equal(wal_probe(w), ERR_NOSPACE);
+    wal_inject_probe(w, 0);
+    assert_int_equal(wal_probe(w), 0);
+    char names[4096];
+    wal_mem_list(d, names, sizeof(names));
+    assert_null(strstr(names, "probe"));
+    wal_close(w);
+    struct acks b = {0};
+    c = mem_config(d, SEG, &b);
+    assert_int_equal(wal_open(&c, &w, NULL, NULL), 0);
+    assert_true(wal_last_index(w) >= 5);
+    assert_log(w, 1, wal_last_index(w), 1);
+    uint64_t next = wal_last_index(w) + 1;
+    assert_int_equal(append_range(w, next, next + 3, 1), 0);
+    settle(w);
+    assert_int_equal(b.status, 0);
+    assert_int_equal(b.durable, next + 3);
+    wal_close(w);
+    wal_mem_disk_destroy(d);
+}
+
 static void test_crash_before_deferred_fsync_loses_only_unacked(
     void **state)
 {
@@ -254,6 +295,8 @@ int main(void)
             test_crash_before_deferred_fsync_loses_only_unacked),
         cmocka_unit_test(test_torn_power_loss_at_random_moments),
         cmocka_unit_test(test_recovery_makes_what_it_read_back_durable),
+        cmocka_unit_test(
+            test_probe_reports_the_disk_until_it_takes_writes_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
