@@ -466,8 +466,10 @@ void server_raft_snapshot_cron(struct server_raft *sr)
 static void info_section(struct metrics_buf *out, void *data)
 {
     struct server_raft *sr = data;
-    if (sr->repl != NULL)
-        repl_info_section(out, sr->repl);
+    if (sr->repl == NULL)
+        return;
+    repl_info_section(out, sr->repl);
+    metrics_buf_printf(out, "raft_log_mends:%u\r\n", sr->mends);
 }
 
 /* ---- opening ----------------------------------------------------------- */
@@ -685,6 +687,8 @@ static void mend(struct server_raft *sr)
             "from its log and rejoins its group");
     repl_wake_all(sr->repl);
     close_group(sr);
+    sr->mends++;
+    sr->probe_failures = 0;
     if (sr->env->touch_all != NULL)
         sr->env->touch_all(sr->env->touch_data);
     store_flush(sr->store);

@@ -49,6 +49,7 @@ struct server_raft {
                                  * current (Unix ms; LASTSAVE) */
     int64_t probe_at;           /* failed log: next wal_probe (loop ms) */
     unsigned probe_failures;    /* probes that found the disk still full */
+    unsigned mends;             /* times the failed log was reopened */
 };
 
 /* Opens everything; returns 0, or <0 with a line for the log in errmsg

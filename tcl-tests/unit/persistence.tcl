@@ -266,6 +266,7 @@ start_server {tags {persistence external:skip} overrides {
         wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
             "the node did not mend ([raft_info raft_role])"
         assert_equal [raft_info raft_wal_status] ok
+        assert_equal [raft_info raft_log_mends] 1
         assert_equal [r dbsize] 100
         assert_equal [r get m:99] 99
         assert_equal [r get m:x] {}
