@@ -142,10 +142,10 @@ static const struct opt opts[] = {
      "-CLUSTERDOWN (0: 2 x raft-election-timeout). Its outcome is then "
      "unknown: the write may still commit."},
     {"raft-log-retry-interval", OPT_INT, OFF(raft_log_retry_interval), 0,
-     "1000", 0, 3600000, NULL, "A node whose Raft log write failed (a full "
-     "disk) checks this often (ms) whether the disk takes writes again, "
-     "and then reloads from its log and rejoins (0: it waits for a "
-     "restart)."},
+     "1000", 0, 3600000, NULL, "A node whose Raft log write failed on a "
+     "full disk checks this often (ms) whether the disk takes writes "
+     "again, and then reloads from its log and rejoins (0: it waits for a "
+     "restart, as after an I/O error)."},
     {"raft-snapshot-entries", OPT_INT, OFF(raft_snapshot_entries),
      OPT_IMMUTABLE, "200000", 0, LLONG_MAX, NULL,
      "Snapshot (fork) once this many entries follow the last one (0: never)."},

@@ -685,6 +685,7 @@ static void mend(struct server_raft *sr)
     char errmsg[ERRMSG_LEN] = "";
     log_msg(LOG_LEVEL_WARNING, "Raft log writable again: this node reloads "
             "from its log and rejoins its group");
+    uint64_t served = repl_applied_index(sr->repl);
     repl_wake_all(sr->repl);
     close_group(sr);
     sr->mends++;
@@ -692,7 +693,6 @@ static void mend(struct server_raft *sr)
     if (sr->env->touch_all != NULL)
         sr->env->touch_all(sr->env->touch_data);
     store_flush(sr->store);
-    sr->snapshot_scheduled = 0;
     if (open_group(sr, errmsg) < 0) {
         /* Half open, the node can serve nothing safely: what a restart
          * would meet too, so stop as a failed start-up does. */
@@ -700,18 +700,24 @@ static void mend(struct server_raft *sr)
                 "exiting", errmsg);
         exit(1);
     }
+    repl_hold_reads_until(sr->repl, served);
 }
 
 void server_raft_failure_cron(struct server_raft *sr, int64_t now_ms)
 {
     long long every = sr->cfg->raft_log_retry_interval;
-    if (repl_log_error(sr->repl) == 0) {
+    int err = repl_log_error(sr->repl);
+    if (err == 0) {
         sr->probe_at = 0;
         return;
     }
-    if (every <= 0)
+    /* After an I/O error the disk's state is unknown (a failed fsync may
+     * have dropped pages the cache still shows): that waits for someone
+     * to look at the disk and restart the node, as Redis exits when an
+     * fsync fails under appendfsync always. */
+    if (err != ERR_NOSPACE || every <= 0)
         return;
-    if (sr->probe_at == 0)
+    if (sr->probe_at == 0 || sr->probe_at > now_ms + every)
         sr->probe_at = now_ms + every;
     if (now_ms < sr->probe_at)
         return;

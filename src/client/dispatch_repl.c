@@ -325,7 +325,8 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
         c->read_err = 0;
         return DISPATCH_DONE;
     }
-    if (c->read_budget >= nbytes) { /* covered by the last read index */
+    if (c->read_budget >= nbytes && !repl_loading(cs->repl)) {
+        /* covered by the last read index */
         if (dispatch__run(c, argc, argv))
             return DISPATCH_PAUSED;
         c->read_budget -= nbytes;
@@ -334,6 +335,11 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
     c->read_budget = 0;
     int mode = c->consistency >= 0 ? c->consistency
                                    : cs->cfg->read_consistency;
+    if (repl_loading(cs->repl)) {
+        resp_add_error(&c->out, "-LOADING Redis is loading the dataset in "
+                       "memory");
+        return DISPATCH_DONE;
+    }
     if (repl_failed_alone(cs->repl)) /* as Redis after an AOF error */
         return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED : DISPATCH_DONE;
     if (!repl_is_leader(cs->repl)) {
@@ -400,8 +406,8 @@ static bool debug_allowed(struct conn *c)
     return true;
 }
 
-/* DEBUG RAFT-WAL-FAIL: the next log write fails as on a full disk, which
- * stays full until DEBUG RAFT-WAL-FAIL CLEAR. */
+/* DEBUG RAFT-WAL-FAIL [EIO|CLEAR]: the next log write fails as on a full
+ * disk (or with an I/O error), and the disk stays full until CLEAR. */
 static void debug_wal_fail(struct conn *c, int argc,
                            const struct resp_arg *argv)
 {
@@ -412,14 +418,16 @@ static void debug_wal_fail(struct conn *c, int argc,
                        "'debug|raft-wal-fail' command");
         return;
     }
-    if (argc == 3 && !arg_is(&argv[2], "clear")) {
+    if (argc == 3 && arg_is(&argv[2], "clear"))
+        repl_clear_wal_fault(c->srv->repl);
+    else if (argc == 3 && arg_is(&argv[2], "eio"))
+        repl_fail_wal(c->srv->repl, ERR_IO);
+    else if (argc == 2)
+        repl_fail_wal(c->srv->repl, ERR_NOSPACE);
+    else {
         resp_add_error(&c->out, "syntax error");
         return;
     }
-    if (argc == 3)
-        repl_clear_wal_fault(c->srv->repl);
-    else
-        repl_fail_wal(c->srv->repl);
     resp_add_ok(&c->out);
 }
 

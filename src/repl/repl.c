@@ -80,8 +80,8 @@ static void fail_group(struct repl *r, const char *what, int rv)
     if (r->failed)
         return;
     log_msg(LOG_LEVEL_WARNING, "Raft group stopped: %s failed: %s; this "
-            "node leaves the group until its disk takes writes again "
-            "(raft-log-retry-interval) or it is restarted", what,
+            "node leaves the group until it is restarted (after a full "
+            "disk: until the disk takes writes again)", what,
             err_str(rv));
     r->failed = rv;
 }
@@ -599,6 +599,16 @@ uint64_t repl_applied_index(const struct repl *r)
     return r->applied;
 }
 
+void repl_hold_reads_until(struct repl *r, uint64_t index)
+{
+    r->load_floor = index;
+}
+
+bool repl_loading(const struct repl *r)
+{
+    return r->applied < r->load_floor;
+}
+
 uint64_t repl_last_index(const struct repl *r)
 {
     return raft_last_index(r->raft);
@@ -650,9 +660,9 @@ int repl_transfer_leader(struct repl *r, uint64_t to)
     return repl__step(r, &ev);
 }
 
-void repl_fail_wal(struct repl *r)
+void repl_fail_wal(struct repl *r, int status)
 {
-    wal_inject_failure(r->wal, ERR_NOSPACE);
+    wal_inject_failure(r->wal, status);
     wal_inject_probe(r->wal, ERR_NOSPACE);
 }
 

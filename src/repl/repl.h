@@ -194,6 +194,12 @@ bool repl_leader_addr(const struct repl *r, const char **host, int *port);
 uint64_t repl_leader_id(const struct repl *r);
 uint64_t repl_node_id(const struct repl *r);
 uint64_t repl_applied_index(const struct repl *r);
+/* A group reopened on a live server (a failed log mended) reads back a
+ * state older than the one its clients saw: until it has applied index
+ * again, repl_loading is true and reads served from local state get
+ * -LOADING, as from a Redis replica loading its dataset. */
+void repl_hold_reads_until(struct repl *r, uint64_t index);
+bool repl_loading(const struct repl *r);
 /* The last index of this node's log (appended, perhaps uncommitted). */
 uint64_t repl_last_index(const struct repl *r);
 size_t repl_pending_writes(const struct repl *r);
@@ -211,11 +217,11 @@ int repl_remove_node(struct repl *r, uint64_t id);
 int repl_wait_voter(struct repl *r, void *owner, int64_t timeout_ms);
 /* DEBUG RAFT-PARTITION: block (on) or heal every peer in ids. */
 int repl_partition(struct repl *r, const uint64_t *ids, size_t n);
-/* DEBUG RAFT-WAL-FAIL: the next WAL write fails as on a full disk, and
- * this node leaves the group as it would then (see fail_group); the disk
- * stays full for wal_probe until repl_clear_wal_fault (DEBUG
- * RAFT-WAL-FAIL CLEAR). */
-void repl_fail_wal(struct repl *r);
+/* DEBUG RAFT-WAL-FAIL: the next WAL write fails with status (ERR_NOSPACE:
+ * a full disk, ERR_IO: a broken one), and this node leaves the group as
+ * it would then (see fail_group); the disk stays full for wal_probe until
+ * repl_clear_wal_fault (DEBUG RAFT-WAL-FAIL CLEAR). */
+void repl_fail_wal(struct repl *r, int status);
 void repl_clear_wal_fault(struct repl *r);
 const struct raft_config *repl_config_now(const struct repl *r);
 const struct repl_member *repl_member(const struct repl *r, uint64_t id);

@@ -99,6 +99,7 @@ struct repl {
     uint64_t proposed_index, proposed_term;
     uint64_t applied;
     uint64_t applied_term;
+    uint64_t load_floor; /* local reads wait for applied >= this */
     struct raft_config applied_config; /* in force at `applied` */
     /* members' addresses */
     struct repl_member members[RAFT_MAX_SERVERS];

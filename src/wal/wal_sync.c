@@ -238,7 +238,7 @@ static int posix_space(struct wal_io *io, uint64_t *avail)
     struct statvfs sv;
     if (fstatvfs(io->dir_fd, &sv) != 0)
         return ERR_IO;
-    *avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    *avail = (uint64_t)sv.f_bavail * (sv.f_frsize ? sv.f_frsize : sv.f_bsize);
     return 0;
 }
 

@@ -130,7 +130,26 @@ test "a failed leader rejoins by itself once its disk takes writes again" {
     rec_write 100
     after 1500 ;# a check found the disk still full
     assert_equal [raft_field $l raft_role] failed
+    # a stale reader kept across the reload never sees the keyspace shrink:
+    # it gets -LOADING until the node has applied what it served before
+    set c [stale_client $l]
+    set before [$c dbsize]
+    assert {$before >= 100}
     assert_equal [ncmd $l debug raft-wal-fail clear] OK
+    set loading 0
+    set deadline [expr {[clock milliseconds] + 10000}]
+    while {[clock milliseconds] < $deadline} {
+        if {[catch {$c dbsize} n]} {
+            assert_match "LOADING*" $n
+            incr loading
+        } else {
+            assert {$n >= $before} "(DBSIZE $n after the reload, $before before)"
+            if {[raft_field $l raft_log_mends] == 1} break
+        }
+        after 10
+    }
+    puts "    $loading -LOADING replies during the reload"
+    $c close
     wait_for_condition 100 50 {[raft_field $l raft_role] eq "follower"} \
         "node $l did not rejoin ([cluster_roles])"
     assert_equal [raft_field $l raft_wal_status] ok

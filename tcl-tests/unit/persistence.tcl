@@ -224,6 +224,17 @@ start_server {tags {persistence external:skip}} {
     } {raftcache-only}
 }
 
+# DBSIZE once the node has applied again what it served before its log
+# failed: until then every reply is -LOADING, never a smaller keyspace.
+proc dbsize_after_loading {} {
+    for {set i 0} {$i < 500} {incr i} {
+        if {![catch {r dbsize} n]} { return $n }
+        assert_match "LOADING*" $n
+        after 10
+    }
+    error "still loading after 5 s"
+}
+
 # A log write that fails (a full disk; DEBUG RAFT-WAL-FAIL makes the next
 # one fail with ENOSPC, and the disk stays full until DEBUG RAFT-WAL-FAIL
 # CLEAR) on a node alone in its group: as Redis after an AOF write error,
@@ -255,7 +266,7 @@ start_server {tags {persistence external:skip} overrides {
     test {A failed log write: the node mends itself once the disk takes writes again} {
         r flushall
         for {set i 0} {$i < 100} {incr i} { r set m:$i $i }
-        assert_equal [r save] OK ;# so they come back from the snapshot
+        assert_equal [r save] OK ;# the reload reads a snapshot and a log
         r watch m:1
         assert_equal [r debug raft-wal-fail] OK
         assert_error "MISCONF*" {r set m:x 1}
@@ -267,10 +278,10 @@ start_server {tags {persistence external:skip} overrides {
             "the node did not mend ([raft_info raft_role])"
         assert_equal [raft_info raft_wal_status] ok
         assert_equal [raft_info raft_log_mends] 1
-        assert_equal [r dbsize] 100
+        assert_equal [dbsize_after_loading] 100
         assert_equal [r get m:99] 99
         assert_equal [r get m:x] {}
-        # the keyspace was reloaded: a WATCH from before is broken
+        # a WATCH from before the reload is broken (the node leads a new term)
         r multi
         r set m:1 changed
         assert_equal [r exec] {}
@@ -284,11 +295,41 @@ start_server {tags {persistence external:skip} overrides {
     } {raftcache-only}
 }
 
+# A log that failed with an I/O error is not reopened by itself: the disk's
+# state is unknown until someone looks and restarts the node.
+start_server {tags {persistence external:skip} overrides {
+        enable-debug-command yes raft-log-retry-interval 100}} {
+    test {A log write failed with an I/O error: the node waits for a restart} {
+        r set e:1 1
+        assert_equal [r debug raft-wal-fail eio] OK
+        assert_error "MISCONF Errors writing to the Raft log: I/O error" {r set e:2 2}
+        assert_equal [r debug raft-wal-fail clear] OK
+        after 500 ;# five checks would have mended a full disk
+        assert_equal [raft_info raft_role] failed
+        assert_equal [raft_info raft_log_mends] 0
+        assert_equal [r get e:1] 1
+        assert_error "*wrong number of arguments*" {r debug raft-wal-fail eio x}
+        assert_error "*syntax*" {r debug raft-wal-fail nope}
+        restart_same_dir
+        wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
+            "the restarted node did not lead"
+        assert_equal [dbsize_after_loading] 1
+        assert_equal [r set e:2 2] OK
+    } {raftcache-only}
+}
+
 # The same with a real full file system: the node's dir is a 16 MiB tmpfs
-# (needs root, else skipped) whose free space a filler file takes.
+# (needs root, fallocate and GNU df, else skipped) whose free space a
+# filler file takes.
 proc tmpfs_mount {dir} {
     file mkdir $dir
     if {[catch {exec mount -t tmpfs -o size=16m tmpfs $dir}]} { return 0 }
+    if {[catch {exec df -k --output=avail $dir}] ||
+        [catch {exec fallocate -l 4096 [file join $dir f]}]} {
+        catch {exec umount $dir}
+        return 0
+    }
+    file delete [file join $dir f]
     return 1
 }
 
@@ -298,34 +339,39 @@ proc tmpfs_free_kb {dir} {
 
 set full_dir [file normalize [file join $::srv::tmpdir full.[pid]]]
 if {![::srv::is_redis] && [tmpfs_mount $full_dir]} {
-    start_server [list tags {persistence external:skip} overrides [list \
-            dir $full_dir wal-segment-size 1mb raft-log-retry-interval 100]] {
-        test {A full disk: writes fail with -MISCONF, and the node mends once space is freed} {
-            set filler [file join $full_dir filler]
-            exec fallocate -l [expr {([tmpfs_free_kb $full_dir] - 1500) * 1024}] $filler
-            set v [string repeat x 1000]
-            set acked 0
-            set err ""
-            for {set i 0} {$i < 5000 && $err eq ""} {incr i} {
-                if {[catch {r set full:$i $v} e]} { set err $e } else { incr acked }
-            }
-            assert_match "MISCONF Errors writing to the Raft log: no space" $err
-            assert {$acked > 100}
-            assert_equal [raft_info raft_role] failed
-            after 500
-            assert_equal [raft_info raft_role] failed
-            assert_equal [raft_info raft_wal_status] "no space"
-            file delete $filler
-            wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
-                "the node did not mend ([raft_info raft_role])"
-            for {set i 0} {$i < $acked} {incr i} {
-                assert_equal [r strlen full:$i] 1000
-            }
-            assert_equal [r set full:after 1] OK
-            assert_equal [r get full:after] 1
-        } {raftcache-only}
+    try {
+        start_server [list tags {persistence external:skip} overrides [list \
+                dir $full_dir wal-segment-size 1mb raft-log-retry-interval 100]] {
+            test {A full disk: writes fail with -MISCONF, and the node mends once space is freed} {
+                set filler [file join $full_dir filler]
+                exec fallocate -l [expr {([tmpfs_free_kb $full_dir] - 1500) * 1024}] $filler
+                set v [string repeat x 1000]
+                set acked 0
+                set err ""
+                for {set i 0} {$i < 5000 && $err eq ""} {incr i} {
+                    if {[catch {r set full:$i $v} e]} { set err $e } else { incr acked }
+                }
+                assert_match "MISCONF Errors writing to the Raft log: no space" $err
+                assert {$acked > 100}
+                assert_equal [raft_info raft_role] failed
+                after 500
+                assert_equal [raft_info raft_role] failed
+                assert_equal [raft_info raft_wal_status] "no space"
+                file delete $filler
+                wait_for_condition 100 50 {[raft_info raft_role] eq "leader"} \
+                    "the node did not mend ([raft_info raft_role])"
+                assert {[dbsize_after_loading] >= $acked}
+                for {set i 0} {$i < $acked} {incr i} {
+                    assert_equal [r strlen full:$i] 1000
+                }
+                assert_equal [r set full:after 1] OK
+                assert_equal [r get full:after] 1
+            } {raftcache-only}
+        }
+    } finally {
+        catch {exec umount $full_dir}
+        catch {file delete -force $full_dir}
     }
-    catch {exec umount $full_dir}
 } else {
     catch {file delete -force $full_dir}
 }
