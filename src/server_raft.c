@@ -445,7 +445,7 @@ int server_raft_snapshot_status(const struct server_raft *sr,
         .changes = applied > rs.index ? applied - rs.index : 0,
         .saves = rs.saves, .last_duration_ms = rs.last_duration_ms,
         .log_bytes = rs.log_bytes, .forks = rs.forks,
-        .fork_us = rs.fork_us,
+        .fork_us = rs.fork_us, .loading = repl_loading(sr->repl),
         .running_ms = rs.running ? loop_now_ms(sr->loop) - rs.started_ms
                                  : -1};
     return 0;

@@ -121,6 +121,8 @@ struct cmd_snapshot_status {
                                * one (INFO mem_not_counted_for_evict) */
     uint64_t forks;           /* INFO total_forks */
     int64_t fork_us;          /* INFO latest_fork_usec */
+    int loading;              /* a reopened log is not yet applied again
+                               * (INFO loading) */
 };
 
 /* What cmd needs from the rooms above it; server.c fills these. */

@@ -143,7 +143,7 @@ static void section_persistence(struct metrics_buf *o, void *data)
     struct cmd_snapshot_status st;
     cmd__save_status(env, &st);
     metrics_buf_printf(o,
-        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
+        "loading:%d\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
         "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\n"
         "rdb_last_bgsave_status:%s\r\nrdb_last_bgsave_time_sec:%lld\r\n"
         "rdb_current_bgsave_time_sec:%lld\r\nrdb_saves:%llu\r\n"
@@ -151,7 +151,7 @@ static void section_persistence(struct metrics_buf *o, void *data)
         "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
         "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
         "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-        (unsigned long long)st.changes, st.running ? 1 : 0,
+        st.loading, (unsigned long long)st.changes, st.running ? 1 : 0,
         (long long)(st.last_ms / 1000), st.last_ok ? "ok" : "err",
         secs(st.last_duration_ms), secs(st.running_ms),
         (unsigned long long)st.saves);

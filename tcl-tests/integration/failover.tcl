@@ -136,19 +136,29 @@ test "a failed leader rejoins by itself once its disk takes writes again" {
     set before [$c dbsize]
     assert {$before >= 100}
     assert_equal [ncmd $l debug raft-wal-fail clear] OK
+    # INFO between two -LOADING replies ran while loading: it says so
     set loading 0
+    set info_loading 0
+    set prev_loading 0
+    set info_flag ""
     set deadline [expr {[clock milliseconds] + 10000}]
     while {[clock milliseconds] < $deadline} {
         if {[catch {$c dbsize} n]} {
             assert_match "LOADING*" $n
             incr loading
+            if {$prev_loading} { assert_equal $info_flag 1 }
+            set prev_loading 1
         } else {
             assert {$n >= $before} "(DBSIZE $n after the reload, $before before)"
             if {[raft_field $l raft_log_mends] == 1} break
+            set prev_loading 0
         }
+        set info_flag [info_field [$c info persistence] loading]
+        if {$info_flag} { incr info_loading }
         after 10
     }
-    puts "    $loading -LOADING replies during the reload"
+    puts "    $loading -LOADING replies during the reload ($info_loading INFO loading:1)"
+    assert_equal [info_field [$c info persistence] loading] 0
     $c close
     wait_for_condition 100 50 {[raft_field $l raft_role] eq "follower"} \
         "node $l did not rejoin ([cluster_roles])"
