@@ -325,8 +325,13 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
         c->read_err = 0;
         return DISPATCH_DONE;
     }
-    if (c->read_budget >= nbytes && !repl_loading(cs->repl)) {
-        /* covered by the last read index */
+    if (repl_loading(cs->repl)) {
+        c->read_budget = 0;
+        resp_add_error(&c->out, "-LOADING Redis is loading the dataset in "
+                       "memory");
+        return DISPATCH_DONE;
+    }
+    if (c->read_budget >= nbytes) { /* covered by the last read index */
         if (dispatch__run(c, argc, argv))
             return DISPATCH_PAUSED;
         c->read_budget -= nbytes;
@@ -335,11 +340,6 @@ static int route_read(struct conn *c, const struct cmd_def *d, int argc,
     c->read_budget = 0;
     int mode = c->consistency >= 0 ? c->consistency
                                    : cs->cfg->read_consistency;
-    if (repl_loading(cs->repl)) {
-        resp_add_error(&c->out, "-LOADING Redis is loading the dataset in "
-                       "memory");
-        return DISPATCH_DONE;
-    }
     if (repl_failed_alone(cs->repl)) /* as Redis after an AOF error */
         return dispatch__run(c, argc, argv) ? DISPATCH_PAUSED : DISPATCH_DONE;
     if (!repl_is_leader(cs->repl)) {
