@@ -7,6 +7,9 @@
 #   make test-full  the slow tiers as well (long seeds, fuzzing, slow tags)
 #   make asan       the same build with AddressSanitizer and UBSan in build-asan/
 #   make test-asan  the test suite against the asan build
+#   make chaos      kill, restart and isolate nodes under writes for
+#                   CHAOS_SECONDS (120), then check no acknowledged write was
+#                   lost (tests/chaos/chaos.py; not part of make test)
 #   V=1             show the commands
 #
 # Every source file under src/ is part of the server; src/server.c holds
@@ -48,7 +51,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
 # Test programs added by rules.mk files append themselves here.
 TEST_BINS :=
 
-.PHONY: all run test test-full asan test-asan clean deps programs
+.PHONY: all run test test-full asan test-asan chaos clean deps programs
 all: deps $(SERVER)
 
 deps:
@@ -97,6 +100,9 @@ asan: deps
 
 test-asan: asan
 	$(Q)BUILD=build-asan ASAN=1 bash tests/run.sh
+
+chaos: deps $(SERVER)
+	$(Q)/usr/bin/python3 tests/chaos/chaos.py --bin $(SERVER) --seconds $(or $(CHAOS_SECONDS),120) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 clean:
 	rm -rf build build-asan
