@@ -25,7 +25,8 @@ follower (restarted 0.5-3 s later); SIGKILL a follower, then the leader
 be the other follower); or isolate the leader or a follower with DEBUG
 RAFT-PARTITION for 1-3 s. Afterwards every node runs and every
 partition is healed, and all nodes must reach the same applied index with
-equal DEBUG DIGESTs. Prints what it saw and ends with "chaos: PASS" or
+equal DEBUG DIGESTs, and no node's log may hold a sanitizer report (for
+builds with ASan / UBSan). Prints what it saw and ends with "chaos: PASS" or
 "chaos: FAIL <why>" (exit 1). Only the processes recorded by
 tests/cluster.sh in the run's own data directory are ever signalled.
 """
@@ -253,6 +254,22 @@ def converged(cl):
     return (applied.pop(), digests)
 
 
+def sanitizer_reports(data):
+    """Nodes of a sanitizer build report into their logs."""
+    found = []
+    for n in range(1, NODES + 1):
+        path = os.path.join(data, "node%d.log" % n)
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for mark in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if mark in text:
+                found.append("node %d's log has a %s report" % (n, mark.rstrip(":")))
+    return found
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=120)
@@ -331,6 +348,7 @@ def main():
         verdict.append("%s: %s" % (type(e).__name__, e))
     finally:
         cl.stop()
+        verdict += sanitizer_reports(data)
         if verdict or a.keep:
             print("chaos: data and node logs kept in %s" % data)
         else:
