@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cluster layer: real 3-node raftcache clusters on free loopback ports.
-# First tests/cluster.sh itself (start, status, kill, restart, stop), then
+# First tests/cluster.sh itself (start, status, kill, restart, stop), a
+# 30-second chaos run (tests/chaos/chaos.py; 180 s with FULL=1), then
 # the scenarios of tcl-tests/integration/ (formation, replication, kill -9
 # of the leader under load, restarts, catch-up by log and snapshot,
 # partitions, membership changes, expiry, eviction, follower reads, real
@@ -87,6 +88,19 @@ cluster_script_checks() {
     rm -rf "$data"
 }
 cluster_script_checks
+
+# Random faults under writes (tests/chaos/chaos.py, seed 1: the same fault
+# schedule each time): kill -9 of the leader or a follower, a follower
+# behind when the leader dies, isolated nodes; then no acknowledged write
+# may be lost and every node must hold the same data.
+chaos_secs=30
+[ "${FULL:-0}" = "1" ] && chaos_secs=180
+if timeout -k 5 $((chaos_secs + 180)) /usr/bin/python3 tests/chaos/chaos.py \
+    --bin "$bin" --seconds "$chaos_secs" --seed 1 >"$logs/chaos.out" 2>&1; then
+    pass chaos_no_acknowledged_write_lost
+else
+    fail chaos_no_acknowledged_write_lost "$(grep '^chaos: ' "$logs/chaos.out" | tail -n 4 | tr '\n' ' ')"
+fi
 
 tout="$logs/cluster-suite.out"
 slow=()
