@@ -22,7 +22,9 @@ goes on with the next one. At the end, for writer w:
 The faults, one every 1-3 s, picked with the seed: SIGKILL the leader or a
 follower (restarted 0.5-3 s later); SIGKILL a follower, then the leader
 0.5-2 s later while the follower comes back behind (the next leader must
-be the other follower); or isolate the leader or a follower with DEBUG
+be the other follower); make the log of the leader or a follower fail as
+on a full disk (DEBUG RAFT-WAL-FAIL) and clear it 0.5-2 s later (the node
+mends itself); or isolate the leader or a follower with DEBUG
 RAFT-PARTITION for 1-3 s. Afterwards every node runs and every
 partition is healed, and all nodes must reach the same applied index with
 equal DEBUG DIGESTs, and no node's log may hold a sanitizer report (for
@@ -128,6 +130,16 @@ class Cluster:
         except redis.RedisError:
             return False
         return True
+
+    def disk_full(self, n, full):
+        """DEBUG RAFT-WAL-FAIL: node n's log fails as on a full disk, or
+        takes writes again (the node then reloads and rejoins by itself)."""
+        try:
+            self.client(n).execute_command("DEBUG", "RAFT-WAL-FAIL",
+                                           *([] if full else ["CLEAR"]))
+            return True
+        except redis.RedisError:
+            return False
 
     def heal(self):
         for n in range(1, NODES + 1):
@@ -254,6 +266,25 @@ def converged(cl):
     return (applied.pop(), digests)
 
 
+def log_counts(data):
+    """How often the nodes loaded a snapshot sent to them, and mended a
+    log that had stopped on a full disk."""
+    marks = {"snapshots installed": "Raft snapshot ",
+             "logs mended": "Raft log writable again"}
+    counts = dict.fromkeys(marks, 0)
+    for n in range(1, NODES + 1):
+        try:
+            with open(os.path.join(data, "node%d.log" % n), errors="replace") as f:
+                for line in f:
+                    for name, mark in marks.items():
+                        if mark in line and (name != "snapshots installed" or
+                                             line.rstrip().endswith(" installed")):
+                            counts[name] += 1
+        except OSError:
+            pass
+    return counts
+
+
 def sanitizer_reports(data):
     """Nodes of a sanitizer build report into their logs."""
     found = []
@@ -312,6 +343,11 @@ def main():
                     faults.get("kill a follower, then the leader", 0) + 1
                 time.sleep(rng.uniform(0.5, 2))
                 cl.start()
+            elif dice < 0.3:
+                if cl.disk_full(target, True):
+                    faults["full disk on " + role] = faults.get("full disk on " + role, 0) + 1
+                    time.sleep(rng.uniform(0.5, 2))
+                    cl.disk_full(target, False)
             elif dice < 0.6:
                 cl.kill(target)
                 faults["kill " + role] = faults.get("kill " + role, 0) + 1
@@ -325,6 +361,9 @@ def main():
         for w in writers:
             w.join(10)
         cl.heal()
+        for n in range(1, NODES + 1):
+            if n not in cl.down:
+                cl.disk_full(n, False)
         cl.start()
         print("chaos: faults %s" % faults, flush=True)
         conv = wait(lambda: converged(cl), 60)
@@ -349,6 +388,7 @@ def main():
     finally:
         cl.stop()
         verdict += sanitizer_reports(data)
+        print("chaos: in the node logs: %s" % log_counts(data))
         if verdict or a.keep:
             print("chaos: data and node logs kept in %s" % data)
         else:
