@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Chaos run: a local 3-node raftcache cluster under writes while nodes are
+"""Chaos run: a local 3-node (or 5-node) raftcache cluster under writes while nodes are
 killed with SIGKILL, restarted and cut off from each other, then a check
 that no acknowledged write was lost and that every node holds the same data.
 
@@ -7,7 +7,7 @@ Not a test of `make test` (it runs for minutes and its faults are random);
 `make chaos` runs it. Usage:
 
     tests/chaos/chaos.py [--seconds 120] [--seed N] [--bin PATH]
-                         [--writers 4] [--election-timeout 300]
+                         [--writers 4] [--nodes 3|5] [--election-timeout 300]
                          [--args "--name value ..."]
 
 Each writer thread owns three keys and never repeats an operation: after
@@ -20,7 +20,8 @@ goes on with the next one. At the end, for writer w:
   - `INCR w:ctr`: acknowledged <= value <= tried, and each reply was one
     more than the previous acknowledged one (no increment seen twice).
 The faults, one every 1-3 s, picked with the seed: SIGKILL the leader or a
-follower (restarted 0.5-3 s later); SIGKILL a follower, then the leader
+follower (with --nodes 5 sometimes one more node with it; restarted
+0.5-3 s later); SIGKILL a follower, then the leader
 0.5-2 s later while the follower comes back behind (the next leader must
 be the other follower); make the log of the leader or a follower fail as
 on a full disk (DEBUG RAFT-WAL-FAIL) and clear it 0.5-2 s later (the node
@@ -53,9 +54,11 @@ class Cluster:
 
     def __init__(self, binary, data_dir, election_timeout, extra_args):
         base = subprocess.check_output(
-            [sys.executable, os.path.join(ROOT, "tests/free_base.py")], text=True).strip()
+            [sys.executable, os.path.join(ROOT, "tests/free_base.py"), str(NODES)],
+            text=True).strip()
         self.base = int(base)
         self.env = dict(os.environ, BASE_PORT=base, DATA_DIR=data_dir, BIN=binary,
+                        NODES=str(NODES),
                         ELECTION_TIMEOUT=str(election_timeout),
                         CLUSTER_ARGS="--enable-debug-command yes " + extra_args)
         self.down = set()
@@ -307,13 +310,17 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/raftcache-server"))
     ap.add_argument("--writers", type=int, default=4)
+    ap.add_argument("--nodes", type=int, default=3, choices=(3, 5))
     ap.add_argument("--election-timeout", type=int, default=300)
     ap.add_argument("--args", default="")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     a = ap.parse_args()
+    global NODES
+    NODES = a.nodes
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    print("chaos: seed %d, %g s, %d writers, %s" % (seed, a.seconds, a.writers, a.bin), flush=True)
+    print("chaos: seed %d, %g s, %d nodes, %d writers, %s"
+          % (seed, a.seconds, NODES, a.writers, a.bin), flush=True)
     data = tempfile.mkdtemp(prefix="raftcache-chaos.")
     cl = Cluster(os.path.abspath(a.bin), data, a.election_timeout, a.args)
     verdict = []
@@ -349,8 +356,13 @@ def main():
                     time.sleep(rng.uniform(0.5, 2))
                     cl.disk_full(target, False)
             elif dice < 0.6:
-                cl.kill(target)
-                faults["kill " + role] = faults.get("kill " + role, 0) + 1
+                # the target and, in a group of 5, maybe one more: a minority
+                more = rng.sample([n for n in range(1, NODES + 1) if n != target],
+                                  rng.randint(0, (NODES - 1) // 2 - 1))
+                for n in [target] + more:
+                    cl.kill(n)
+                name = "kill %s%s" % (role, " and %d more" % len(more) if more else "")
+                faults[name] = faults.get(name, 0) + 1
                 time.sleep(rng.uniform(0.5, 3))
                 cl.start()
             elif cl.partition(target):
