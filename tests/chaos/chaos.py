@@ -17,16 +17,20 @@ goes on with the next one. At the end, for writer w:
     key the writer never tried exists;
   - `APPEND w:log "<i>,"`: the log holds every acknowledged i, only tried
     ones, each once, in increasing order (one append, one log position);
-  - `INCR w:ctr`: acknowledged <= value <= tried, and each reply was one
-    more than the previous acknowledged one (no increment seen twice).
+  - `INCR w:ctr`: acknowledged <= value <= tried, and the replies rise
+    (no increment seen twice);
+  - a reader thread sends `GET w:ctr` to random nodes (following -MOVED):
+    never below the reply of the last INCR acknowledged before the GET was
+    sent (reads are linearizable), never above the increments tried.
 The faults, one every 1-3 s, picked with the seed: SIGKILL the leader or a
 follower (with --nodes 5 sometimes one more node with it; restarted
 0.5-3 s later); SIGKILL a follower, then the leader
 0.5-2 s later while the follower comes back behind (the next leader must
 be the other follower); make the log of the leader or a follower fail as
 on a full disk (DEBUG RAFT-WAL-FAIL) and clear it 0.5-2 s later (the node
-mends itself); or isolate the leader or a follower with DEBUG
-RAFT-PARTITION for 1-3 s. Afterwards every node runs and every
+mends itself); pause the leader or a follower (SIGSTOP, SIGCONT 0.5-2 s
+later); or isolate the leader or a follower with DEBUG RAFT-PARTITION
+for 1-3 s. Afterwards every node runs and every
 partition is healed, and all nodes must reach the same applied index with
 equal DEBUG DIGESTs, and no node's log may hold a sanitizer report (for
 builds with ASan / UBSan). Prints what it saw and ends with "chaos: PASS" or
@@ -37,6 +41,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,6 +139,33 @@ class Cluster:
             return False
         return True
 
+    def pid(self, n):
+        """Node n's PID as tests/cluster.sh recorded it, if it runs our binary."""
+        try:
+            with open(os.path.join(self.env["DATA_DIR"], "node%d.pid" % n)) as f:
+                pid = int(f.read().strip())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except (OSError, ValueError):
+            return None
+        mine = os.path.basename(self.env["BIN"]).encode()
+        port = str(self.port(n)).encode()
+        if cmd and os.path.basename(cmd[0]) == mine and port in cmd:
+            return pid
+        return None
+
+    def pause(self, n, seconds):
+        """SIGSTOP node n for a while (a stalled machine), then SIGCONT."""
+        pid = self.pid(n)
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return True
+
     def disk_full(self, n, full):
         """DEBUG RAFT-WAL-FAIL: node n's log fails as on a full disk, or
         takes writes again (the node then reloads and rejoins by itself)."""
@@ -162,6 +194,7 @@ class Writer(threading.Thread):
         self.set_ok, self.set_tried = {}, set()
         self.app_ok, self.app_tried = set(), set()
         self.incr_ok, self.incr_tried, self.incr_replies = 0, 0, []
+        self.reads, self.stale = 0, []
         self.errors = {}
         self.node = 1
         self.conn = None
@@ -215,6 +248,32 @@ class Writer(threading.Thread):
                 self.incr_ok += 1
                 self.incr_replies.append(r)
 
+    def read_counter(self, rng, conns):
+        """A GET sent to a random node after an acknowledged INCR must see
+        at least it (linearizable reads), and no more than was tried."""
+        last = self.incr_replies[-1] if self.incr_replies else 0
+        n = rng.randint(1, NODES)
+        for _ in range(3):
+            try:
+                if n not in conns:
+                    conns[n] = self.cl.client(n, timeout=2.0)
+                v = conns[n].execute_command("GET", "%d:ctr" % self.w)
+                break
+            except redis.ResponseError as e:
+                if not str(e).startswith("MOVED"):
+                    return
+                n = int(str(e).rsplit(":", 1)[1]) - self.cl.base + 1
+            except (redis.ConnectionError, redis.TimeoutError):
+                conns.pop(n, None)
+                return
+        else:
+            return
+        tried = self.incr_tried
+        self.reads += 1
+        if int(v or 0) < last or int(v or 0) > tried:
+            self.stale.append((int(v or 0), last))
+
+
     def check(self, c):
         """Problems found against a client c of the leader."""
         bad = []
@@ -241,7 +300,23 @@ class Writer(threading.Thread):
         if self.incr_replies != sorted(set(self.incr_replies)) or \
            (self.incr_replies and self.incr_replies[-1] > ctr):
             bad.append("w%d: INCR replies repeat or exceed the counter" % self.w)
+        if self.stale:
+            bad.append("w%d: GET of the counter went back: %s (read, last acknowledged)"
+                       % (self.w, self.stale[:5]))
         return bad
+
+
+class Reader(threading.Thread):
+    """Reads each writer's counter from random nodes."""
+
+    def __init__(self, writers, seed, stop):
+        super().__init__(daemon=True)
+        self.writers, self.rng, self.stop_ev = writers, random.Random(seed), stop
+
+    def run(self):
+        conns = {}
+        while not self.stop_ev.is_set():
+            self.rng.choice(self.writers).read_counter(self.rng, conns)
 
 
 def wait(pred, seconds):
@@ -329,7 +404,8 @@ def main():
         cl.start()
         stop = threading.Event()
         writers = [Writer(w, cl, stop) for w in range(a.writers)]
-        for w in writers:
+        reader = Reader(writers, seed, stop)
+        for w in writers + [reader]:
             w.start()
         end = time.time() + a.seconds
         while time.time() < end:
@@ -365,12 +441,15 @@ def main():
                 faults[name] = faults.get(name, 0) + 1
                 time.sleep(rng.uniform(0.5, 3))
                 cl.start()
+            elif dice < 0.7:
+                if cl.pause(target, rng.uniform(0.5, 2)):
+                    faults["pause " + role] = faults.get("pause " + role, 0) + 1
             elif cl.partition(target):
                 faults["isolate " + role] = faults.get("isolate " + role, 0) + 1
                 time.sleep(rng.uniform(1, 3))
                 cl.heal()
         stop.set()
-        for w in writers:
+        for w in writers + [reader]:
             w.join(10)
         cl.heal()
         for n in range(1, NODES + 1):
@@ -392,9 +471,10 @@ def main():
             c = cl.client(leader, timeout=10)
             for w in writers:
                 verdict += w.check(c)
-                print("chaos: writer %d: SET %d/%d acknowledged, APPEND %d/%d, INCR %d/%d; errors %s"
+                print("chaos: writer %d: SET %d/%d acknowledged, APPEND %d/%d, INCR %d/%d, "
+                      "%d GETs; errors %s"
                       % (w.w, len(w.set_ok), len(w.set_tried), len(w.app_ok), len(w.app_tried),
-                         w.incr_ok, w.incr_tried, w.errors))
+                         w.incr_ok, w.incr_tried, w.reads, w.errors))
     except Exception as e:  # a broken run is a failed run
         verdict.append("%s: %s" % (type(e).__name__, e))
     finally:

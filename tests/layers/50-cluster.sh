@@ -91,12 +91,15 @@ cluster_script_checks
 
 # Random faults under writes (tests/chaos/chaos.py, seed 1: the same fault
 # schedule each time): kill -9 of the leader or a follower, a follower
-# behind when the leader dies, isolated nodes; then no acknowledged write
-# may be lost and every node must hold the same data.
+# behind when the leader dies, full disks, paused and isolated nodes; no
+# acknowledged write may be lost, no read may go back, and every node must
+# hold the same data.
 chaos_secs=30
 [ "${FULL:-0}" = "1" ] && chaos_secs=180
+# Small snapshot thresholds: nodes brought back behind catch up by snapshot.
 if timeout -k 5 $((chaos_secs + 180)) /usr/bin/python3 tests/chaos/chaos.py \
-    --bin "$bin" --seconds "$chaos_secs" --seed 1 >"$logs/chaos.out" 2>&1; then
+    --bin "$bin" --seconds "$chaos_secs" --seed 1 --args "--raft-snapshot-min-log-size \
+    1mb --raft-snapshot-entries 5000 --raft-log-retry-interval 200" >"$logs/chaos.out" 2>&1; then
     pass chaos_no_acknowledged_write_lost
 else
     fail chaos_no_acknowledged_write_lost "$(grep '^chaos: ' "$logs/chaos.out" | tail -n 4 | tr '\n' ' ')"
