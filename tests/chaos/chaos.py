@@ -390,6 +390,8 @@ def main():
     ap.add_argument("--args", default="")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     a = ap.parse_args()
+    # a timeout's SIGTERM still stops the nodes (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     global NODES
     NODES = a.nodes
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
