@@ -38,6 +38,7 @@ builds with ASan / UBSan). Prints what it saw and ends with "chaos: PASS" or
 tests/cluster.sh in the run's own data directory are ever signalled.
 """
 import argparse
+import collections
 import os
 import random
 import shutil
@@ -76,6 +77,10 @@ class Cluster:
     def port(self, n):
         return self.base + n - 1
 
+    def node_at(self, addr):
+        """The node serving clients on host:port (as -MOVED and INFO name it)."""
+        return int(addr.rsplit(":", 1)[1]) - self.base + 1
+
     def client(self, n, timeout=1.0):
         return redis.Redis(port=self.port(n), socket_timeout=timeout,
                            socket_connect_timeout=timeout, decode_responses=True)
@@ -99,10 +104,10 @@ class Cluster:
         if len(seen) != 1:
             return None
         addr = seen.pop()
-        for n in range(1, NODES + 1):
-            if addr == "127.0.0.1:%d" % self.port(n):
-                return n
-        return None
+        if not addr or ":" not in addr:
+            return None
+        n = self.node_at(addr)
+        return n if 1 <= n <= NODES else None
 
     def kill(self, n):
         self.sh("kill", str(n))
@@ -209,8 +214,7 @@ class Writer(threading.Thread):
             except redis.ResponseError as e:
                 msg = str(e)
                 if msg.startswith("MOVED"):
-                    port = int(msg.rsplit(":", 1)[1])
-                    self.node = port - self.cl.base + 1
+                    self.node = self.cl.node_at(msg)
                     self.conn = None
                     continue  # a refused write was not applied: resend is safe
                 self.note(msg.split(" ")[0])
@@ -262,7 +266,7 @@ class Writer(threading.Thread):
             except redis.ResponseError as e:
                 if not str(e).startswith("MOVED"):
                     return
-                n = int(str(e).rsplit(":", 1)[1]) - self.cl.base + 1
+                n = self.cl.node_at(str(e))
             except (redis.ConnectionError, redis.TimeoutError):
                 conns.pop(n, None)
                 return
@@ -401,7 +405,7 @@ def main():
     data = tempfile.mkdtemp(prefix="raftcache-chaos.")
     cl = Cluster(os.path.abspath(a.bin), data, a.election_timeout, a.args)
     verdict = []
-    faults = {}
+    faults = collections.Counter()
     try:
         cl.start()
         stop = threading.Event()
@@ -424,13 +428,12 @@ def main():
                 time.sleep(rng.uniform(0.5, 2))
                 cl.kill(leader)
                 cl.restart(f)
-                faults["kill a follower, then the leader"] = \
-                    faults.get("kill a follower, then the leader", 0) + 1
+                faults["kill a follower, then the leader"] += 1
                 time.sleep(rng.uniform(0.5, 2))
                 cl.start()
             elif dice < 0.3:
                 if cl.disk_full(target, True):
-                    faults["full disk on " + role] = faults.get("full disk on " + role, 0) + 1
+                    faults["full disk on " + role] += 1
                     time.sleep(rng.uniform(0.5, 2))
                     cl.disk_full(target, False)
             elif dice < 0.6:
@@ -440,14 +443,14 @@ def main():
                 for n in [target] + more:
                     cl.kill(n)
                 name = "kill %s%s" % (role, " and %d more" % len(more) if more else "")
-                faults[name] = faults.get(name, 0) + 1
+                faults[name] += 1
                 time.sleep(rng.uniform(0.5, 3))
                 cl.start()
             elif dice < 0.7:
                 if cl.pause(target, rng.uniform(0.5, 2)):
-                    faults["pause " + role] = faults.get("pause " + role, 0) + 1
+                    faults["pause " + role] += 1
             elif cl.partition(target):
-                faults["isolate " + role] = faults.get("isolate " + role, 0) + 1
+                faults["isolate " + role] += 1
                 time.sleep(rng.uniform(1, 3))
                 cl.heal()
         stop.set()
@@ -458,7 +461,7 @@ def main():
             if n not in cl.down:
                 cl.disk_full(n, False)
         cl.start()
-        print("chaos: faults %s" % faults, flush=True)
+        print("chaos: faults %s" % dict(faults), flush=True)
         conv = wait(lambda: converged(cl), 60)
         if conv is None:
             verdict.append("nodes did not converge within 60 s")
